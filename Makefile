@@ -1,0 +1,37 @@
+# Weft's entry points: `make run`, `make test`, `make components`,
+# `make bench`, `make lint` (see README.md).
+.PHONY: setup components
+
+# Guest crates build for wasm32-wasip2; add the target once if missing.
+setup:
+	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+
+# run:   (lead) start `weft serve` with the built components.
+# test:  (lead) `make components`, then the native workspace's tests.
+# bench: (lead)
+# lint:  (lead)
+
+# `make components` leaves every component at target/components/<name>.wasm,
+# the one place tests, examples and scripts take them from:
+#  1. cargo builds the components/ workspace (its own workspace: release,
+#     size-optimised, wasm32-wasip2) into target/; cargo's fingerprints make
+#     this incremental;
+#  2. each crate's artifact, target/wasm32-wasip2/release/<name_with_underscores>.wasm,
+#     is copied to target/components/<name>.wasm when it changed;
+#  3. the native helper components/tools/wat2wasm (builds in seconds, into
+#     target/tool/) turns each hand-written components/<name>/component.wat
+#     into target/components/<name>.wasm, rewriting only what changed.
+# A component crate is components/<name>/Cargo.toml with package name <name>;
+# a WAT fixture is components/<name>/component.wat. tests/build.rs follows the
+# same rule to generate the test manifest.
+COMPONENT_CRATES := $(patsubst components/%/Cargo.toml,%,$(wildcard components/*/Cargo.toml))
+
+components: setup
+	cargo build --manifest-path components/Cargo.toml --release --target wasm32-wasip2 --target-dir target
+	@mkdir -p target/components
+	@for name in $(COMPONENT_CRATES); do \
+		src=target/wasm32-wasip2/release/$$(echo $$name | tr - _).wasm; \
+		dst=target/components/$$name.wasm; \
+		cmp -s $$src $$dst || { cp $$src $$dst && echo "components: updated $$dst"; }; \
+	done
+	@cargo run --quiet --manifest-path components/Cargo.toml --profile tool -p wat2wasm --target-dir target -- components target/components

@@ -1,0 +1,58 @@
+//! `weft.toml`: the operator's settings, every one optional with a
+//! documented default.
+//!
+//! ```toml
+//! [sandbox.limits]
+//! fuel = 1000000000
+//! timeout = "30s"
+//! memory = "64MiB"
+//! ```
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+use crate::sandbox::SandboxConfig;
+
+/// Everything `weft.toml` can set.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Step limits and the instance pool.
+    pub sandbox: SandboxConfig,
+}
+
+impl Config {
+    /// Reads `path`, or returns the defaults when `path` is `None`.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_parse_with_units() {
+        let config: Config = toml::from_str(
+            "[sandbox.limits]\nfuel = 5\ntimeout = \"2s\"\nmemory = \"8MiB\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.sandbox.limits.fuel, 5);
+        assert_eq!(config.sandbox.limits.timeout.as_secs(), 2);
+        assert_eq!(config.sandbox.limits.memory.0, 8 << 20);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = toml::from_str::<Config>("[sandbox.limits]\nfule = 5\n").unwrap_err();
+        assert!(err.to_string().contains("fule"), "{err}");
+    }
+}

@@ -1,0 +1,81 @@
+//! The components the server knows, as validation sees them: for each
+//! `name@version`, the action keys and outbound hosts its `describe()`
+//! declared. The server fills a [`Catalog`] from its component store; the CLI
+//! from the components it finds locally.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::suggest;
+
+/// The components the server knows: name → version → what it declares.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    /// By component name, then version.
+    pub components: BTreeMap<String, BTreeMap<String, CatalogComponent>>,
+}
+
+/// What one `name@version` declares in `describe()`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogComponent {
+    /// Its action keys.
+    pub actions: BTreeSet<String>,
+    /// Outbound hosts it needs (`api.acme.example:443`); not checked here.
+    pub hosts: Vec<String>,
+}
+
+impl Catalog {
+    /// Adds (or replaces) `name@version`.
+    pub fn insert<A, H>(&mut self, name: &str, version: &str, actions: A, hosts: H)
+    where
+        A: IntoIterator,
+        A::Item: Into<String>,
+        H: IntoIterator,
+        H::Item: Into<String>,
+    {
+        let component = CatalogComponent {
+            actions: actions.into_iter().map(Into::into).collect(),
+            hosts: hosts.into_iter().map(Into::into).collect(),
+        };
+        self.components
+            .entry(name.to_owned())
+            .or_default()
+            .insert(version.to_owned(), component);
+    }
+
+    /// `name@version`, if known.
+    pub fn get(&self, name: &str, version: &str) -> Option<&CatalogComponent> {
+        self.components.get(name)?.get(version)
+    }
+
+    /// Why `name@version` is unknown, with a suggestion.
+    pub(crate) fn unknown(&self, name: &str, version: &str) -> String {
+        let reference = format!("{name}@{version}");
+        if let Some(versions) = self.components.get(name) {
+            let hint = suggest::closest(version, versions.keys().map(String::as_str))
+                .map(|v| format!("did you mean '{name}@{v}'?"))
+                .unwrap_or_else(|| {
+                    let list: Vec<&str> = versions.keys().map(String::as_str).collect();
+                    format!("available versions of {name}: {}", list.join(", "))
+                });
+            return format!("unknown component '{reference}'; {hint}");
+        }
+        if self.components.is_empty() {
+            return format!("unknown component '{reference}'; no components are uploaded");
+        }
+        match suggest::closest(name, self.components.keys().map(String::as_str)) {
+            Some(best) => {
+                let versions = &self.components[best];
+                let v = if versions.contains_key(version) {
+                    version
+                } else {
+                    versions.keys().next_back().map_or(version, String::as_str)
+                };
+                format!("unknown component '{reference}'; did you mean '{best}@{v}'?")
+            }
+            None => format!(
+                "unknown component '{reference}'{}",
+                suggest::hint(name, self.components.keys().map(String::as_str))
+            ),
+        }
+    }
+}

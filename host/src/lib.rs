@@ -1,0 +1,12 @@
+//! Weft: a host that runs integration flows whose steps are sandboxed
+//! WebAssembly components.
+//!
+//! The `weft` binary (`main.rs`) is a thin shell over this library so that
+//! tests and benchmarks can drive the same code in-process.
+
+pub mod cli;
+pub mod config;
+// pub mod integration; (helper in progress)
+pub mod sandbox;
+// pub mod template; (helper in progress)
+pub mod units;

@@ -1,0 +1,105 @@
+//! Loading components: recognising what the bytes are, compiling or
+//! deserialising them, pre-linking them against the host (`InstancePre`)
+//! once, and asking them to `describe()` themselves.
+
+use wasmtime::component::Component;
+
+use super::Sandbox;
+use super::bindings::ConnectorPre;
+use super::error::LoadError;
+use super::host_state::StepState;
+use super::manifest::ComponentManifest;
+
+/// A compiled, pre-linked component, ready to instantiate per step.
+#[derive(Clone)]
+pub struct LoadedComponent {
+    component: Component,
+    pub(super) pre: ConnectorPre<StepState>,
+}
+
+impl std::fmt::Debug for LoadedComponent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedComponent").finish_non_exhaustive()
+    }
+}
+
+impl LoadedComponent {
+    /// The compiled artifact, for storing and [`Sandbox::deserialize`] later.
+    pub fn serialize(&self) -> Result<Vec<u8>, LoadError> {
+        self.component
+            .serialize()
+            .map_err(|e| LoadError::Invalid(format!("{e:#}")))
+    }
+}
+
+/// What kind of WebAssembly binary some bytes are.
+fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(LoadError::NotWasm);
+    }
+    // Core modules have version 1 and layer 0; components layer 1.
+    if bytes[4..8] == [1, 0, 0, 0] {
+        return Err(LoadError::CoreModule);
+    }
+    Ok(())
+}
+
+impl Sandbox {
+    /// Validates and compiles a component from its `.wasm` bytes.
+    pub fn compile(&self, bytes: &[u8]) -> Result<LoadedComponent, LoadError> {
+        check_header(bytes)?;
+        let component = Component::from_binary(self.engine.engine(), bytes)
+            .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        self.link(component)
+    }
+
+    /// Loads an artifact produced by [`LoadedComponent::serialize`] with an
+    /// engine of the same configuration; [`LoadError::Incompatible`] tells
+    /// the caller to recompile from the original bytes.
+    pub fn deserialize(&self, artifact: &[u8]) -> Result<LoadedComponent, LoadError> {
+        let component = deserialize_artifact(self.engine.engine(), artifact)?;
+        self.link(component)
+    }
+
+    fn link(&self, component: Component) -> Result<LoadedComponent, LoadError> {
+        let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            let text = format!("{e:#}");
+            match text.split("import `").nth(1).and_then(|r| r.split('`').next()) {
+                Some(import) => LoadError::UnsatisfiedImport(import.to_owned()),
+                None => LoadError::Invalid(text),
+            }
+        })?;
+        let pre = ConnectorPre::new(instance_pre)
+            .map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
+        Ok(LoadedComponent { component, pre })
+    }
+
+    /// Calls `describe()` in a fresh, tightly limited instance and checks
+    /// the answer.
+    pub async fn describe(
+        &self,
+        component: &LoadedComponent,
+    ) -> Result<ComponentManifest, LoadError> {
+        let info = self
+            .call_describe(component)
+            .await
+            .map_err(|e| LoadError::Describe(e.to_string()))?;
+        ComponentManifest::from_info(info).map_err(LoadError::Describe)
+    }
+}
+
+#[expect(
+    unsafe_code,
+    reason = "wasmtime requires artifacts to be trusted; they come only from our own data dir, written by Component::serialize"
+)]
+fn deserialize_artifact(
+    engine: &wasmtime::Engine,
+    artifact: &[u8],
+) -> Result<Component, LoadError> {
+    // SAFETY: the artifact was produced by `Component::serialize` of this
+    // program and stored in the operator's data dir, which is as trusted
+    // as the binary itself; wasmtime checks the engine configuration and
+    // version and refuses a mismatch.
+    unsafe { Component::deserialize(engine, artifact) }
+        .map_err(|e| LoadError::Incompatible(format!("{e:#}")))
+}

@@ -1,0 +1,113 @@
+//! The one shared wasmtime `Engine`: compilation settings, fuel, epoch
+//! interruption (with its ticker thread) and the pooling allocator.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::limits::{PoolConfig, StepLimits};
+
+/// How often the epoch ticker advances the engine's epoch; the granularity
+/// of wall-clock deadlines.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The engine plus the thread that ticks its epoch.
+///
+/// Dropping it stops the ticker.
+#[derive(Debug)]
+pub struct SharedEngine {
+    engine: Engine,
+    pooling: bool,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl SharedEngine {
+    /// Builds the engine for steps bounded by `limits`, sized by `pool`.
+    ///
+    /// The pooling allocator reserves virtual memory for every slot up
+    /// front; where that reservation fails (small `ulimit -v`, 32-bit
+    /// address space) the engine falls back to on-demand allocation, as
+    /// `wasmtime serve` does.
+    pub fn new(limits: &StepLimits, pool: &PoolConfig) -> wasmtime::Result<Self> {
+        let (engine, pooling) = if pool.enabled {
+            match Engine::new(&config(limits, Some(pool))) {
+                Ok(engine) => (engine, true),
+                Err(err) => {
+                    tracing::warn!(
+                        error = %format!("{err:#}"),
+                        "pooling allocator unavailable; using on-demand allocation"
+                    );
+                    (Engine::new(&config(limits, None))?, false)
+                }
+            }
+        } else {
+            (Engine::new(&config(limits, None))?, false)
+        };
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_ticker(engine.clone(), ticker_stop.clone());
+        Ok(Self {
+            engine,
+            pooling,
+            ticker_stop,
+        })
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Whether the pooling allocator is in use.
+    pub fn pooling(&self) -> bool {
+        self.pooling
+    }
+}
+
+impl Drop for SharedEngine {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn config(limits: &StepLimits, pool: Option<&PoolConfig>) -> Config {
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(limits.stack.as_usize());
+    if let Some(pool) = pool {
+        let mut pooling = PoolingAllocationConfig::default();
+        let slots = pool.instances;
+        pooling
+            .total_component_instances(slots)
+            .total_core_instances(slots * limits.instances)
+            .total_memories(slots * limits.memories)
+            .total_tables(slots * limits.tables)
+            .max_memory_size(limits.memory.as_usize())
+            .table_elements(limits.table_elements as usize)
+            .max_core_instances_per_component(limits.instances)
+            .max_memories_per_component(limits.memories)
+            .max_tables_per_component(limits.tables);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    }
+    config
+}
+
+fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+    let spawned = std::thread::Builder::new()
+        .name("weft-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        });
+    if let Err(err) = spawned {
+        // Without the ticker, epoch deadlines never fire; the tokio timeout
+        // around every call still bounds wall-clock time.
+        tracing::error!(error = %err, "could not start the epoch ticker thread");
+    }
+}

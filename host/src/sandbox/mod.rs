@@ -1,0 +1,96 @@
+//! The sandbox: one shared engine, components pre-linked once, and a fresh
+//! fuel-metered, memory-capped, deadline-bound instance per step attempt
+//! that reaches only what the operator granted.
+//!
+//! ```no_run
+//! # async fn demo(bytes: &[u8]) -> anyhow::Result<()> {
+//! use weft::sandbox::{Sandbox, SandboxConfig, StepRequest};
+//! let sandbox = Sandbox::new(&SandboxConfig::default())?;
+//! let component = sandbox.compile(bytes)?;
+//! let manifest = sandbox.describe(&component).await?;
+//! let req = StepRequest::local(&sandbox, &manifest.actions[0].key, "{}".into());
+//! let outcome = sandbox.run_step(&component, req).await;
+//! println!("{:?} used {} fuel", outcome.result, outcome.fuel_used);
+//! # Ok(()) }
+//! ```
+
+#[doc(hidden)]
+pub mod bindings;
+mod component;
+mod engine;
+mod error;
+mod host_state;
+mod limits;
+mod manifest;
+mod outbound;
+mod runner;
+mod state;
+
+use serde::{Deserialize, Serialize};
+use wasmtime::component::{HasSelf, Linker};
+
+pub use component::LoadedComponent;
+pub use engine::SharedEngine;
+pub use error::{GuestErrorKind, LoadError, StepError};
+pub use host_state::{LogLevel, LogLine, LogSource, MAX_STATE_KEY, MAX_STATE_VALUE};
+pub use limits::{PoolConfig, StepLimits};
+pub use manifest::{ActionManifest, ComponentManifest};
+pub use runner::{StepContext, StepOutcome, StepRequest};
+pub use state::{MemoryStateStore, StateError, StateScope, StateStore};
+
+use host_state::StepState;
+
+/// Operator settings of the sandbox (the `[sandbox]` table of `weft.toml`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxConfig {
+    /// Default limits of every step.
+    pub limits: StepLimits,
+    /// Instance pool sizing.
+    pub pool: PoolConfig,
+}
+
+/// Compiles, links and runs components.
+pub struct Sandbox {
+    engine: SharedEngine,
+    linker: Linker<StepState>,
+    limits: StepLimits,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("limits", &self.limits)
+            .field("pooling", &self.engine.pooling())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    /// Builds the engine and the linker. The linker provides WASI p2 with
+    /// nothing granted (no preopens, environment, arguments or sockets),
+    /// wasi:http behind the outbound policy, and Weft's `log` and `state`.
+    pub fn new(config: &SandboxConfig) -> anyhow::Result<Self> {
+        let engine = SharedEngine::new(&config.limits, &config.pool)?;
+        let mut linker = Linker::new(engine.engine());
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        bindings::log::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        bindings::state::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        Ok(Self {
+            engine,
+            linker,
+            limits: config.limits.clone(),
+        })
+    }
+
+    /// The default limits of a step.
+    pub fn limits(&self) -> &StepLimits {
+        &self.limits
+    }
+
+    /// The shared engine.
+    pub fn engine(&self) -> &SharedEngine {
+        &self.engine
+    }
+}

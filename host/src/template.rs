@@ -1,0 +1,736 @@
+//! Templates: the Jinja expressions integration files use to wire data
+//! between steps (`"{{ steps.inventory.available }}"`).
+//!
+//! This module owns the one sandboxed [`minijinja`] environment Weft renders
+//! with, the rule that a value which is exactly one `{{ expr }}` keeps its JSON
+//! type ([`Templates::render_value`]), and the limits that keep a hostile or
+//! buggy template from hanging or flooding the host:
+//!
+//! - **fuel**: every render or evaluation gets [`TemplateLimits::fuel`]
+//!   instructions (default 100 000), so `{% for %}` over huge ranges fails
+//!   with "template evaluation exceeded its fuel limit" instead of spinning;
+//! - **output size**: rendered text and expression results are capped at
+//!   [`TemplateLimits::max_output_bytes`] (default 1 MiB);
+//! - **recursion**: macro and call depth is capped at
+//!   [`TemplateLimits::recursion_limit`] (default 64) so the native stack of a
+//!   worker thread is never at risk;
+//! - **no loader**: `include`, `import` and `extends` find no templates; no
+//!   filesystem or environment is reachable.
+//!
+//! Missing keys are *chainable undefined*: `{{ trigger.body.customer.email }}`
+//! with no `customer` is undefined rather than an error; undefined renders as
+//! `""` in text and as `null` when it is a whole value. Inside text, objects
+//! and arrays print as JSON, booleans as `true`/`false`, and `none` as
+//! nothing.
+//!
+//! Extra filters: `b64encode`, `b64decode` (UTF-8 text), `fromjson`; the
+//! built-in `tojson` is there too.
+//!
+//! Known limit: minijinja itself caps one string repetition (`"x" * n`) at
+//! 100 MB and a `range()` at 100 000 items, but fuel counts instructions, not
+//! bytes, so a template may allocate transiently more than the output cap
+//! before the cap rejects its result.
+//!
+//! The render context is a JSON object with the roots listed in
+//! [`CONTEXT_ROOTS`].
+//!
+//! ```
+//! use serde_json::json;
+//! use weft::template::Templates;
+//!
+//! let t = Templates::new();
+//! let ctx = json!({ "trigger": { "body": { "qty": 3, "sku": "A-1" } } });
+//! let input = json!({ "qty": "{{ trigger.body.qty }}", "note": "sku {{ trigger.body.sku }}" });
+//! let out = t.render_value(&input, &ctx).unwrap();
+//! assert_eq!(out, json!({ "qty": 3, "note": "sku A-1" }));
+//! ```
+
+use std::collections::BTreeSet;
+use std::io;
+use std::sync::LazyLock;
+
+use base64::Engine as _;
+use minijinja::value::ValueKind;
+use minijinja::{AutoEscape, Environment, ErrorKind, Output, State, UndefinedBehavior};
+use serde_json::Value;
+
+/// The top-level names a template may use. `item` and `index` exist only
+/// inside a `for_each` step's steps.
+pub const CONTEXT_ROOTS: &[&str] = &[
+    "trigger",
+    "steps",
+    "config",
+    "instance",
+    "execution",
+    "item",
+    "index",
+];
+
+/// Limits applied to every render or evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TemplateLimits {
+    /// Instructions one render may execute (default 100 000: plenty for data
+    /// mapping, a few milliseconds of CPU at most).
+    pub fuel: u64,
+    /// Largest rendered text or expression result, in bytes (default 1 MiB;
+    /// step inputs are meant to be mapped data, not bulk payloads).
+    pub max_output_bytes: usize,
+    /// Deepest macro/call nesting (default 64; keeps native stack use small).
+    pub recursion_limit: usize,
+}
+
+impl Default for TemplateLimits {
+    fn default() -> Self {
+        TemplateLimits {
+            fuel: 100_000,
+            max_output_bytes: 1024 * 1024,
+            recursion_limit: 64,
+        }
+    }
+}
+
+/// Why a template could not be compiled or evaluated. Each variant quotes a
+/// (possibly shortened) snippet of the template text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// The template does not parse.
+    #[error("invalid template \"{snippet}\": {message}")]
+    Syntax {
+        /// The template text, shortened.
+        snippet: String,
+        /// What is wrong, from the parser.
+        message: String,
+    },
+    /// Evaluation failed (bad operation, unknown filter, failing filter …).
+    #[error("template \"{snippet}\" failed: {message}")]
+    Render {
+        /// The template text, shortened.
+        snippet: String,
+        /// What failed.
+        message: String,
+    },
+    /// Evaluation used up its fuel.
+    #[error("template evaluation exceeded its fuel limit of {fuel} units in \"{snippet}\"")]
+    OutOfFuel {
+        /// The template text, shortened.
+        snippet: String,
+        /// The limit that was exceeded.
+        fuel: u64,
+    },
+    /// The rendered text or expression result is larger than allowed.
+    #[error("template output exceeds {limit} in \"{snippet}\"")]
+    OutputTooLarge {
+        /// The template text, shortened.
+        snippet: String,
+        /// The limit, human readable (`1 MiB`).
+        limit: String,
+    },
+}
+
+/// The template engine: one sandboxed environment plus its limits. Cheap to
+/// share (`Send + Sync`); build it once.
+#[derive(Debug)]
+pub struct Templates {
+    env: Environment<'static>,
+    limits: TemplateLimits,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Templates::new()
+    }
+}
+
+impl Templates {
+    /// An engine with [`TemplateLimits::default`].
+    pub fn new() -> Self {
+        Templates::with_limits(TemplateLimits::default())
+    }
+
+    /// An engine with the given limits.
+    pub fn with_limits(limits: TemplateLimits) -> Self {
+        let mut env = Environment::new();
+        env.set_fuel(Some(limits.fuel));
+        env.set_recursion_limit(limits.recursion_limit);
+        env.set_undefined_behavior(UndefinedBehavior::Chainable);
+        env.set_auto_escape_callback(|_| AutoEscape::None);
+        env.set_keep_trailing_newline(true);
+        env.set_formatter(format_emitted);
+        env.add_filter("b64encode", b64encode);
+        env.add_filter("b64decode", b64decode);
+        env.add_filter("fromjson", fromjson);
+        Templates { env, limits }
+    }
+
+    /// The limits this engine applies.
+    pub fn limits(&self) -> TemplateLimits {
+        self.limits
+    }
+
+    /// Renders every string leaf of `value` against `ctx` (object keys are
+    /// left alone). A leaf that is exactly one `{{ expr }}` becomes the
+    /// expression's JSON value (undefined becomes `null`); any other leaf
+    /// containing `{{`, `{%` or `{#` renders to a string; other leaves are
+    /// copied unchanged.
+    pub fn render_value(&self, value: &Value, ctx: &Value) -> Result<Value, TemplateError> {
+        if !contains_template(value) {
+            return Ok(value.clone());
+        }
+        // Convert the context once, not once per leaf.
+        let ctx = minijinja::Value::from_serialize(ctx);
+        self.render_value_with(value, &ctx)
+    }
+
+    fn render_value_with(
+        &self,
+        value: &Value,
+        ctx: &minijinja::Value,
+    ) -> Result<Value, TemplateError> {
+        Ok(match value {
+            Value::String(s) => self.render_leaf(s, ctx)?,
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|v| self.render_value_with(v, ctx))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| Ok((k.clone(), self.render_value_with(v, ctx)?)))
+                    .collect::<Result<_, TemplateError>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
+    fn render_leaf(&self, s: &str, ctx: &minijinja::Value) -> Result<Value, TemplateError> {
+        if !is_template(s) {
+            return Ok(Value::String(s.to_owned()));
+        }
+        match single_expression(s) {
+            Some(expr) => self.eval_with(s, expr, ctx),
+            None => self.render_with(s, ctx).map(Value::String),
+        }
+    }
+
+    /// Renders `template` to text.
+    pub fn render_string(&self, template: &str, ctx: &Value) -> Result<String, TemplateError> {
+        if !is_template(template) {
+            return Ok(template.to_owned());
+        }
+        self.render_with(template, &minijinja::Value::from_serialize(ctx))
+    }
+
+    /// Evaluates a template that is a single `{{ expr }}`, or a bare
+    /// expression, to its JSON value.
+    pub fn eval_expression(&self, template: &str, ctx: &Value) -> Result<Value, TemplateError> {
+        let expr = single_expression(template).unwrap_or(template);
+        self.eval_with(template, expr, &minijinja::Value::from_serialize(ctx))
+    }
+
+    /// Evaluates a `branch.when` condition (a single `{{ expr }}`, or a bare
+    /// expression) with Jinja truthiness: `false`, `0`, `""`, `[]`, `{}`,
+    /// `none` and undefined are false, everything else is true.
+    pub fn eval_truthy(&self, template: &str, ctx: &Value) -> Result<bool, TemplateError> {
+        let expr = single_expression(template).unwrap_or(template);
+        let compiled = self
+            .env
+            .compile_expression_owned(expr.to_owned())
+            .map_err(|e| syntax_error(template, &e))?;
+        let value = compiled
+            .eval(minijinja::Value::from_serialize(ctx))
+            .map_err(|e| self.eval_error(template, &e))?;
+        Ok(value.is_true())
+    }
+
+    /// Parses `template` and returns the dotted names it reads from its
+    /// context (`steps.inventory.available`, `config.api_key`, `item`),
+    /// sorted. Names bound inside the template (`{% for x in … %}`, `loop`,
+    /// `{% set %}`) and the environment's own functions (`range`, `dict`, …)
+    /// are not included. `steps['x']` is reported as `steps`.
+    pub fn check(&self, template: &str) -> Result<Vec<String>, TemplateError> {
+        let env: &Environment<'_> = &self.env;
+        let compiled = env
+            .template_from_str(template)
+            .map_err(|e| syntax_error(template, &e))?;
+        let globals: BTreeSet<&str> = self.env.globals().map(|(name, _)| name).collect();
+        let mut names: Vec<String> = compiled
+            .undeclared_variables(true)
+            .into_iter()
+            .filter(|name| {
+                let root = name.split('.').next().unwrap_or(name);
+                !globals.contains(root) || CONTEXT_ROOTS.contains(&root)
+            })
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    fn eval_with(
+        &self,
+        template: &str,
+        expr: &str,
+        ctx: &minijinja::Value,
+    ) -> Result<Value, TemplateError> {
+        let compiled = self
+            .env
+            .compile_expression_owned(expr.to_owned())
+            .map_err(|e| syntax_error(template, &e))?;
+        let value = compiled
+            .eval(ctx)
+            .map_err(|e| self.eval_error(template, &e))?;
+        // Measure before materialising so an oversized result is refused
+        // without building a second copy of it.
+        let mut sink = CappedWriter::new(io::sink(), self.limits.max_output_bytes);
+        if let Err(e) = serde_json::to_writer(&mut sink, &value) {
+            return Err(if sink.exceeded {
+                self.too_large(template)
+            } else {
+                render_error(template, &e.to_string())
+            });
+        }
+        serde_json::to_value(&value).map_err(|e| render_error(template, &e.to_string()))
+    }
+
+    fn render_with(&self, template: &str, ctx: &minijinja::Value) -> Result<String, TemplateError> {
+        let env: &Environment<'_> = &self.env;
+        let compiled = env
+            .template_from_str(template)
+            .map_err(|e| syntax_error(template, &e))?;
+        let mut out = CappedWriter::new(Vec::new(), self.limits.max_output_bytes);
+        match compiled.render_captured_to(ctx, &mut out) {
+            Ok(_) => {}
+            Err(_) if out.exceeded => return Err(self.too_large(template)),
+            Err(e) => return Err(self.eval_error(template, &e)),
+        }
+        String::from_utf8(out.inner).map_err(|_| render_error(template, "output is not utf-8"))
+    }
+
+    fn eval_error(&self, template: &str, e: &minijinja::Error) -> TemplateError {
+        if e.kind() == ErrorKind::OutOfFuel {
+            TemplateError::OutOfFuel {
+                snippet: snippet(template),
+                fuel: self.limits.fuel,
+            }
+        } else {
+            render_error(template, &describe(template, e))
+        }
+    }
+
+    fn too_large(&self, template: &str) -> TemplateError {
+        TemplateError::OutputTooLarge {
+            snippet: snippet(template),
+            limit: human_bytes(self.limits.max_output_bytes),
+        }
+    }
+}
+
+/// Checks `template` with a shared default engine; see [`Templates::check`].
+pub fn check(template: &str) -> Result<Vec<String>, TemplateError> {
+    static DEFAULT: LazyLock<Templates> = LazyLock::new(Templates::new);
+    DEFAULT.check(template)
+}
+
+/// Whether `s` contains template syntax (`{{`, `{%` or `{#`).
+pub fn is_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+/// If `s` (trimmed) is exactly one `{{ expr }}` and nothing else, returns
+/// `expr` (trimmed, whitespace-control markers removed).
+pub fn single_expression(s: &str) -> Option<&str> {
+    let inner = s.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = inner.strip_prefix(['-', '+']).unwrap_or(inner);
+    let inner = inner.strip_suffix(['-', '+']).unwrap_or(inner);
+    let nested = ["{{", "}}", "{%", "%}", "{#", "#}"];
+    if nested.iter().any(|m| inner.contains(m)) || inner.trim().is_empty() {
+        return None;
+    }
+    Some(inner.trim())
+}
+
+fn contains_template(value: &Value) -> bool {
+    match value {
+        Value::String(s) => is_template(s),
+        Value::Array(items) => items.iter().any(contains_template),
+        Value::Object(map) => map.values().any(contains_template),
+        _ => false,
+    }
+}
+
+/// Shortens template text for error messages (at most 60 characters, on one
+/// line).
+fn snippet(template: &str) -> String {
+    const MAX: usize = 60;
+    let flat: String = template
+        .trim()
+        .chars()
+        .map(|c| if c == '\n' { ' ' } else { c })
+        .collect();
+    if flat.chars().count() <= MAX {
+        flat
+    } else {
+        let cut: String = flat.chars().take(MAX).collect();
+        format!("{cut}…")
+    }
+}
+
+/// What a minijinja error says, without its `(in <string>:1)` suffix; with
+/// the line when the template has several.
+fn describe(template: &str, e: &minijinja::Error) -> String {
+    let mut msg = e.kind().to_string();
+    if let Some(detail) = e.detail() {
+        msg = format!("{msg}: {detail}");
+    }
+    if template.trim().contains('\n')
+        && let Some(line) = e.line()
+    {
+        msg = format!("{msg} (line {line})");
+    }
+    msg
+}
+
+fn syntax_error(template: &str, e: &minijinja::Error) -> TemplateError {
+    TemplateError::Syntax {
+        snippet: snippet(template),
+        message: describe(template, e),
+    }
+}
+
+fn render_error(template: &str, message: &str) -> TemplateError {
+    TemplateError::Render {
+        snippet: snippet(template),
+        message: message.to_owned(),
+    }
+}
+
+fn human_bytes(n: usize) -> String {
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * 1024;
+    if n >= MIB && n.is_multiple_of(MIB) {
+        format!("{} MiB", n / MIB)
+    } else if n >= KIB && n.is_multiple_of(KIB) {
+        format!("{} KiB", n / KIB)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// A writer that refuses to grow past `limit` bytes and remembers that it did.
+struct CappedWriter<W> {
+    inner: W,
+    written: usize,
+    limit: usize,
+    exceeded: bool,
+}
+
+impl<W> CappedWriter<W> {
+    fn new(inner: W, limit: usize) -> Self {
+        CappedWriter {
+            inner,
+            written: 0,
+            limit,
+            exceeded: false,
+        }
+    }
+}
+
+impl<W: io::Write> io::Write for CappedWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.written + buf.len() > self.limit {
+            self.exceeded = true;
+            return Err(io::Error::other("output limit exceeded"));
+        }
+        self.written += buf.len();
+        self.inner.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// How `{{ … }}` inside text prints a value: objects and arrays as JSON,
+/// booleans as `true`/`false`, `none` and undefined as nothing, everything
+/// else as Jinja prints it.
+fn format_emitted(
+    out: &mut Output<'_>,
+    _state: &State<'_, '_>,
+    value: &minijinja::Value,
+) -> Result<(), minijinja::Error> {
+    let failed = |_| minijinja::Error::from(ErrorKind::WriteFailure);
+    match value.kind() {
+        ValueKind::Undefined | ValueKind::None => Ok(()),
+        ValueKind::Bool => out
+            .write_str(if value.is_true() { "true" } else { "false" })
+            .map_err(failed),
+        ValueKind::Map | ValueKind::Seq => match serde_json::to_string(value) {
+            Ok(json) => out.write_str(&json).map_err(failed),
+            Err(_) => write!(out, "{value}").map_err(failed),
+        },
+        _ => write!(out, "{value}").map_err(failed),
+    }
+}
+
+fn b64encode(value: String) -> String {
+    base64::engine::general_purpose::STANDARD.encode(value)
+}
+
+fn b64decode(value: String) -> Result<String, minijinja::Error> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .map_err(|e| {
+            minijinja::Error::new(ErrorKind::InvalidOperation, format!("invalid base64: {e}"))
+        })?;
+    String::from_utf8(bytes).map_err(|_| {
+        minijinja::Error::new(
+            ErrorKind::InvalidOperation,
+            "decoded base64 is not utf-8 text",
+        )
+    })
+}
+
+fn fromjson(value: String) -> Result<minijinja::Value, minijinja::Error> {
+    let parsed: Value = serde_json::from_str(&value).map_err(|e| {
+        minijinja::Error::new(ErrorKind::InvalidOperation, format!("invalid json: {e}"))
+    })?;
+    Ok(minijinja::Value::from_serialize(&parsed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ctx() -> Value {
+        json!({
+            "trigger": { "body": { "sku": "A-1", "qty": 3, "ok": true, "tags": ["x", "y"] } },
+            "steps": { "inventory": { "available": false, "items": [{ "id": 1 }, { "id": 2 }] } },
+            "config": { "base": "https://api.example" },
+        })
+    }
+
+    fn render(v: Value) -> Result<Value, TemplateError> {
+        Templates::new().render_value(&v, &ctx())
+    }
+
+    #[test]
+    fn single_expression_keeps_json_type() {
+        assert_eq!(render(json!("{{ trigger.body.qty }}")).unwrap(), json!(3));
+        assert_eq!(
+            render(json!(" {{ trigger.body.ok }} ")).unwrap(),
+            json!(true)
+        );
+        assert_eq!(
+            render(json!("{{ trigger.body.tags }}")).unwrap(),
+            json!(["x", "y"])
+        );
+        assert_eq!(
+            render(json!("{{ steps.inventory.items[1] }}")).unwrap(),
+            json!({ "id": 2 })
+        );
+        assert_eq!(render(json!("{{ none }}")).unwrap(), Value::Null);
+        assert_eq!(
+            render(json!("{{ trigger.nope.deeper }}")).unwrap(),
+            Value::Null
+        );
+        assert_eq!(
+            render(json!("{{- trigger.body.qty + 1 -}}")).unwrap(),
+            json!(4)
+        );
+        assert_eq!(
+            render(json!("{{ trigger.body.sku }}")).unwrap(),
+            json!("A-1")
+        );
+    }
+
+    #[test]
+    fn mixed_text_renders_to_string() {
+        assert_eq!(
+            render(json!("{{ config.base }}/items/{{ trigger.body.sku }}")).unwrap(),
+            json!("https://api.example/items/A-1")
+        );
+        assert_eq!(
+            render(json!("qty={{ trigger.body.qty }}")).unwrap(),
+            json!("qty=3")
+        );
+        assert_eq!(
+            render(json!(
+                "{% for t in trigger.body.tags %}{{ loop.index }}{{ t }}{% endfor %}"
+            ))
+            .unwrap(),
+            json!("1x2y")
+        );
+        // Two expressions side by side are text, not one expression.
+        assert_eq!(
+            render(json!("{{ trigger.body.qty }}{{ trigger.body.qty }}")).unwrap(),
+            json!("33")
+        );
+    }
+
+    #[test]
+    fn text_prints_objects_as_json_and_null_as_nothing() {
+        assert_eq!(
+            render(json!(
+                "items={{ trigger.body.tags }} inv={{ steps.inventory.items[0] }}"
+            ))
+            .unwrap(),
+            json!("items=[\"x\",\"y\"] inv={\"id\":1}")
+        );
+        assert_eq!(
+            render(json!("a{{ none }}b{{ nope }}c")).unwrap(),
+            json!("abc")
+        );
+        assert_eq!(
+            render(json!("{{ trigger.body.ok }}!")).unwrap(),
+            json!("true!")
+        );
+    }
+
+    #[test]
+    fn engine_is_shareable() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Templates>();
+    }
+
+    #[test]
+    fn nested_values_render_and_keys_stay() {
+        let out = render(json!({
+            "{{ key }}": ["{{ trigger.body.qty }}", { "deep": "{{ trigger.body.ok }}" }, 7, null],
+            "plain": "no template here",
+        }))
+        .unwrap();
+        assert_eq!(
+            out,
+            json!({ "{{ key }}": [3, { "deep": true }, 7, null], "plain": "no template here" })
+        );
+    }
+
+    #[test]
+    fn truthiness() {
+        let t = Templates::new();
+        assert!(
+            !t.eval_truthy("{{ steps.inventory.available }}", &ctx())
+                .unwrap()
+        );
+        assert!(t.eval_truthy("{{ trigger.body.qty > 2 }}", &ctx()).unwrap());
+        assert!(t.eval_truthy("trigger.body.tags", &ctx()).unwrap());
+        assert!(!t.eval_truthy("{{ trigger.missing }}", &ctx()).unwrap());
+    }
+
+    #[test]
+    fn filters() {
+        assert_eq!(
+            render(json!("{{ 'hi' | b64encode }}")).unwrap(),
+            json!("aGk=")
+        );
+        assert_eq!(
+            render(json!("{{ 'aGk=' | b64decode }}")).unwrap(),
+            json!("hi")
+        );
+        assert_eq!(
+            render(json!("{{ '{\"a\": [1]}' | fromjson }}")).unwrap(),
+            json!({ "a": [1] })
+        );
+        assert_eq!(
+            render(json!("{{ trigger.body.tags | tojson }}")).unwrap(),
+            json!("[\"x\",\"y\"]")
+        );
+    }
+
+    #[test]
+    fn huge_loop_runs_out_of_fuel() {
+        let err = render(json!(
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+        ))
+        .unwrap_err();
+        assert!(matches!(err, TemplateError::OutOfFuel { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("template evaluation exceeded its fuel limit"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn output_bomb_is_refused() {
+        let err = render(json!("x{{ 'a' * 2000000 }}")).unwrap_err();
+        assert!(matches!(err, TemplateError::OutputTooLarge { .. }), "{err}");
+        assert!(
+            err.to_string().contains("template output exceeds 1 MiB"),
+            "{err}"
+        );
+        let err = render(json!("{{ 'a' * 2000000 }}")).unwrap_err();
+        assert!(
+            err.to_string().contains("template output exceeds 1 MiB"),
+            "{err}"
+        );
+        let small = Templates::with_limits(TemplateLimits {
+            max_output_bytes: 10,
+            ..TemplateLimits::default()
+        });
+        let err = small
+            .render_string("{% for i in range(100) %}{{ i }}{% endfor %}", &ctx())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "template output exceeds 10 bytes in \"{% for i in range(100) %}{{ i }}{% endfor %}\""
+        );
+    }
+
+    #[test]
+    fn deep_recursion_is_refused() {
+        let err = render(json!(
+            "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}"
+        ))
+        .unwrap_err();
+        assert!(matches!(err, TemplateError::Render { .. }), "{err}");
+    }
+
+    #[test]
+    fn syntax_errors_quote_the_template() {
+        let err = render(json!("{{ trigger.body. }}")).unwrap_err();
+        assert!(matches!(err, TemplateError::Syntax { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("invalid template \"{{ trigger.body. }}\": syntax error"),
+            "{msg}"
+        );
+        let err = render(json!("a {% if x %} b")).unwrap_err();
+        assert!(err.to_string().contains("\"a {% if x %} b\""), "{err}");
+        let long = format!("{{{{ {} + }}}}", "x".repeat(100));
+        let msg = Templates::new().check(&long).unwrap_err().to_string();
+        assert!(msg.contains('…'), "{msg}");
+    }
+
+    #[test]
+    fn no_loader_no_includes() {
+        let err = render(json!("{% include 'etc/passwd' %}")).unwrap_err();
+        assert!(matches!(err, TemplateError::Render { .. }), "{err}");
+    }
+
+    #[test]
+    fn check_lists_dotted_names() {
+        let names = check(
+            "{{ steps.a.out }} {{ config.k }} {% for x in item.list %}{{ x.y }}{{ loop.index }}{% endfor %} {{ range(3) }} {{ steps['b'] }}",
+        )
+        .unwrap();
+        assert_eq!(names, ["config.k", "item.list", "steps", "steps.a.out"]);
+        assert_eq!(check("plain").unwrap(), Vec::<String>::new());
+        assert_eq!(
+            check("{{ instance.webhooks['order-request'] }}").unwrap(),
+            ["instance.webhooks"]
+        );
+    }
+
+    #[test]
+    fn single_expression_detection() {
+        assert_eq!(single_expression(" {{ a.b }} "), Some("a.b"));
+        assert_eq!(single_expression("{{a}}"), Some("a"));
+        assert_eq!(single_expression("{{ a }} {{ b }}"), None);
+        assert_eq!(single_expression("x {{ a }}"), None);
+        assert_eq!(single_expression("{{ }}"), None);
+        assert_eq!(single_expression("{% if a %}{% endif %}"), None);
+    }
+}

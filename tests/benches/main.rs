@@ -1,0 +1,29 @@
+//! `make bench`: Weft's headline figures, each measured against a
+//! baseline taken in the same run, and printed both readably and as one
+//! `bench: NAME=VALUE` line per figure for scripts.
+//!
+//! Absolute times on a shared machine are noise; the ratios are the point.
+
+mod step;
+
+use std::time::Duration;
+
+/// Prints a headline figure as `bench: NAME=VALUE`.
+pub fn report(name: &str, value: f64) {
+    println!("bench: {name}={value:.3}");
+}
+
+/// The median of `samples`.
+pub fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort_unstable();
+    samples[samples.len() / 2]
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(step::bench());
+}

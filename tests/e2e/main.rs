@@ -1,0 +1,6 @@
+//! End-to-end tests: the real `weft` binary and real components built by
+//! `make components`, one test binary with a module per area.
+
+mod hostile;
+mod loading;
+mod support;
