@@ -6,7 +6,7 @@
 
 pub mod cli;
 pub mod config;
-// pub mod integration; (helper in progress)
+pub mod integration;
 pub mod sandbox;
-// pub mod template; (helper in progress)
+pub mod template;
 pub mod units;
