@@ -2,5 +2,7 @@
 //! `make components`, one test binary with a module per area.
 
 mod hostile;
+mod flows_local;
 mod loading;
+mod scaffold;
 mod support;

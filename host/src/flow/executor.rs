@@ -273,10 +273,7 @@ impl Executor {
                 Ok(output)
             }
             Err(failure) => {
-                let failure = StepFailure {
-                    message: cx.redactor.text(&failure.message),
-                    ..failure
-                };
+                let failure = cx.redactor.failure(failure);
                 let message = format!("step '{path}' failed: {}", failure.message);
                 record.status = StepStatus::Failed;
                 record.error = Some(failure.clone());
