@@ -8,7 +8,12 @@ use crate::support::{temp_dir, weft};
 
 /// Runs `flow` of the integration `yaml` on `payload`; returns the exit
 /// code and the `--json` report.
-fn run_flow(yaml: &str, flow: &str, payload: Value, extra: &[&str]) -> (Option<i32>, Value, String) {
+fn run_flow(
+    yaml: &str,
+    flow: &str,
+    payload: Value,
+    extra: &[&str],
+) -> (Option<i32>, Value, String) {
     let dir = temp_dir();
     let file = dir.path().join("integration.yaml");
     let payload_file = dir.path().join("payload.json");
@@ -131,12 +136,23 @@ fn branch_for_each_and_respond() {
     assert_eq!(report["response"]["headers"]["x-route"], "big");
     let each = &report["response"]["body"]["each"];
     // Results in item order although later items finished first.
-    let indexes: Vec<&Value> = each.as_array().unwrap().iter().map(|o| &o["index"]).collect();
+    let indexes: Vec<&Value> = each
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| &o["index"])
+        .collect();
     assert_eq!(indexes, [&json!(0), &json!(1), &json!(2)]);
     assert!(each[0]["slept"].as_u64().unwrap() >= 60, "{each}");
     assert_eq!(report["response"]["body"]["route"], json!({"size": "big"}));
     assert_eq!(step(&report, "route.big")["status"], "succeeded");
-    assert!(report["steps"].as_array().unwrap().iter().all(|s| s["path"] != "route.small"));
+    assert!(
+        report["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["path"] != "route.small")
+    );
 }
 
 #[test]
@@ -166,7 +182,10 @@ fn on_error_continue_exposes_the_error() {
     );
     let (code, report, _) = run_flow(&yaml, "f", json!({}), &[]);
     assert_eq!(code, Some(0), "{report:#}");
-    assert_eq!(report["output"], json!({"code": "guest", "msg": "upstream error: down"}));
+    assert_eq!(
+        report["output"],
+        json!({"code": "guest", "msg": "upstream error: down"})
+    );
     assert_eq!(step(&report, "bad")["status"], "failed");
 }
 
@@ -187,7 +206,12 @@ fn retry_flow(action: &str, input: &str) -> String {
 
 #[test]
 fn upstream_errors_are_retried_until_success_with_a_stable_key() {
-    let (code, report, _) = run_flow(&retry_flow("flaky", "{ fail_times: 2 }"), "f", json!({}), &[]);
+    let (code, report, _) = run_flow(
+        &retry_flow("flaky", "{ fail_times: 2 }"),
+        "f",
+        json!({}),
+        &[],
+    );
     assert_eq!(code, Some(0), "{report:#}");
     assert_eq!(step(&report, "s")["attempts"], 3);
     assert_eq!(report["output"]["attempt"], 3);
@@ -200,10 +224,20 @@ fn upstream_errors_are_retried_until_success_with_a_stable_key() {
 
 #[test]
 fn retries_stop_after_the_last_attempt() {
-    let (code, report, _) = run_flow(&retry_flow("flaky", "{ fail_times: 5 }"), "f", json!({}), &[]);
+    let (code, report, _) = run_flow(
+        &retry_flow("flaky", "{ fail_times: 5 }"),
+        "f",
+        json!({}),
+        &[],
+    );
     assert_eq!(code, Some(1));
     assert_eq!(step(&report, "s")["attempts"], 3);
-    assert!(report["error"].as_str().unwrap().contains("attempt 3 of a flaky upstream failed"));
+    assert!(
+        report["error"]
+            .as_str()
+            .unwrap()
+            .contains("attempt 3 of a flaky upstream failed")
+    );
 }
 
 #[test]
@@ -233,12 +267,22 @@ flows:
 "#
     );
     let secret = "s3cr3t-value-42";
-    let (code, report, stderr) =
-        run_flow(&yaml, "f", json!({}), &["--secret", &format!("token={secret}")]);
+    let (code, report, stderr) = run_flow(
+        &yaml,
+        "f",
+        json!({}),
+        &["--secret", &format!("token={secret}")],
+    );
     assert_eq!(code, Some(1));
     let text = report.to_string();
-    assert!(!text.contains(secret), "secret leaked into the report: {text}");
-    assert!(!stderr.contains(secret), "secret leaked into stderr: {stderr}");
+    assert!(
+        !text.contains(secret),
+        "secret leaked into the report: {text}"
+    );
+    assert!(
+        !stderr.contains(secret),
+        "secret leaked into stderr: {stderr}"
+    );
     assert_eq!(step(&report, "e")["input"]["auth"], "Bearer ***");
     assert!(report["error"].as_str().unwrap().contains("leak ***"));
 }

@@ -1,8 +1,8 @@
 //! End-to-end tests: the real `weft` binary and real components built by
 //! `make components`, one test binary with a module per area.
 
-mod hostile;
 mod flows_local;
+mod hostile;
 mod loading;
 mod scaffold;
 mod support;

@@ -27,26 +27,50 @@ fn scaffolded_component_builds_and_runs() {
 
     let wasm = target.join("wasm32-wasip2/release/hello_conn.wasm");
     let wasm = wasm.to_str().unwrap();
-    let ok = weft(["component", "call", wasm, "greet", "--input", r#"{"name":"Ada"}"#]);
+    let ok = weft([
+        "component",
+        "call",
+        wasm,
+        "greet",
+        "--input",
+        r#"{"name":"Ada"}"#,
+    ]);
     assert_eq!(ok.code, Some(0), "{ok:?}");
     assert!(ok.stdout.contains("Hello, Ada!"), "{ok:?}");
 
-    let bad = weft(["component", "call", wasm, "greet", "--input", r#"{"name":" "}"#]);
+    let bad = weft([
+        "component",
+        "call",
+        wasm,
+        "greet",
+        "--input",
+        r#"{"name":" "}"#,
+    ]);
     assert_eq!(bad.code, Some(1));
-    assert!(bad.stderr.contains("invalid-input error: name must not be empty"), "{bad:?}");
+    assert!(
+        bad.stderr
+            .contains("invalid-input error: name must not be empty"),
+        "{bad:?}"
+    );
 
     let described = weft(["component", "describe", wasm, "--json"]);
     let manifest: serde_json::Value = serde_json::from_str(&described.stdout).unwrap();
     assert_eq!(manifest["name"], "hello-conn");
     assert_eq!(manifest["actions"][0]["key"], "greet");
-    assert_eq!(manifest["actions"][0]["input_schema"]["required"][0], "name");
+    assert_eq!(
+        manifest["actions"][0]["input_schema"]["required"][0],
+        "name"
+    );
 }
 
 #[test]
 fn invalid_names_and_existing_directories_are_refused() {
     let bad = weft(["new", "Bad_Name"]);
     assert_eq!(bad.code, Some(1));
-    assert!(bad.stderr.contains("invalid component name \"Bad_Name\""), "{bad:?}");
+    assert!(
+        bad.stderr.contains("invalid component name \"Bad_Name\""),
+        "{bad:?}"
+    );
     let dir = temp_dir();
     let existing = weft(["new", "x", "--path", dir.path().to_str().unwrap()]);
     assert_eq!(existing.code, Some(1));

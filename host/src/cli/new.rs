@@ -33,7 +33,9 @@ pub fn run(args: NewArgs) -> anyhow::Result<ExitCode> {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !valid {
-        bail!("invalid component name {name:?}: use lowercase letters, digits and '-', starting with a letter");
+        bail!(
+            "invalid component name {name:?}: use lowercase letters, digits and '-', starting with a letter"
+        );
     }
     let dir = args.path.clone().unwrap_or_else(|| PathBuf::from(name));
     if dir.exists() {
