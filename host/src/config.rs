@@ -41,10 +41,9 @@ mod tests {
 
     #[test]
     fn limits_parse_with_units() {
-        let config: Config = toml::from_str(
-            "[sandbox.limits]\nfuel = 5\ntimeout = \"2s\"\nmemory = \"8MiB\"\n",
-        )
-        .unwrap();
+        let config: Config =
+            toml::from_str("[sandbox.limits]\nfuel = 5\ntimeout = \"2s\"\nmemory = \"8MiB\"\n")
+                .unwrap();
         assert_eq!(config.sandbox.limits.fuel, 5);
         assert_eq!(config.sandbox.limits.timeout.as_secs(), 2);
         assert_eq!(config.sandbox.limits.memory.0, 8 << 20);

@@ -8,5 +8,6 @@ pub mod cli;
 pub mod config;
 pub mod integration;
 pub mod sandbox;
+pub mod storage;
 pub mod template;
 pub mod units;

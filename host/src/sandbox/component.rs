@@ -64,13 +64,17 @@ impl Sandbox {
     fn link(&self, component: Component) -> Result<LoadedComponent, LoadError> {
         let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| {
             let text = format!("{e:#}");
-            match text.split("import `").nth(1).and_then(|r| r.split('`').next()) {
+            match text
+                .split("import `")
+                .nth(1)
+                .and_then(|r| r.split('`').next())
+            {
                 Some(import) => LoadError::UnsatisfiedImport(import.to_owned()),
                 None => LoadError::Invalid(text),
             }
         })?;
-        let pre = ConnectorPre::new(instance_pre)
-            .map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
+        let pre =
+            ConnectorPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
         Ok(LoadedComponent { component, pre })
     }
 

@@ -4,7 +4,7 @@
 //! request is refused with `http-request-denied`, and the refusal is
 //! recorded on the step so the author sees why.
 
-use wasmtime_wasi_http::{WasiHttpHooks, WasiBody};
+use wasmtime_wasi_http::{WasiBody, WasiHttpHooks};
 
 /// Per-step hooks the wasi:http implementation calls before sending.
 #[derive(Debug, Default)]
