@@ -19,11 +19,7 @@ fn assert_refused(bytes: &[u8], expected: &str) {
         "stderr should contain {expected:?}: {}",
         run.stderr
     );
-    assert!(
-        run.stderr.contains("thing.wasm"),
-        "names the file: {}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("thing.wasm"), "names the file: {}", run.stderr);
 }
 
 #[test]
@@ -52,8 +48,9 @@ fn component_of_another_world_is_refused() {
 
 #[test]
 fn unknown_import_is_named() {
-    let bytes =
-        wat::parse_str(r#"(component (import "acme:secret/backdoor" (instance)))"#).unwrap();
+    let bytes = wat::parse_str(
+        r#"(component (import "acme:secret/backdoor" (instance (export "open" (func)))))"#,
+    ).unwrap();
     assert_refused(&bytes, "acme:secret/backdoor");
 }
 

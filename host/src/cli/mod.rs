@@ -12,6 +12,7 @@ mod instance;
 mod integration;
 mod new;
 mod output;
+mod run;
 mod serve;
 mod tenant;
 
@@ -61,6 +62,8 @@ enum Command {
     Instance(instance::InstanceCommand),
     /// Scaffold a new connector component crate.
     New(new::NewArgs),
+    /// Run one flow of an integration file locally, without a server.
+    Run(run::RunArgs),
 }
 
 /// Options shared by commands that run components locally.
@@ -99,6 +102,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(cmd) => runtime.block_on(tenant::run_token(cmd, json, remote)),
         Command::Instance(cmd) => runtime.block_on(instance::run(cmd, json, remote)),
         Command::New(args) => new::run(args),
+        Command::Run(args) => runtime.block_on(run::run(args, json)),
     }
 }
 
