@@ -86,7 +86,7 @@ pub struct ComponentRegistry {
     store: Arc<dyn Storage>,
     metrics: Arc<Metrics>,
     fingerprint: String,
-    loaded: RwLock<BTreeMap<String, Arc<RegisteredComponent>>>,
+    loaded: RwLock<BTreeMap<(String, String), Arc<RegisteredComponent>>>,
     changes: tokio::sync::Mutex<()>,
 }
 
@@ -164,17 +164,19 @@ impl ComponentRegistry {
     }
 
     fn insert_loaded(&self, entry: RegisteredComponent) {
-        let reference = entry.record.reference();
-        self.loaded_mut().insert(reference, Arc::new(entry));
+        let key = (entry.record.name.clone(), entry.record.version.clone());
+        self.loaded_mut().insert(key, Arc::new(entry));
     }
 
     fn loaded_mut(
         &self,
-    ) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Arc<RegisteredComponent>>> {
+    ) -> std::sync::RwLockWriteGuard<'_, BTreeMap<(String, String), Arc<RegisteredComponent>>> {
         self.loaded.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn loaded(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<RegisteredComponent>>> {
+    fn loaded(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, BTreeMap<(String, String), Arc<RegisteredComponent>>> {
         self.loaded.read().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -185,14 +187,16 @@ impl ComponentRegistry {
         self.changes.lock().await
     }
 
-    /// Every registered component, sorted by `name@version`.
+    /// Every registered component, sorted by name, then version text.
     pub fn list(&self) -> Vec<ComponentRecord> {
         self.loaded().values().map(|c| c.record.clone()).collect()
     }
 
     /// One component, loaded and ready to run.
     pub fn get(&self, name: &str, version: &str) -> Option<Arc<RegisteredComponent>> {
-        self.loaded().get(&format!("{name}@{version}")).cloned()
+        self.loaded()
+            .get(&(name.to_owned(), version.to_owned()))
+            .cloned()
     }
 
     /// Number of registered components.
@@ -313,7 +317,8 @@ impl ComponentRegistry {
             });
         }
         self.store.delete_component(name, version)?;
-        self.loaded_mut().remove(&reference);
+        self.loaded_mut()
+            .remove(&(name.to_owned(), version.to_owned()));
         tracing::info!(component = %reference, "component deleted");
         Ok(())
     }

@@ -1,6 +1,8 @@
 //! End-to-end tests: the real `weft` binary and real components built by
 //! `make components`, one test binary with a module per area.
 
+mod control;
 mod hostile;
 mod loading;
+mod server;
 mod support;

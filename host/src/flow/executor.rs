@@ -19,7 +19,9 @@ use super::record::{
     ExecutionStatus, FlowResponse, FlowResult, StepFailure, StepRecord, StepStatus,
 };
 use super::redact::Redactor;
-use crate::integration::{ActionStep, BranchCase, Flow, ForEachStep, OnError, ResolvedConfig, RespondStep, Step, StepKind};
+use crate::integration::{
+    ActionStep, BranchCase, Flow, ForEachStep, OnError, ResolvedConfig, RespondStep, Step, StepKind,
+};
 use crate::sandbox::{
     ComponentManifest, LoadedComponent, Sandbox, StateStore, StepContext, StepRequest,
 };
@@ -476,7 +478,12 @@ fn render_fields(
             .map(Value::Array),
         Value::Object(map) => map
             .iter()
-            .map(|(k, v)| Ok((k.clone(), render_fields(templates, v, ctx, &format!("{path}.{k}"))?)))
+            .map(|(k, v)| {
+                Ok((
+                    k.clone(),
+                    render_fields(templates, v, ctx, &format!("{path}.{k}"))?,
+                ))
+            })
             .collect::<Result<Map<_, _>, _>>()
             .map(Value::Object),
         other => Ok(other.clone()),

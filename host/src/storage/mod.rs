@@ -23,10 +23,10 @@
 //! | tree | key | value |
 //! | --- | --- | --- |
 //! | `meta` | `schema_version` | u32, big-endian |
-//! | `components` | `name@version` | [`ComponentRecord`] |
-//! | `component_bytes` | `name@version` | the `.wasm` bytes |
-//! | `component_artifacts` | `name@version` | [`Artifact`] (fingerprint + compiled code) |
-//! | `integrations` | `name@0000000003` (version zero-padded) | [`IntegrationRecord`] |
+//! | `components` | `name \0 version` | [`ComponentRecord`] |
+//! | `component_bytes` | `name \0 version` | the `.wasm` bytes |
+//! | `component_artifacts` | `name \0 version` | [`Artifact`] (fingerprint + compiled code) |
+//! | `integrations` | `name \0 0000000003` (version zero-padded) | [`IntegrationRecord`] |
 //! | `tenants` | name | [`TenantRecord`] |
 //! | `tokens` | SHA-256 of the token | [`TokenRecord`] |
 //! | `instances` | UUIDv7 id (sorts by creation time) | [`InstanceRecord`] |

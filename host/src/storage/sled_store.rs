@@ -164,12 +164,14 @@ impl SledStore {
     }
 }
 
+/// `name \0 version`: NUL sorts before every name character, so all
+/// versions of `echo` come before `echo-http`.
 fn component_key(name: &str, version: &str) -> Vec<u8> {
-    format!("{name}@{version}").into_bytes()
+    format!("{name}\0{version}").into_bytes()
 }
 
 fn integration_key(name: &str, version: u32) -> Vec<u8> {
-    format!("{name}@{version:010}").into_bytes()
+    format!("{name}\0{version:010}").into_bytes()
 }
 
 fn tenant_index_key(tenant: &str, id: &str) -> Vec<u8> {
@@ -290,7 +292,7 @@ impl IntegrationStore for SledStore {
     }
 
     fn latest_integration(&self, name: &str) -> Result<Option<IntegrationRecord>> {
-        let prefix = format!("{name}@");
+        let prefix = format!("{name}\0");
         match self.integrations.scan_prefix(prefix).next_back() {
             Some(entry) => {
                 let (key, value) = entry.map_err(backend)?;
