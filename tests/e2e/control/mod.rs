@@ -7,6 +7,7 @@ mod cli;
 mod components;
 mod integrations;
 mod secrets;
+mod serve;
 
 use serde_json::{Value, json};
 
