@@ -1,6 +1,6 @@
 # Weft's entry points: `make run`, `make test`, `make components`,
 # `make bench`, `make lint` (see README.md).
-.PHONY: setup components build test lint bench
+.PHONY: setup components build run test lint bench
 
 # Guest crates build for wasm32-wasip2; add the target once if missing.
 setup:
@@ -54,3 +54,15 @@ components: setup
 		cmp -s $$src $$dst || { cp $$src $$dst && echo "components: updated $$dst"; }; \
 	done
 	@cargo run --quiet --manifest-path components/Cargo.toml --profile tool -p wat2wasm --target-dir target -- components target/components
+
+# `make run`: build the components and weft, then serve on 127.0.0.1:8080
+# with every built component registered as a built-in and a demo seeded from
+# components/examples/hello/integration.yaml (tenant `demo`, one enabled
+# instance; the webhook URLs and a curl line are printed). Data stays in
+# $(WEFT_DATA), so a second `make run` reuses it. The operator token is
+# printed once, at the first start (or set WEFT_OPERATOR_TOKEN).
+WEFT_DATA ?= weft-data
+run: components
+	cargo build -p weft
+	./target/debug/weft serve --listen 127.0.0.1:8080 --data-dir $(WEFT_DATA) \
+		--builtins target/components --demo components/examples/hello/integration.yaml

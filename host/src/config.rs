@@ -6,6 +6,12 @@
 //! fuel = 1000000000
 //! timeout = "30s"
 //! memory = "64MiB"
+//!
+//! [server]
+//! public_url = "https://weft.example.com"   # default: http://<listen address>
+//! builtins = "target/components"             # default: none
+//! max_body = "16MiB"
+//! request_timeout = "60s"
 //! ```
 
 use std::path::Path;
@@ -14,6 +20,7 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 use crate::sandbox::SandboxConfig;
+use crate::units::{ByteSize, duration_serde};
 
 /// Everything `weft.toml` can set.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -21,6 +28,41 @@ use crate::sandbox::SandboxConfig;
 pub struct Config {
     /// Step limits and the instance pool.
     pub sandbox: SandboxConfig,
+    /// The HTTP server (`weft serve`).
+    pub server: ServerConfig,
+}
+
+/// The `[server]` table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Base of the URLs the server hands out (webhook URLs). Default:
+    /// `http://<listen address>`; set it when a proxy or another host name
+    /// fronts the server.
+    pub public_url: Option<String>,
+    /// Directory of built-in components registered at start (every `*.wasm`
+    /// except `hostile-*` test fixtures); `--builtins` overrides it.
+    /// Default: none.
+    pub builtins: Option<std::path::PathBuf>,
+    /// Largest request body (component uploads are the big ones). Default
+    /// 16 MiB: ample for connector components, which are typically under
+    /// 5 MiB; larger bodies answer 413.
+    pub max_body: ByteSize,
+    /// Longest time a request may take before it answers 408. Default 60s:
+    /// an upload compiles the component, which takes seconds for large ones.
+    #[serde(with = "duration_serde")]
+    pub request_timeout: std::time::Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            builtins: None,
+            max_body: ByteSize::mib(16),
+            request_timeout: std::time::Duration::from_secs(60),
+        }
+    }
 }
 
 impl Config {

@@ -7,7 +7,13 @@
 pub mod cli;
 pub mod config;
 pub mod flow;
+pub mod instances;
 pub mod integration;
+pub mod integrations;
+pub mod metrics;
+pub mod registry;
 pub mod sandbox;
+pub mod server;
+pub mod storage;
 pub mod template;
 pub mod units;

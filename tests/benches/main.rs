@@ -4,6 +4,7 @@
 //!
 //! Absolute times on a shared machine are noise; the ratios are the point.
 
+mod start;
 mod step;
 
 use std::time::Duration;
@@ -19,7 +20,19 @@ pub fn median(samples: &mut [Duration]) -> Duration {
     samples[samples.len() / 2]
 }
 
+/// Runs every benchmark, or those whose name contains the first argument
+/// (`cargo bench --bench weft -- start`).
 fn main() {
+    let filter = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .unwrap_or_default();
+    if "start".contains(filter.as_str()) {
+        start::bench();
+    }
+    if !"step".contains(filter.as_str()) {
+        return;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -1,8 +1,10 @@
 //! End-to-end tests: the real `weft` binary and real components built by
 //! `make components`, one test binary with a module per area.
 
+mod control;
 mod flows_local;
 mod hostile;
 mod loading;
 mod scaffold;
+mod server;
 mod support;

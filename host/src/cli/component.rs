@@ -1,5 +1,6 @@
 //! `weft component …`: local commands for component authors (`describe`,
-//! `call`), which need no server.
+//! `call`), which need no server, and the server's registry (`push`, `ls`,
+//! `show`, `rm`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,6 +9,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
+use super::client::RemoteOptions;
 use super::output::{Table, print_json};
 use super::{EXIT_FAILURE, LocalOptions};
 use crate::config::Config;
@@ -26,6 +28,25 @@ pub enum ComponentCommand {
     },
     /// Run one action of a component locally in the sandbox.
     Call(CallArgs),
+    /// Upload a component to the server (validated locally first).
+    Push {
+        /// The `.wasm` component.
+        file: PathBuf,
+        #[command(flatten)]
+        options: LocalOptions,
+    },
+    /// List the server's components.
+    Ls,
+    /// Show one of the server's components.
+    Show {
+        /// `name@version`.
+        reference: String,
+    },
+    /// Delete a component no integration uses.
+    Rm {
+        /// `name@version`.
+        reference: String,
+    },
 }
 
 /// Arguments of `weft component call`.
@@ -56,8 +77,22 @@ fn parse_size(text: &str) -> Result<ByteSize, String> {
 }
 
 /// Runs a `weft component` subcommand.
-pub async fn run(cmd: ComponentCommand, json: bool) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    cmd: ComponentCommand,
+    json: bool,
+    remote: &RemoteOptions,
+) -> anyhow::Result<ExitCode> {
     match cmd {
+        ComponentCommand::Push { file, options } => {
+            super::component_remote::push(&file, &options, json, remote).await
+        }
+        ComponentCommand::Ls => super::component_remote::list(json, remote).await,
+        ComponentCommand::Show { reference } => {
+            super::component_remote::show(&reference, json, remote).await
+        }
+        ComponentCommand::Rm { reference } => {
+            super::component_remote::remove(&reference, json, remote).await
+        }
         ComponentCommand::Describe { file, options } => {
             let config = Config::load(options.config.as_deref())?;
             let sandbox = local_sandbox(config.sandbox)?;
@@ -177,7 +212,7 @@ fn abbreviate(text: &str) -> String {
 }
 
 /// A sandbox sized for one local call.
-fn local_sandbox(mut config: SandboxConfig) -> anyhow::Result<Sandbox> {
+pub fn local_sandbox(mut config: SandboxConfig) -> anyhow::Result<Sandbox> {
     config.pool.instances = 2;
     Sandbox::new(&config)
 }

@@ -1,11 +1,13 @@
 //! The flow engine: running a flow's steps against the sandbox, with
 //! templates, control flow, retries, redaction and resumable records.
 
+mod dispatch;
 mod executor;
 mod local;
 mod record;
 mod redact;
 
+pub use dispatch::{Dispatcher, Ticket};
 pub use executor::{
     ComponentSource, ExecutionObserver, Executor, FlowRun, InstanceInfo, ResolvedComponent,
     idempotency_key,

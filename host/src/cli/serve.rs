@@ -1,0 +1,105 @@
+//! `weft serve`: opens the data dir, loads the components, makes sure an
+//! operator token exists, binds, prints `listening on http://ADDR` (the one
+//! line on stdout, which scripts and tests wait for) and serves until
+//! SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use clap::Args;
+
+use crate::config::Config;
+use crate::instances::{Instances, NoLifecycle};
+use crate::metrics::Metrics;
+use crate::registry::ComponentRegistry;
+use crate::sandbox::Sandbox;
+use crate::server::auth::{OPERATOR_TOKEN_ENV, ensure_operator_token};
+use crate::server::{AppState, serve, shutdown_signal};
+use crate::storage::{SecretBox, SledStore, Storage};
+
+/// Arguments of `weft serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Where data lives (sled database, master key).
+    #[arg(long, env = "WEFT_DATA_DIR", default_value = "./weft-data")]
+    data_dir: PathBuf,
+    /// Operator config file (`weft.toml`).
+    #[arg(long, env = "WEFT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Register every `*.wasm` in DIR (except `hostile-*`) as built-ins at
+    /// start (overrides `[server] builtins`).
+    #[arg(long, value_name = "DIR")]
+    builtins: Option<PathBuf>,
+    /// Seed a demo from an integration file: store it, create the tenant
+    /// `demo` and an enabled instance, print its webhook URLs (idempotent).
+    #[arg(long, value_name = "FILE")]
+    demo: Option<PathBuf>,
+}
+
+/// Runs the server until a shutdown signal.
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let config = Config::load(args.config.as_deref())?;
+    let store = Arc::new(SledStore::open(&args.data_dir)?);
+    let store: Arc<dyn Storage> = store;
+    let secrets = SecretBox::load(&args.data_dir)?;
+    let sandbox = Arc::new(Sandbox::new(&config.sandbox).context("failed to set up the sandbox")?);
+    let metrics = Arc::new(Metrics::new());
+    let registry = Arc::new(
+        ComponentRegistry::open(sandbox.clone(), store.clone(), metrics.clone())
+            .await
+            .context("failed to load the stored components")?,
+    );
+    if let Some(dir) = args.builtins.as_ref().or(config.server.builtins.as_ref()) {
+        registry.register_dir(dir).await?;
+    }
+    let env_token = std::env::var(OPERATOR_TOKEN_ENV).ok();
+    if let Some(token) = ensure_operator_token(store.as_ref(), env_token.as_deref())? {
+        eprintln!(
+            "generated the operator token (shown only now; only its hash is stored):\n\n    export WEFT_TOKEN={token}\n"
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("failed to listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let public_url = config
+        .server
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let state = AppState {
+        instances: Instances::new(store.clone(), secrets, Arc::new(NoLifecycle), &public_url),
+        store: store.clone(),
+        registry: registry.clone(),
+        sandbox,
+        metrics,
+        config: Arc::new(config.server.clone()),
+        ready: Arc::new(AtomicBool::new(true)),
+    };
+    tracing::info!(
+        %addr,
+        components = registry.len(),
+        data_dir = %args.data_dir.display(),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "weft started"
+    );
+    println!("listening on http://{addr}");
+    if let Some(file) = &args.demo {
+        super::demo::seed(&state, file).await?;
+    }
+    use std::io::Write as _;
+    std::io::stdout().flush()?;
+    serve(listener, state, shutdown_signal()).await?;
+    store.flush()?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,356 @@
+//! Instances: an integration version deployed for one tenant with its own
+//! config and secrets, and its lifecycle (`created` → `active` or
+//! `deploy_failed` on enable, → `disabled` on disable).
+//!
+//! Secrets are sealed with the master key before they reach storage and
+//! are opened only to resolve the config a flow runs with
+//! ([`Instances::resolve_config`]). Enabling and disabling call a
+//! [`Lifecycle`] hook, where the flow engine runs the integration's deploy
+//! and teardown flows; until it exists, [`NoLifecycle`] succeeds at once.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde_json::{Map, Value};
+
+use crate::integration::{
+    ResolvedConfig, Trigger, ValidationError, ValidationErrors, validate_instance_config,
+};
+use crate::integrations;
+use crate::storage::{
+    CryptoError, InstanceRecord, InstanceStatus, IntegrationRecord, SealedSecret, SecretBox,
+    Storage, StorageError,
+};
+
+/// Why an instance operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InstanceError {
+    /// No such instance (or not visible to the caller).
+    #[error("instance {0:?} not found")]
+    NotFound(String),
+    /// The integration reference names nothing stored.
+    #[error("integration {0:?} not found")]
+    UnknownIntegration(String),
+    /// The tenant does not exist.
+    #[error("tenant {0:?} not found")]
+    UnknownTenant(String),
+    /// Config or secrets do not fit the integration.
+    #[error("instance config is invalid")]
+    Invalid(ValidationErrors),
+    /// A stored secret does not open.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// What a lifecycle flow run ended in.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LifecycleOutcome {
+    /// Whether every flow succeeded.
+    pub ok: bool,
+    /// The execution that ran them, if any.
+    pub execution_id: Option<String>,
+}
+
+/// Runs an instance's deploy and teardown flows (the flow engine plugs in
+/// here).
+pub trait Lifecycle: Send + Sync {
+    /// Runs the deploy flows of an instance being enabled.
+    fn deploy<'a>(&'a self, instance: &'a InstanceRecord) -> BoxFuture<'a, LifecycleOutcome>;
+    /// Runs the teardown flows of an instance being disabled.
+    fn teardown<'a>(&'a self, instance: &'a InstanceRecord) -> BoxFuture<'a, LifecycleOutcome>;
+}
+
+/// A lifecycle with no flows: enabling and disabling always succeed.
+#[derive(Debug, Default)]
+pub struct NoLifecycle;
+
+impl Lifecycle for NoLifecycle {
+    fn deploy<'a>(&'a self, _: &'a InstanceRecord) -> BoxFuture<'a, LifecycleOutcome> {
+        Box::pin(async {
+            LifecycleOutcome {
+                ok: true,
+                execution_id: None,
+            }
+        })
+    }
+
+    fn teardown<'a>(&'a self, _: &'a InstanceRecord) -> BoxFuture<'a, LifecycleOutcome> {
+        Box::pin(async {
+            LifecycleOutcome {
+                ok: true,
+                execution_id: None,
+            }
+        })
+    }
+}
+
+/// A request to create an instance.
+#[derive(Clone, Debug, Default)]
+pub struct NewInstance {
+    /// `name@version`, or `name` for the latest version.
+    pub integration: String,
+    /// Owning tenant.
+    pub tenant: String,
+    /// Plain config values.
+    pub config: Map<String, Value>,
+    /// Secret values in clear (sealed before storing).
+    pub secrets: BTreeMap<String, String>,
+}
+
+/// A change to an instance's config: given keys replace stored ones, a
+/// `null` config value removes the key.
+#[derive(Clone, Debug, Default)]
+pub struct InstanceUpdate {
+    /// Config values to set (or remove with `null`).
+    pub config: Map<String, Value>,
+    /// Secrets to set.
+    pub secrets: BTreeMap<String, String>,
+}
+
+/// Instance operations over storage.
+#[derive(Clone)]
+pub struct Instances {
+    store: Arc<dyn Storage>,
+    secrets: SecretBox,
+    lifecycle: Arc<dyn Lifecycle>,
+    public_url: String,
+}
+
+impl std::fmt::Debug for Instances {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instances")
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn seal_context(instance: &str, key: &str) -> String {
+    format!("{instance}/{key}")
+}
+
+impl Instances {
+    /// Instance operations; webhook URLs start with `public_url`.
+    pub fn new(
+        store: Arc<dyn Storage>,
+        secrets: SecretBox,
+        lifecycle: Arc<dyn Lifecycle>,
+        public_url: &str,
+    ) -> Self {
+        Self {
+            store,
+            secrets,
+            lifecycle,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// Replaces the lifecycle hook (the flow engine installs its own).
+    pub fn set_lifecycle(&mut self, lifecycle: Arc<dyn Lifecycle>) {
+        self.lifecycle = lifecycle;
+    }
+
+    /// Creates an instance after checking its config against the
+    /// integration.
+    pub fn create(&self, new: NewInstance) -> Result<InstanceRecord, InstanceError> {
+        let integration = integrations::find(self.store.as_ref(), &new.integration)?
+            .ok_or_else(|| InstanceError::UnknownIntegration(new.integration.clone()))?;
+        if self.store.get_tenant(&new.tenant)?.is_none() {
+            return Err(InstanceError::UnknownTenant(new.tenant));
+        }
+        validate_instance_config(&integration.model, &new.config, &new.secrets)
+            .map_err(InstanceError::Invalid)?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let now = chrono::Utc::now();
+        let record = InstanceRecord {
+            secrets: self.seal_all(&id, &new.secrets),
+            id,
+            tenant: new.tenant,
+            integration: integration.name,
+            version: integration.version,
+            config: new.config,
+            status: InstanceStatus::Created,
+            last_lifecycle_execution: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.create_instance(&record)?;
+        tracing::info!(instance = %record.id, tenant = %record.tenant, integration = %record.integration_ref(), "instance created");
+        Ok(record)
+    }
+
+    fn seal_all(
+        &self,
+        id: &str,
+        secrets: &BTreeMap<String, String>,
+    ) -> BTreeMap<String, SealedSecret> {
+        secrets
+            .iter()
+            .map(|(k, v)| (k.clone(), self.secrets.seal(&seal_context(id, k), v)))
+            .collect()
+    }
+
+    /// The stored instance.
+    pub fn get(&self, id: &str) -> Result<InstanceRecord, InstanceError> {
+        self.store
+            .get_instance(id)?
+            .ok_or_else(|| InstanceError::NotFound(id.to_owned()))
+    }
+
+    /// The integration version an instance runs.
+    pub fn integration_of(
+        &self,
+        instance: &InstanceRecord,
+    ) -> Result<IntegrationRecord, InstanceError> {
+        self.store
+            .get_integration(&instance.integration, instance.version)?
+            .ok_or_else(|| InstanceError::UnknownIntegration(instance.integration_ref()))
+    }
+
+    /// The instance's secrets in clear (for resolving, never for showing).
+    fn open_secrets(
+        &self,
+        instance: &InstanceRecord,
+    ) -> Result<BTreeMap<String, String>, InstanceError> {
+        instance
+            .secrets
+            .iter()
+            .map(|(k, sealed)| {
+                let value = self
+                    .secrets
+                    .open(&seal_context(&instance.id, k), k, sealed)?;
+                Ok((k.clone(), value))
+            })
+            .collect()
+    }
+
+    /// The config a flow of `instance` runs with: values with defaults,
+    /// secrets opened, secret keys marked for redaction.
+    pub fn resolve_config(
+        &self,
+        instance: &InstanceRecord,
+    ) -> Result<ResolvedConfig, InstanceError> {
+        let integration = self.integration_of(instance)?;
+        let secrets = self.open_secrets(instance)?;
+        validate_instance_config(&integration.model, &instance.config, &secrets)
+            .map_err(InstanceError::Invalid)
+    }
+
+    /// Applies a config change after re-validating the whole config.
+    pub fn update(
+        &self,
+        id: &str,
+        update: InstanceUpdate,
+    ) -> Result<InstanceRecord, InstanceError> {
+        let current = self.get(id)?;
+        let integration = self.integration_of(&current)?;
+        let mut config = current.config.clone();
+        for (key, value) in update.config {
+            if value.is_null() {
+                config.remove(&key);
+            } else {
+                config.insert(key, value);
+            }
+        }
+        let mut secrets = self.open_secrets(&current)?;
+        secrets.extend(update.secrets.clone());
+        validate_instance_config(&integration.model, &config, &secrets)
+            .map_err(InstanceError::Invalid)?;
+        let sealed = self.seal_all(id, &update.secrets);
+        let updated = self.store.update_instance(id, &mut |record| {
+            record.config = config.clone();
+            record.secrets.extend(sealed.clone());
+            record.updated_at = chrono::Utc::now();
+        })?;
+        updated.ok_or_else(|| InstanceError::NotFound(id.to_owned()))
+    }
+
+    /// Enables an instance: runs its deploy flows, then records `active`
+    /// or `deploy_failed`.
+    pub async fn enable(&self, id: &str) -> Result<InstanceRecord, InstanceError> {
+        let current = self.get(id)?;
+        let outcome = self.lifecycle.deploy(&current).await;
+        let status = if outcome.ok {
+            InstanceStatus::Active
+        } else {
+            InstanceStatus::DeployFailed
+        };
+        self.set_status(id, status, outcome.execution_id)
+    }
+
+    /// Disables an instance: runs its teardown flows, then records
+    /// `disabled` (a failed teardown does not keep it active).
+    pub async fn disable(&self, id: &str) -> Result<InstanceRecord, InstanceError> {
+        let current = self.get(id)?;
+        let outcome = self.lifecycle.teardown(&current).await;
+        if !outcome.ok {
+            tracing::warn!(instance = %id, execution = ?outcome.execution_id, "teardown failed; disabling anyway");
+        }
+        self.set_status(id, InstanceStatus::Disabled, outcome.execution_id)
+    }
+
+    fn set_status(
+        &self,
+        id: &str,
+        status: InstanceStatus,
+        execution: Option<String>,
+    ) -> Result<InstanceRecord, InstanceError> {
+        let updated = self.store.update_instance(id, &mut |record| {
+            record.status = status;
+            if execution.is_some() {
+                record.last_lifecycle_execution = execution.clone();
+            }
+            record.updated_at = chrono::Utc::now();
+        })?;
+        let record = updated.ok_or_else(|| InstanceError::NotFound(id.to_owned()))?;
+        tracing::info!(instance = %id, status = status.as_str(), "instance status changed");
+        Ok(record)
+    }
+
+    /// The webhook URL of each webhook flow: `{public_url}/hooks/{id}/{flow}`,
+    /// and `{public_url}/hooks/{id}` for a preprocess flow.
+    pub fn webhooks(
+        &self,
+        instance: &InstanceRecord,
+        integration: &IntegrationRecord,
+    ) -> BTreeMap<String, String> {
+        integration
+            .model
+            .flows
+            .iter()
+            .filter_map(|flow| match &flow.trigger {
+                Trigger::Webhook(w) if w.preprocess => Some((
+                    flow.name.clone(),
+                    format!("{}/hooks/{}", self.public_url, instance.id),
+                )),
+                Trigger::Webhook(_) => Some((
+                    flow.name.clone(),
+                    format!("{}/hooks/{}/{}", self.public_url, instance.id, flow.name),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Checks a tenant name: a slug of lowercase letters, digits and `-`,
+/// starting with a letter, at most 64 characters.
+pub fn check_tenant_name(name: &str) -> Result<(), ValidationError> {
+    let mut chars = name.chars();
+    let ok = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && name.len() <= 64
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            "name",
+            format!(
+                "invalid tenant name {name:?}: use lowercase letters, digits and '-', starting with a letter (at most 64)"
+            ),
+        ))
+    }
+}

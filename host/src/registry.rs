@@ -1,0 +1,403 @@
+//! The component registry: uploaded and built-in components, compiled once
+//! and kept loaded (pre-linked) in memory for the flow engine.
+//!
+//! - **Upload**: the bytes are checked (WebAssembly component, world
+//!   `weft:connector`, only imports Weft provides), compiled, asked to
+//!   `describe()` themselves, and stored with the compiled artifact.
+//!   `name@version` is immutable: the same bytes again are a no-op, other
+//!   bytes under an existing `name@version` a [`RegistryError::Conflict`].
+//! - **Start**: every stored component is loaded from its artifact (no
+//!   compilation). An artifact made by a different engine configuration
+//!   (its fingerprint differs, or wasmtime refuses it) is recompiled from
+//!   the stored bytes and replaced, transparently.
+//! - **Delete** is refused while an integration version calls the
+//!   component.
+//!
+//! Every compilation increments `weft_component_compilations_total`.
+
+use std::collections::BTreeMap;
+use std::hash::{Hash as _, Hasher as _};
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use sha2::{Digest as _, Sha256};
+
+use crate::integration::Catalog;
+use crate::metrics::Metrics;
+use crate::sandbox::{LoadError, LoadedComponent, Sandbox};
+use crate::storage::{Artifact, ComponentRecord, Inserted, Storage, StorageError};
+
+/// Why a registry operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The bytes are not an acceptable component.
+    #[error("rejected component: {0}")]
+    Rejected(#[source] LoadError),
+    /// `name@version` exists with other bytes.
+    #[error(
+        "component {reference} already exists with different content (sha256 {existing}); components are immutable, publish a new version"
+    )]
+    Conflict {
+        /// `name@version`.
+        reference: String,
+        /// Hex SHA-256 of the stored bytes.
+        existing: String,
+    },
+    /// Integration versions still call the component.
+    #[error("component {reference} is used by integration versions {}; it cannot be deleted", .integrations.join(", "))]
+    InUse {
+        /// `name@version`.
+        reference: String,
+        /// `name@version` of each integration version.
+        integrations: Vec<String>,
+    },
+    /// No such component.
+    #[error("component {0} not found")]
+    NotFound(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Something unexpected (a panicked compile task).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// A registered component: its record and its loaded code.
+#[derive(Clone, Debug)]
+pub struct RegisteredComponent {
+    /// The stored metadata.
+    pub record: ComponentRecord,
+    /// Compiled and pre-linked, ready to run steps.
+    pub component: LoadedComponent,
+}
+
+/// The outcome of [`ComponentRegistry::upload`].
+#[derive(Clone, Debug)]
+pub struct Upload {
+    /// The component as stored.
+    pub record: ComponentRecord,
+    /// `false` when the same bytes were already registered (a no-op).
+    pub created: bool,
+}
+
+/// Components known to the server.
+pub struct ComponentRegistry {
+    sandbox: Arc<Sandbox>,
+    store: Arc<dyn Storage>,
+    metrics: Arc<Metrics>,
+    fingerprint: String,
+    loaded: RwLock<BTreeMap<(String, String), Arc<RegisteredComponent>>>,
+    changes: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for ComponentRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComponentRegistry")
+            .field("fingerprint", &self.fingerprint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Identifies the engine configuration compiled code depends on.
+///
+/// Built from wasmtime's own compatibility hash (its version and every
+/// setting that affects compiled code). The hasher is std's `DefaultHasher`,
+/// stable within one build of weft; should it differ after a Rust upgrade,
+/// the only effect is one recompilation per component.
+pub fn engine_fingerprint(sandbox: &Sandbox) -> String {
+    let mut hasher = std::hash::DefaultHasher::new();
+    sandbox
+        .engine()
+        .engine()
+        .precompile_compatibility_hash()
+        .hash(&mut hasher);
+    format!("wasmtime-48:{:016x}", hasher.finish())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl ComponentRegistry {
+    /// Opens the registry and loads every stored component from its
+    /// artifact, recompiling those whose artifact no longer fits the engine.
+    pub async fn open(
+        sandbox: Arc<Sandbox>,
+        store: Arc<dyn Storage>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, RegistryError> {
+        let registry = Self {
+            fingerprint: engine_fingerprint(&sandbox),
+            sandbox,
+            store,
+            metrics,
+            loaded: RwLock::new(BTreeMap::new()),
+            changes: tokio::sync::Mutex::new(()),
+        };
+        let records = registry.store.list_components()?;
+        let mut tasks = Vec::with_capacity(records.len());
+        for record in records {
+            let sandbox = registry.sandbox.clone();
+            let store = registry.store.clone();
+            let fingerprint = registry.fingerprint.clone();
+            tasks.push(tokio::task::spawn_blocking(move || {
+                load_stored(&sandbox, store.as_ref(), &fingerprint, record)
+            }));
+        }
+        for task in tasks {
+            let loaded = task
+                .await
+                .map_err(|e| RegistryError::Internal(e.to_string()))?;
+            match loaded {
+                Ok((entry, compiled)) => {
+                    if compiled {
+                        registry.metrics.component_compilations.inc();
+                    }
+                    registry.insert_loaded(entry);
+                }
+                // One unloadable component must not keep the server down;
+                // it stays stored and is retried at the next start.
+                Err(e) => tracing::error!(error = %e, "failed to load a stored component"),
+            }
+        }
+        Ok(registry)
+    }
+
+    fn insert_loaded(&self, entry: RegisteredComponent) {
+        let key = (entry.record.name.clone(), entry.record.version.clone());
+        self.loaded_mut().insert(key, Arc::new(entry));
+    }
+
+    fn loaded_mut(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, BTreeMap<(String, String), Arc<RegisteredComponent>>> {
+        self.loaded.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn loaded(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, BTreeMap<(String, String), Arc<RegisteredComponent>>> {
+        self.loaded.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Serialises changes to what components and integrations exist (an
+    /// upload, a delete, an integration push), so a delete cannot race an
+    /// integration that starts using the component.
+    pub async fn lock_changes(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.changes.lock().await
+    }
+
+    /// Every registered component, sorted by name, then version text.
+    pub fn list(&self) -> Vec<ComponentRecord> {
+        self.loaded().values().map(|c| c.record.clone()).collect()
+    }
+
+    /// One component, loaded and ready to run.
+    pub fn get(&self, name: &str, version: &str) -> Option<Arc<RegisteredComponent>> {
+        self.loaded()
+            .get(&(name.to_owned(), version.to_owned()))
+            .cloned()
+    }
+
+    /// Number of registered components.
+    pub fn len(&self) -> usize {
+        self.loaded().len()
+    }
+
+    /// Whether none is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// What integration validation needs to know about the components.
+    pub fn catalog(&self) -> Catalog {
+        let mut catalog = Catalog::default();
+        for entry in self.loaded().values() {
+            let m = &entry.record.manifest;
+            catalog.insert(
+                &m.name,
+                &m.version,
+                m.actions.iter().map(|a| a.key.clone()),
+                m.hosts.iter().cloned(),
+            );
+        }
+        catalog
+    }
+
+    /// Registers a component from its `.wasm` bytes (see the module docs).
+    pub async fn upload(&self, bytes: Vec<u8>, builtin: bool) -> Result<Upload, RegistryError> {
+        let _guard = self.lock_changes().await;
+        let sha256 = sha256_hex(&bytes);
+        if let Some(existing) = self.loaded().values().find(|c| c.record.sha256 == sha256) {
+            return Ok(Upload {
+                record: existing.record.clone(),
+                created: false,
+            });
+        }
+        let bytes = Arc::new(bytes);
+        let component = self.compile(bytes.clone()).await?;
+        let manifest = self
+            .sandbox
+            .describe(&component)
+            .await
+            .map_err(RegistryError::Rejected)?;
+        let reference = manifest.reference();
+        if let Some(existing) = self
+            .store
+            .get_component(&manifest.name, &manifest.version)?
+        {
+            return Err(RegistryError::Conflict {
+                reference,
+                existing: existing.sha256,
+            });
+        }
+        let artifact = Artifact {
+            fingerprint: self.fingerprint.clone(),
+            code: component.serialize().map_err(RegistryError::Rejected)?,
+        };
+        let record = ComponentRecord {
+            name: manifest.name.clone(),
+            version: manifest.version.clone(),
+            sha256,
+            size: bytes.len() as u64,
+            manifest,
+            builtin,
+            created_at: chrono::Utc::now(),
+        };
+        match self.store.insert_component(&record, &bytes, &artifact)? {
+            Inserted::Created => {}
+            Inserted::Exists(existing) if existing.sha256 == record.sha256 => {}
+            Inserted::Exists(existing) => {
+                return Err(RegistryError::Conflict {
+                    reference,
+                    existing: existing.sha256,
+                });
+            }
+        }
+        tracing::info!(component = %reference, builtin, "component registered");
+        self.insert_loaded(RegisteredComponent {
+            record: record.clone(),
+            component,
+        });
+        Ok(Upload {
+            record,
+            created: true,
+        })
+    }
+
+    async fn compile(&self, bytes: Arc<Vec<u8>>) -> Result<LoadedComponent, RegistryError> {
+        let sandbox = self.sandbox.clone();
+        let compiled = tokio::task::spawn_blocking(move || sandbox.compile(&bytes))
+            .await
+            .map_err(|e| RegistryError::Internal(e.to_string()))?;
+        // Count attempts that reached the compiler, failed or not: the
+        // metric measures compile work.
+        self.metrics.component_compilations.inc();
+        compiled.map_err(RegistryError::Rejected)
+    }
+
+    /// Deletes `name@version` unless an integration version calls it.
+    pub async fn delete(&self, name: &str, version: &str) -> Result<(), RegistryError> {
+        let _guard = self.lock_changes().await;
+        let reference = format!("{name}@{version}");
+        if self.get(name, version).is_none() {
+            return Err(RegistryError::NotFound(reference));
+        }
+        let users: Vec<String> = self
+            .store
+            .list_integrations()?
+            .into_iter()
+            .filter(|i| i.components.contains(&reference))
+            .map(|i| i.reference())
+            .collect();
+        if !users.is_empty() {
+            return Err(RegistryError::InUse {
+                reference,
+                integrations: users,
+            });
+        }
+        self.store.delete_component(name, version)?;
+        self.loaded_mut()
+            .remove(&(name.to_owned(), version.to_owned()));
+        tracing::info!(component = %reference, "component deleted");
+        Ok(())
+    }
+
+    /// Registers every `*.wasm` in `dir` except test fixtures (`hostile-*`)
+    /// as built-ins. Files already registered with the same bytes cost
+    /// nothing; a file that fails is logged and skipped, never fatal.
+    pub async fn register_dir(&self, dir: &Path) -> Result<Vec<Upload>, RegistryError> {
+        let entries = std::fs::read_dir(dir).map_err(|e| {
+            RegistryError::Internal(format!(
+                "failed to read builtins directory {}: {}",
+                dir.display(),
+                e.to_string().to_lowercase()
+            ))
+        })?;
+        let mut files: Vec<_> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                name.ends_with(".wasm") && !name.starts_with("hostile-")
+            })
+            .collect();
+        files.sort();
+        let mut out = Vec::new();
+        for file in files {
+            let bytes = match std::fs::read(&file) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    tracing::warn!(file = %file.display(), error = %e, "skipping built-in component");
+                    continue;
+                }
+            };
+            match self.upload(bytes, true).await {
+                Ok(upload) => out.push(upload),
+                Err(e) => {
+                    tracing::warn!(file = %file.display(), error = %e, "skipping built-in component");
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Loads one stored component: from its artifact when the fingerprint
+/// matches and wasmtime accepts it, else by recompiling the stored bytes
+/// (and storing the new artifact). Returns whether it compiled.
+fn load_stored(
+    sandbox: &Sandbox,
+    store: &dyn Storage,
+    fingerprint: &str,
+    record: ComponentRecord,
+) -> Result<(RegisteredComponent, bool), RegistryError> {
+    let (name, version) = (record.name.as_str(), record.version.as_str());
+    if let Some(artifact) = store.component_artifact(name, version)?
+        && artifact.fingerprint == fingerprint
+    {
+        match sandbox.deserialize(&artifact.code) {
+            Ok(component) => return Ok((RegisteredComponent { record, component }, false)),
+            Err(e) => {
+                tracing::warn!(component = %record.reference(), error = %e, "recompiling component");
+            }
+        }
+    } else {
+        tracing::info!(component = %record.reference(), "engine changed; recompiling component");
+    }
+    let bytes = store
+        .component_bytes(name, version)?
+        .ok_or_else(|| RegistryError::NotFound(record.reference()))?;
+    let component = sandbox.compile(&bytes).map_err(|e| {
+        RegistryError::Internal(format!(
+            "stored component {} no longer compiles: {e}",
+            record.reference()
+        ))
+    })?;
+    let artifact = Artifact {
+        fingerprint: fingerprint.to_owned(),
+        code: component.serialize().map_err(RegistryError::Rejected)?,
+    };
+    store.put_artifact(name, version, &artifact)?;
+    Ok((RegisteredComponent { record, component }, true))
+}

@@ -1,0 +1,206 @@
+//! [`AppError`]: what a failed request answers. Clients get a status and a
+//! clear lowercase message (plus `details`, one line per problem, for
+//! validation failures); internal causes go to the log, never to clients.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::instances::InstanceError;
+use crate::integration::ValidationErrors;
+use crate::integrations::PushError;
+use crate::registry::RegistryError;
+use crate::storage::StorageError;
+
+/// The JSON body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, lowercase.
+    pub error: String,
+    /// Every problem, `path: message`, when there are several.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+}
+
+/// A failed request.
+#[derive(Debug)]
+pub struct AppError {
+    status: StatusCode,
+    message: String,
+    details: Vec<String>,
+}
+
+impl AppError {
+    /// An error answering `status` with `message`.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: lowercase_first(message.into()),
+            details: Vec::new(),
+        }
+    }
+
+    /// 400.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 401.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message)
+    }
+
+    /// 403.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// 409.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, message)
+    }
+
+    /// 422 with one detail line per problem.
+    pub fn invalid(message: impl Into<String>, errors: &ValidationErrors) -> Self {
+        let mut error = Self::new(StatusCode::UNPROCESSABLE_ENTITY, message);
+        error.details = errors.errors().iter().map(ToString::to_string).collect();
+        error
+    }
+
+    /// 500: logs `cause`, tells the client only that it failed.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal server error; see the server log",
+        )
+    }
+
+    /// The status it answers.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+fn lowercase_first(text: String) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        // Keep acronyms (`JSON`) as they are.
+        Some(c) if c.is_uppercase() && !chars.next().is_some_and(char::is_uppercase) => {
+            c.to_lowercase().chain(text.chars().skip(1)).collect()
+        }
+        _ => text,
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::warn!(status = %self.status, error = %self.message, "request failed");
+        } else {
+            tracing::debug!(status = %self.status, error = %self.message, "request refused");
+        }
+        let unauthorized = self.status == StatusCode::UNAUTHORIZED;
+        let body = ErrorBody {
+            error: self.message,
+            details: self.details,
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if unauthorized {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<StorageError> for AppError {
+    fn from(e: StorageError) -> Self {
+        Self::internal(e)
+    }
+}
+
+impl From<RegistryError> for AppError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::Rejected(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+            }
+            RegistryError::Conflict { .. } | RegistryError::InUse { .. } => {
+                Self::conflict(e.to_string())
+            }
+            RegistryError::NotFound(_) => Self::not_found(e.to_string()),
+            RegistryError::Storage(_) | RegistryError::Internal(_) => Self::internal(e),
+        }
+    }
+}
+
+impl From<PushError> for AppError {
+    fn from(e: PushError) -> Self {
+        match e {
+            PushError::Invalid(errors) => {
+                let n = errors.errors().len();
+                let message = if n == 1 {
+                    format!("integration is invalid: {}", errors.errors()[0])
+                } else {
+                    format!("integration is invalid: {n} problems")
+                };
+                Self::invalid(message, &errors)
+            }
+            PushError::Conflict(_) => Self::conflict(e.to_string()),
+            PushError::Storage(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<InstanceError> for AppError {
+    fn from(e: InstanceError) -> Self {
+        match e {
+            InstanceError::NotFound(_) => Self::not_found(e.to_string()),
+            InstanceError::UnknownIntegration(_) | InstanceError::UnknownTenant(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+            }
+            InstanceError::Invalid(errors) => {
+                let n = errors.errors().len();
+                let message = if n == 1 {
+                    format!("instance config is invalid: {}", errors.errors()[0])
+                } else {
+                    format!("instance config is invalid: {n} problems")
+                };
+                Self::invalid(message, &errors)
+            }
+            InstanceError::Crypto(_) | InstanceError::Storage(_) => Self::internal(e),
+        }
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for AppError {
+    fn from(e: axum::extract::rejection::JsonRejection) -> Self {
+        Self::new(e.status(), e.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::BytesRejection> for AppError {
+    fn from(e: axum::extract::rejection::BytesRejection) -> Self {
+        Self::new(e.status(), e.body_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_start_lowercase_but_keep_acronyms() {
+        assert_eq!(lowercase_first("Failed to parse".into()), "failed to parse");
+        assert_eq!(lowercase_first("JSON is bad".into()), "JSON is bad");
+    }
+}

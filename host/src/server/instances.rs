@@ -1,0 +1,243 @@
+//! `/v1/instances`: create, list, show, update, enable and disable
+//! instances. Tenant tokens see only their tenant's instances; any other id
+//! answers 404 as if it did not exist. Secrets are never shown (`***`).
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{AppError, ErrorBody};
+use crate::instances::{InstanceUpdate, NewInstance};
+use crate::storage::InstanceRecord;
+
+/// An instance as shown: config values, secrets as `***`, webhook URLs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InstanceView {
+    /// UUIDv7 id.
+    pub id: String,
+    /// Owning tenant.
+    pub tenant: String,
+    /// `name@version` of the integration.
+    pub integration: String,
+    /// `created`, `active`, `deploy_failed` or `disabled`.
+    pub status: String,
+    /// Plain config values as given.
+    #[schema(value_type = Object)]
+    pub config: Map<String, Value>,
+    /// Secret keys, each shown as `***`.
+    pub secrets: BTreeMap<String, String>,
+    /// Webhook URL of each webhook flow.
+    pub webhooks: BTreeMap<String, String>,
+    /// Last deploy/teardown execution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_lifecycle_execution: Option<String>,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// RFC 3339 time of the last change.
+    pub updated_at: String,
+}
+
+/// Body of `POST /v1/instances`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInstance {
+    /// `name@version`, or `name` for the latest version.
+    pub integration: String,
+    /// Owning tenant (a tenant token may omit it).
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Plain config values.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub config: Map<String, Value>,
+    /// Secret values (stored encrypted, never shown).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+}
+
+/// Body of `PATCH /v1/instances/{id}`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchInstance {
+    /// Config values to set; `null` removes one.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub config: Map<String, Value>,
+    /// Secrets to set.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+}
+
+/// Filters of `GET /v1/instances`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Only this tenant's instances.
+    pub tenant: Option<String>,
+}
+
+fn view(state: &AppState, record: InstanceRecord) -> Result<InstanceView, AppError> {
+    let webhooks = match state.instances.integration_of(&record) {
+        Ok(integration) => state.instances.webhooks(&record, &integration),
+        Err(e) => {
+            tracing::warn!(instance = %record.id, error = %e, "instance without its integration");
+            BTreeMap::new()
+        }
+    };
+    Ok(InstanceView {
+        integration: record.integration_ref(),
+        status: record.status.as_str().to_owned(),
+        secrets: record
+            .secrets
+            .keys()
+            .map(|k| (k.clone(), "***".to_owned()))
+            .collect(),
+        webhooks,
+        id: record.id,
+        tenant: record.tenant,
+        config: record.config,
+        last_lifecycle_execution: record.last_lifecycle_execution,
+        created_at: record.created_at.to_rfc3339(),
+        updated_at: record.updated_at.to_rfc3339(),
+    })
+}
+
+/// The instance if the caller may see it; 404 otherwise.
+fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<InstanceRecord, AppError> {
+    match state.store.get_instance(id)? {
+        Some(record) if caller.sees(&record.tenant) => Ok(record),
+        _ => Err(AppError::not_found(format!("instance {id:?} not found"))),
+    }
+}
+
+/// Creates an instance.
+#[utoipa::path(post, path = "/v1/instances", tag = "instances", request_body = CreateInstance,
+    responses(
+        (status = 201, body = InstanceView),
+        (status = 403, description = "a tenant token naming another tenant", body = ErrorBody),
+        (status = 422, description = "unknown integration or tenant, invalid config", body = ErrorBody),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<CreateInstance>, JsonRejection>,
+) -> Result<(StatusCode, Json<InstanceView>), AppError> {
+    let Json(body) = body?;
+    let tenant = match (caller.tenant(), body.tenant) {
+        (Some(own), Some(named)) if own != named => {
+            return Err(AppError::forbidden(format!(
+                "a token of tenant {own:?} cannot create instances for tenant {named:?}"
+            )));
+        }
+        (Some(own), _) => own.to_owned(),
+        (None, Some(named)) => named,
+        (None, None) => {
+            return Err(AppError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "tenant is required with an operator token",
+            ));
+        }
+    };
+    let record = state.instances.create(NewInstance {
+        integration: body.integration,
+        tenant,
+        config: body.config,
+        secrets: body.secrets,
+    })?;
+    Ok((StatusCode::CREATED, Json(view(&state, record)?)))
+}
+
+/// Lists instances (a tenant token: its own only).
+#[utoipa::path(get, path = "/v1/instances", tag = "instances", params(ListQuery),
+    responses((status = 200, body = Vec<InstanceView>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<InstanceView>>, AppError> {
+    let tenant = match (caller.tenant(), query.tenant.as_deref()) {
+        (Some(own), Some(named)) if own != named => return Ok(Json(Vec::new())),
+        (Some(own), _) => Some(own),
+        (None, named) => named,
+    };
+    let records = state.store.list_instances(tenant)?;
+    let views = records
+        .into_iter()
+        .map(|r| view(&state, r))
+        .collect::<Result<_, _>>()?;
+    Ok(Json(views))
+}
+
+/// Shows an instance with its webhook URLs.
+#[utoipa::path(get, path = "/v1/instances/{id}", tag = "instances",
+    params(("id" = String, Path)),
+    responses((status = 200, body = InstanceView), (status = 404, body = ErrorBody)))]
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<InstanceView>, AppError> {
+    let record = visible(&state, &caller, &id)?;
+    Ok(Json(view(&state, record)?))
+}
+
+/// Updates config values and secrets (re-validated as a whole).
+#[utoipa::path(patch, path = "/v1/instances/{id}", tag = "instances",
+    params(("id" = String, Path)), request_body = PatchInstance,
+    responses(
+        (status = 200, body = InstanceView),
+        (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<Json<PatchInstance>, JsonRejection>,
+) -> Result<Json<InstanceView>, AppError> {
+    visible(&state, &caller, &id)?;
+    let Json(body) = body?;
+    let record = state.instances.update(
+        &id,
+        InstanceUpdate {
+            config: body.config,
+            secrets: body.secrets,
+        },
+    )?;
+    Ok(Json(view(&state, record)?))
+}
+
+/// Enables an instance (runs its deploy flows).
+#[utoipa::path(post, path = "/v1/instances/{id}/enable", tag = "instances",
+    params(("id" = String, Path)),
+    responses((status = 200, body = InstanceView), (status = 404, body = ErrorBody)))]
+pub async fn enable(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<InstanceView>, AppError> {
+    visible(&state, &caller, &id)?;
+    let record = state.instances.enable(&id).await?;
+    Ok(Json(view(&state, record)?))
+}
+
+/// Disables an instance (runs its teardown flows).
+#[utoipa::path(post, path = "/v1/instances/{id}/disable", tag = "instances",
+    params(("id" = String, Path)),
+    responses((status = 200, body = InstanceView), (status = 404, body = ErrorBody)))]
+pub async fn disable(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<InstanceView>, AppError> {
+    visible(&state, &caller, &id)?;
+    let record = state.instances.disable(&id).await?;
+    Ok(Json(view(&state, record)?))
+}

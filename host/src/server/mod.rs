@@ -1,0 +1,171 @@
+//! The HTTP API (`weft serve`): [`AppState`] holds everything handlers
+//! share, [`router`] builds the axum router (tests can drive it without a
+//! socket), [`serve`] runs it until a shutdown signal, letting in-flight
+//! requests finish.
+//!
+//! Routes (all JSON, bearer tokens, see [`auth`]):
+//!
+//! | route | who |
+//! | --- | --- |
+//! | `POST /v1/components`, `DELETE /v1/components/{name}/{version}` | operator |
+//! | `GET /v1/components`, `GET /v1/components/{name}/{version}` | any token |
+//! | `POST /v1/integrations` | operator |
+//! | `GET /v1/integrations`, `GET /v1/integrations/{name}[/{version}]` | any token |
+//! | `GET|POST /v1/tenants`, `POST /v1/tokens` | operator |
+//! | `GET|POST /v1/instances`, `GET|PATCH /v1/instances/{id}`, `POST …/enable`, `POST …/disable` | operator, or the owning tenant |
+//! | `GET /healthz`, `/readyz`, `/metrics`, `/v1/openapi.json` | anyone |
+
+pub mod access;
+pub mod auth;
+pub mod components;
+pub mod error;
+pub mod instances;
+pub mod integrations;
+pub mod openapi;
+pub mod system;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnRequest, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+pub use error::AppError;
+
+use crate::config::ServerConfig;
+use crate::instances::Instances;
+use crate::metrics::Metrics;
+use crate::registry::ComponentRegistry;
+use crate::sandbox::Sandbox;
+use crate::storage::Storage;
+
+/// What every handler shares. Cheap to clone (all `Arc`s).
+#[derive(Clone)]
+pub struct AppState {
+    /// Durable storage.
+    pub store: Arc<dyn Storage>,
+    /// Loaded components.
+    pub registry: Arc<ComponentRegistry>,
+    /// Instance operations (secrets sealing, lifecycle hook).
+    pub instances: Instances,
+    /// The sandbox steps run in.
+    pub sandbox: Arc<Sandbox>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// The `[server]` settings.
+    pub config: Arc<ServerConfig>,
+    /// Cleared when shutdown begins (`/readyz` answers 503).
+    pub ready: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The API router with its limits: body size (413 past
+/// `[server] max_body`), request timeout (408 past
+/// `[server] request_timeout`) and request tracing.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.max_body.as_usize();
+    let timeout = state.config.request_timeout;
+    Router::new()
+        .route(
+            "/v1/components",
+            get(components::list).post(components::upload),
+        )
+        .route(
+            "/v1/components/{name}/{version}",
+            get(components::show).delete(components::delete),
+        )
+        .route(
+            "/v1/integrations",
+            get(integrations::list).post(integrations::upload),
+        )
+        .route("/v1/integrations/{name}", get(integrations::show_latest))
+        .route("/v1/integrations/{name}/{version}", get(integrations::show))
+        .route(
+            "/v1/tenants",
+            get(access::list_tenants).post(access::create_tenant),
+        )
+        .route("/v1/tokens", post(access::create_token))
+        .route(
+            "/v1/instances",
+            get(instances::list).post(instances::create),
+        )
+        .route(
+            "/v1/instances/{id}",
+            get(instances::show).patch(instances::update),
+        )
+        .route("/v1/instances/{id}/enable", post(instances::enable))
+        .route("/v1/instances/{id}/disable", post(instances::disable))
+        .route("/v1/openapi.json", get(system::openapi))
+        .route("/healthz", get(system::healthz))
+        .route("/readyz", get(system::readyz))
+        .route("/metrics", get(system::metrics))
+        .fallback(|| async { AppError::not_found("no such route") })
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_request(DefaultOnRequest::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(state)
+}
+
+/// Serves `router(state)` on `listener` until `shutdown` completes, then
+/// stops accepting and waits for in-flight requests to finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let ready = state.ready.clone();
+    let app = router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            ready.store(false, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!("shutting down: finishing in-flight requests");
+        })
+        .await
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,36 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{access, components, instances, integrations, system};
+
+/// Every route of the API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Weft", description = "Runs integration flows whose steps are sandboxed WebAssembly components."),
+    paths(
+        components::upload, components::list, components::show, components::delete,
+        integrations::upload, integrations::list, integrations::show_latest, integrations::show,
+        access::create_tenant, access::list_tenants, access::create_token,
+        instances::create, instances::list, instances::show, instances::update,
+        instances::enable, instances::disable,
+        system::healthz, system::readyz, system::metrics, system::openapi,
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+)]
+pub struct ApiDoc;
+
+/// Declares the bearer-token scheme.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}

@@ -1,0 +1,202 @@
+//! Durable storage of the control plane, in our own words.
+//!
+//! Callers see a handful of traits, one per kind of record
+//! ([`ComponentStore`], [`IntegrationStore`], [`AccessStore`],
+//! [`InstanceStore`], and the sandbox's [`StateStore`]), gathered in
+//! [`Storage`] and shared as `Arc<dyn Storage>`. The one implementation
+//! today is [`SledStore`] (embedded sled under `--data-dir`); a PostgreSQL
+//! backend implements the same traits later without touching callers.
+//!
+//! Records ([`records`]) are serde structs stored inside a versioned
+//! envelope (`{"v": 1, "data": {…}}`), so a record kind can evolve and an
+//! old binary can refuse what it does not understand. The store as a whole
+//! carries a schema version ([`SCHEMA_VERSION`]) checked at open: a data dir
+//! written by a newer schema is refused, never misread.
+//!
+//! Secrets never reach storage in clear: callers seal them with
+//! [`SecretBox`] (XChaCha20-Poly1305 under the operator's master key) and
+//! the store keeps the sealed bytes.
+//!
+//! Layout of the sled implementation (one tree per record kind, keys that
+//! sort the way callers list them):
+//!
+//! | tree | key | value |
+//! | --- | --- | --- |
+//! | `meta` | `schema_version` | u32, big-endian |
+//! | `components` | `name \0 version` | [`ComponentRecord`] |
+//! | `component_bytes` | `name \0 version` | the `.wasm` bytes |
+//! | `component_artifacts` | `name \0 version` | [`Artifact`] (fingerprint + compiled code) |
+//! | `integrations` | `name \0 0000000003` (version zero-padded) | [`IntegrationRecord`] |
+//! | `tenants` | name | [`TenantRecord`] |
+//! | `tokens` | SHA-256 of the token | [`TokenRecord`] |
+//! | `instances` | UUIDv7 id (sorts by creation time) | [`InstanceRecord`] |
+//! | `instances_by_tenant` | `tenant \0 id` | empty (index) |
+//! | `state` | `scope-tag \0 scope ids \0 key` | JSON text |
+//!
+//! Room left for the flow engine and triggers (same pattern; written with
+//! sled transactions where two trees change together): `executions` keyed by
+//! UUIDv7 id (time-ordered), `execution_steps` keyed `id \0 step-index`,
+//! indexes `executions_by_instance` / `_by_flow` / `_by_status` keyed
+//! `… \0 id`, a durable `queue` keyed by UUIDv7, `schedules` keyed by the
+//! big-endian next-due time then `instance \0 flow`, and `idempotency` keyed
+//! `instance \0 flow \0 key` → execution id.
+
+mod crypto;
+pub mod records;
+mod sled_store;
+mod state;
+
+pub use crypto::{CryptoError, MASTER_KEY_ENV, MASTER_KEY_FILE, SealedSecret, SecretBox};
+pub use records::{
+    Artifact, ComponentRecord, InstanceRecord, InstanceStatus, IntegrationRecord, TenantRecord,
+    TokenRecord,
+};
+pub use sled_store::SledStore;
+
+use crate::sandbox::StateStore;
+
+/// The storage schema this binary writes and understands. Bump it when a
+/// layout change needs a migration; data dirs with a higher number are
+/// refused at open.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The data dir was written by a newer weft.
+    #[error(
+        "data dir {path} has storage schema version {found}, but this weft only understands schema version {supported}; upgrade weft or use another --data-dir"
+    )]
+    FutureSchema {
+        /// The data dir.
+        path: String,
+        /// The version found on disk.
+        found: u32,
+        /// [`SCHEMA_VERSION`].
+        supported: u32,
+    },
+    /// The data dir could not be opened.
+    #[error("failed to open data dir {path}: {message}")]
+    Open {
+        /// The data dir.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// A record could not be decoded (or was written by a newer binary).
+    #[error("corrupt {kind} record {key:?}: {message}")]
+    Corrupt {
+        /// Record kind (`component`, `instance`, …).
+        kind: &'static str,
+        /// Its key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The backend failed (I/O, …).
+    #[error("storage failed: {0}")]
+    Backend(String),
+}
+
+/// Result of storage calls.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// Outcome of an insert-if-absent: records keyed by an immutable name are
+/// never overwritten.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inserted<T> {
+    /// The record was stored.
+    Created,
+    /// A record with the same key already exists (returned as stored).
+    Exists(T),
+}
+
+/// Components: metadata, original bytes and compiled artifacts.
+pub trait ComponentStore: Send + Sync {
+    /// Every component, sorted by name then version text.
+    fn list_components(&self) -> Result<Vec<ComponentRecord>>;
+    /// One component's metadata.
+    fn get_component(&self, name: &str, version: &str) -> Result<Option<ComponentRecord>>;
+    /// The original `.wasm` bytes.
+    fn component_bytes(&self, name: &str, version: &str) -> Result<Option<Vec<u8>>>;
+    /// The stored compiled artifact.
+    fn component_artifact(&self, name: &str, version: &str) -> Result<Option<Artifact>>;
+    /// Stores metadata, bytes and artifact together unless `name@version`
+    /// exists.
+    fn insert_component(
+        &self,
+        record: &ComponentRecord,
+        bytes: &[u8],
+        artifact: &Artifact,
+    ) -> Result<Inserted<ComponentRecord>>;
+    /// Replaces the compiled artifact (after a recompilation).
+    fn put_artifact(&self, name: &str, version: &str, artifact: &Artifact) -> Result<()>;
+    /// Removes a component; `false` if it did not exist.
+    fn delete_component(&self, name: &str, version: &str) -> Result<bool>;
+}
+
+/// Integration versions (immutable once stored).
+pub trait IntegrationStore: Send + Sync {
+    /// Every version, sorted by name then version number.
+    fn list_integrations(&self) -> Result<Vec<IntegrationRecord>>;
+    /// One version.
+    fn get_integration(&self, name: &str, version: u32) -> Result<Option<IntegrationRecord>>;
+    /// The highest version of `name`.
+    fn latest_integration(&self, name: &str) -> Result<Option<IntegrationRecord>>;
+    /// Stores a version unless `name@version` exists.
+    fn insert_integration(&self, record: &IntegrationRecord)
+    -> Result<Inserted<IntegrationRecord>>;
+}
+
+/// Tenants and API tokens.
+pub trait AccessStore: Send + Sync {
+    /// Every tenant, sorted by name.
+    fn list_tenants(&self) -> Result<Vec<TenantRecord>>;
+    /// One tenant.
+    fn get_tenant(&self, name: &str) -> Result<Option<TenantRecord>>;
+    /// Stores a tenant unless one with the name exists.
+    fn insert_tenant(&self, record: &TenantRecord) -> Result<Inserted<TenantRecord>>;
+    /// Stores a token record under its hash (replacing one with the same
+    /// hash).
+    fn put_token(&self, record: &TokenRecord) -> Result<()>;
+    /// The token whose SHA-256 is `hash`.
+    fn find_token(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>>;
+    /// Whether any operator token exists.
+    fn has_operator_token(&self) -> Result<bool>;
+}
+
+/// Instances of integrations.
+pub trait InstanceStore: Send + Sync {
+    /// Instances, oldest first, optionally only those of `tenant`.
+    fn list_instances(&self, tenant: Option<&str>) -> Result<Vec<InstanceRecord>>;
+    /// One instance.
+    fn get_instance(&self, id: &str) -> Result<Option<InstanceRecord>>;
+    /// Stores a new instance (and its tenant index entry).
+    fn create_instance(&self, record: &InstanceRecord) -> Result<()>;
+    /// Applies `change` to the stored instance atomically (re-reading and
+    /// retrying on a concurrent write) and returns the result; `None` if
+    /// there is no such instance. `change` may run more than once.
+    fn update_instance(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut InstanceRecord),
+    ) -> Result<Option<InstanceRecord>>;
+    /// Instances of any version of the integration `name` (for deletes and
+    /// upgrades).
+    fn instances_of_integration(&self, name: &str) -> Result<Vec<InstanceRecord>> {
+        Ok(self
+            .list_instances(None)?
+            .into_iter()
+            .filter(|i| i.integration == name)
+            .collect())
+    }
+}
+
+/// Everything the server stores, as one object.
+pub trait Storage:
+    ComponentStore + IntegrationStore + AccessStore + InstanceStore + StateStore + std::fmt::Debug
+{
+    /// Writes everything buffered to disk (called at shutdown; the
+    /// mutating calls above already flush before they return).
+    fn flush(&self) -> Result<()>;
+}

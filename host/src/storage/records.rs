@@ -1,0 +1,265 @@
+//! The stored records: plain serde structs, one per kind. Each is stored in
+//! an [`Envelope`] carrying its record version, so a field can be added
+//! with a serde default, and a record written by a newer binary (higher
+//! version) is reported instead of half-read.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::crypto::SealedSecret;
+use super::{StorageError, records};
+use crate::integration::Integration;
+use crate::sandbox::ComponentManifest;
+
+/// The version every record kind is written with today.
+pub const RECORD_VERSION: u32 = 1;
+
+/// How a record sits on disk: `{"v": 1, "data": {…}}`.
+#[derive(Serialize, Deserialize)]
+struct Envelope<T> {
+    v: u32,
+    data: T,
+}
+
+#[derive(Serialize)]
+struct EnvelopeRef<'a, T> {
+    v: u32,
+    data: &'a T,
+}
+
+/// Encodes a record in its envelope.
+pub(crate) fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, StorageError> {
+    serde_json::to_vec(&EnvelopeRef {
+        v: RECORD_VERSION,
+        data: record,
+    })
+    .map_err(|e| StorageError::Backend(format!("failed to encode a record: {e}")))
+}
+
+/// Decodes a record of `kind` stored under `key`.
+pub(crate) fn decode<T: DeserializeOwned>(
+    kind: &'static str,
+    key: &[u8],
+    bytes: &[u8],
+) -> Result<T, StorageError> {
+    let corrupt = |message: String| StorageError::Corrupt {
+        kind,
+        key: String::from_utf8_lossy(key).into_owned(),
+        message,
+    };
+    #[derive(Deserialize)]
+    struct Version {
+        v: u32,
+    }
+    let version: Version = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+    if version.v > records::RECORD_VERSION {
+        return Err(corrupt(format!(
+            "record version {} is newer than this weft understands ({})",
+            version.v,
+            records::RECORD_VERSION
+        )));
+    }
+    let envelope: Envelope<T> =
+        serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+    Ok(envelope.data)
+}
+
+/// An uploaded component (its bytes and artifact are stored beside it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ComponentRecord {
+    /// Name from `describe()`.
+    pub name: String,
+    /// Version from `describe()`.
+    pub version: String,
+    /// Hex SHA-256 of the `.wasm` bytes (same bytes again is a no-op).
+    pub sha256: String,
+    /// Size of the `.wasm` bytes.
+    pub size: u64,
+    /// What `describe()` returned.
+    pub manifest: ComponentManifest,
+    /// Registered from the `--builtins` directory rather than uploaded.
+    #[serde(default)]
+    pub builtin: bool,
+    /// When it was stored.
+    pub created_at: DateTime<Utc>,
+}
+
+impl ComponentRecord {
+    /// `name@version`.
+    pub fn reference(&self) -> String {
+        format!("{}@{}", self.name, self.version)
+    }
+}
+
+/// A compiled component and the engine configuration it was compiled for.
+/// Stored raw (not in an envelope): `u16 BE fingerprint length`,
+/// fingerprint, code.
+#[derive(Clone, PartialEq)]
+pub struct Artifact {
+    /// Identifies the engine configuration (wasmtime version and settings);
+    /// a different fingerprint means recompile.
+    pub fingerprint: String,
+    /// `Component::serialize` output.
+    pub code: Vec<u8>,
+}
+
+impl std::fmt::Debug for Artifact {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Artifact")
+            .field("fingerprint", &self.fingerprint)
+            .field("code_len", &self.code.len())
+            .finish()
+    }
+}
+
+impl Artifact {
+    /// The stored form.
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let fingerprint = self.fingerprint.as_bytes();
+        let len = u16::try_from(fingerprint.len()).unwrap_or(u16::MAX);
+        let mut out = Vec::with_capacity(2 + fingerprint.len() + self.code.len());
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&fingerprint[..usize::from(len)]);
+        out.extend_from_slice(&self.code);
+        out
+    }
+
+    /// Reads the stored form.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let len = usize::from(u16::from_be_bytes([*bytes.first()?, *bytes.get(1)?]));
+        let fingerprint = std::str::from_utf8(bytes.get(2..2 + len)?).ok()?;
+        Some(Self {
+            fingerprint: fingerprint.to_owned(),
+            code: bytes[2 + len..].to_vec(),
+        })
+    }
+}
+
+/// One stored integration version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IntegrationRecord {
+    /// Integration name.
+    pub name: String,
+    /// Version number.
+    pub version: u32,
+    /// The file exactly as uploaded (same text again is a no-op).
+    pub text: String,
+    /// The parsed, validated model.
+    pub model: Integration,
+    /// Every `name@version` its flows call (for delete checks).
+    pub components: Vec<String>,
+    /// When it was stored.
+    pub created_at: DateTime<Utc>,
+}
+
+impl IntegrationRecord {
+    /// `name@version`.
+    pub fn reference(&self) -> String {
+        format!("{}@{}", self.name, self.version)
+    }
+}
+
+/// A customer of the operator.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TenantRecord {
+    /// Unique slug.
+    pub name: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An API token, stored only as its SHA-256 (the key of the record).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// Public id (UUIDv7), for listing and revoking later.
+    pub id: String,
+    /// The tenant it acts for; `None` = an operator token.
+    pub tenant: Option<String>,
+    /// Hex SHA-256 of the token.
+    pub sha256: String,
+    /// Where it came from (`env`, `generated`, `api`).
+    pub origin: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Lifecycle state of an instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceStatus {
+    /// Created, never enabled.
+    Created,
+    /// Enabled (deploy flows succeeded).
+    Active,
+    /// Enabling failed in a deploy flow.
+    DeployFailed,
+    /// Disabled (teardown ran).
+    Disabled,
+}
+
+impl InstanceStatus {
+    /// The API name (`deploy_failed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Active => "active",
+            Self::DeployFailed => "deploy_failed",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+/// An integration version deployed for one tenant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstanceRecord {
+    /// UUIDv7.
+    pub id: String,
+    /// Owning tenant.
+    pub tenant: String,
+    /// Integration name.
+    pub integration: String,
+    /// Integration version.
+    pub version: u32,
+    /// Plain config values as given (defaults are applied when resolving).
+    pub config: Map<String, Value>,
+    /// Secret values, sealed with the master key.
+    pub secrets: BTreeMap<String, SealedSecret>,
+    /// Lifecycle state.
+    pub status: InstanceStatus,
+    /// Id of the last deploy or teardown execution (flow engine, later).
+    #[serde(default)]
+    pub last_lifecycle_execution: Option<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl InstanceRecord {
+    /// `integration@version`.
+    pub fn integration_ref(&self) -> String {
+        format!("{}@{}", self.integration, self.version)
+    }
+}
+
+/// Serde adapter storing bytes as base64 text inside JSON records.
+pub(crate) mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serializes as base64.
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    /// Deserializes from base64.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
+}

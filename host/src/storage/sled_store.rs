@@ -1,0 +1,500 @@
+//! The embedded sled implementation of [`Storage`], one tree per record
+//! kind (layout in the [module docs](super)). Mutations flush before they
+//! return, so a record the API acknowledged survives `kill -9`.
+
+use std::path::{Path, PathBuf};
+
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::{Db, Transactional as _, Tree};
+
+use super::records::{decode, encode};
+use super::{
+    AccessStore, Artifact, ComponentRecord, ComponentStore, Inserted, InstanceRecord,
+    InstanceStore, IntegrationRecord, IntegrationStore, Result, SCHEMA_VERSION, Storage,
+    StorageError, TenantRecord, TokenRecord,
+};
+
+/// Name of the sled directory inside the data dir.
+pub const DB_DIR: &str = "db";
+
+const SCHEMA_KEY: &[u8] = b"schema_version";
+
+/// sled-backed storage under a data dir.
+#[derive(Debug, Clone)]
+pub struct SledStore {
+    path: PathBuf,
+    db: Db,
+    meta: Tree,
+    components: Tree,
+    component_bytes: Tree,
+    component_artifacts: Tree,
+    integrations: Tree,
+    tenants: Tree,
+    tokens: Tree,
+    instances: Tree,
+    instances_by_tenant: Tree,
+    pub(super) state: Tree,
+}
+
+pub(super) fn backend<E: std::fmt::Display>(e: E) -> StorageError {
+    StorageError::Backend(e.to_string().to_lowercase())
+}
+
+impl SledStore {
+    /// Opens (creating if needed) the store in `data_dir/db`, checking the
+    /// schema version: a fresh store gets [`SCHEMA_VERSION`], a store from a
+    /// newer schema is refused.
+    pub fn open(data_dir: &Path) -> Result<Self> {
+        let open_error = |message: String| StorageError::Open {
+            path: data_dir.display().to_string(),
+            message,
+        };
+        std::fs::create_dir_all(data_dir).map_err(|e| open_error(e.to_string().to_lowercase()))?;
+        let db = sled::Config::new()
+            .path(data_dir.join(DB_DIR))
+            .open()
+            .map_err(|e| open_error(e.to_string().to_lowercase()))?;
+        let tree = |name: &str| db.open_tree(name).map_err(backend);
+        let store = Self {
+            path: data_dir.to_owned(),
+            meta: tree("meta")?,
+            components: tree("components")?,
+            component_bytes: tree("component_bytes")?,
+            component_artifacts: tree("component_artifacts")?,
+            integrations: tree("integrations")?,
+            tenants: tree("tenants")?,
+            tokens: tree("tokens")?,
+            instances: tree("instances")?,
+            instances_by_tenant: tree("instances_by_tenant")?,
+            state: tree("state")?,
+            db,
+        };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    fn check_schema(&self) -> Result<()> {
+        match self.meta.get(SCHEMA_KEY).map_err(backend)? {
+            None => {
+                self.meta
+                    .insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
+                    .map_err(backend)?;
+                self.sync()
+            }
+            Some(bytes) => {
+                let found = <[u8; 4]>::try_from(bytes.as_ref())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| StorageError::Corrupt {
+                        kind: "meta",
+                        key: "schema_version".into(),
+                        message: format!("expected 4 bytes, found {}", bytes.len()),
+                    })?;
+                if found > SCHEMA_VERSION {
+                    return Err(StorageError::FutureSchema {
+                        path: self.path.display().to_string(),
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+                // Migrations from older schemas go here.
+                Ok(())
+            }
+        }
+    }
+
+    /// The data dir.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The sled database, for subsystems that add their own trees (the flow
+    /// engine's executions and queue) next to these.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    fn sync(&self) -> Result<()> {
+        self.db.flush().map(|_| ()).map_err(backend)
+    }
+
+    fn list<T: serde::de::DeserializeOwned>(
+        kind: &'static str,
+        iter: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+    ) -> Result<Vec<T>> {
+        iter.map(|entry| {
+            let (key, value) = entry.map_err(backend)?;
+            decode(kind, &key, &value)
+        })
+        .collect()
+    }
+
+    fn get<T: serde::de::DeserializeOwned>(
+        tree: &Tree,
+        kind: &'static str,
+        key: &[u8],
+    ) -> Result<Option<T>> {
+        tree.get(key)
+            .map_err(backend)?
+            .map(|v| decode(kind, key, &v))
+            .transpose()
+    }
+
+    /// Inserts `value` under `key` unless present; returns the existing
+    /// value otherwise.
+    fn insert_new<T: serde::de::DeserializeOwned>(
+        &self,
+        tree: &Tree,
+        kind: &'static str,
+        key: &[u8],
+        value: Vec<u8>,
+    ) -> Result<Inserted<T>> {
+        match tree
+            .compare_and_swap(key, None as Option<&[u8]>, Some(value))
+            .map_err(backend)?
+        {
+            Ok(()) => {
+                self.sync()?;
+                Ok(Inserted::Created)
+            }
+            Err(current) => {
+                let existing = current.current.ok_or_else(|| backend("vanished record"))?;
+                Ok(Inserted::Exists(decode(kind, key, &existing)?))
+            }
+        }
+    }
+}
+
+/// `name \0 version`: NUL sorts before every name character, so all
+/// versions of `echo` come before `echo-http`.
+fn component_key(name: &str, version: &str) -> Vec<u8> {
+    format!("{name}\0{version}").into_bytes()
+}
+
+fn integration_key(name: &str, version: u32) -> Vec<u8> {
+    format!("{name}\0{version:010}").into_bytes()
+}
+
+fn tenant_index_key(tenant: &str, id: &str) -> Vec<u8> {
+    let mut key = tenant.as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+fn tx_error(e: TransactionError<StorageError>) -> StorageError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => backend(e),
+    }
+}
+
+impl ComponentStore for SledStore {
+    fn list_components(&self) -> Result<Vec<ComponentRecord>> {
+        Self::list("component", self.components.iter())
+    }
+
+    fn get_component(&self, name: &str, version: &str) -> Result<Option<ComponentRecord>> {
+        Self::get(&self.components, "component", &component_key(name, version))
+    }
+
+    fn component_bytes(&self, name: &str, version: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .component_bytes
+            .get(component_key(name, version))
+            .map_err(backend)?
+            .map(|v| v.to_vec()))
+    }
+
+    fn component_artifact(&self, name: &str, version: &str) -> Result<Option<Artifact>> {
+        let key = component_key(name, version);
+        self.component_artifacts
+            .get(&key)
+            .map_err(backend)?
+            .map(|v| {
+                Artifact::from_bytes(&v).ok_or_else(|| StorageError::Corrupt {
+                    kind: "artifact",
+                    key: String::from_utf8_lossy(&key).into_owned(),
+                    message: "truncated artifact".into(),
+                })
+            })
+            .transpose()
+    }
+
+    fn insert_component(
+        &self,
+        record: &ComponentRecord,
+        bytes: &[u8],
+        artifact: &Artifact,
+    ) -> Result<Inserted<ComponentRecord>> {
+        let key = component_key(&record.name, &record.version);
+        let value = encode(record)?;
+        let artifact = artifact.to_bytes();
+        let outcome = (
+            &self.components,
+            &self.component_bytes,
+            &self.component_artifacts,
+        )
+            .transaction(|(meta, code, compiled)| {
+                if let Some(existing) = meta.get(&key)? {
+                    let existing = decode("component", &key, &existing)
+                        .map_err(ConflictableTransactionError::Abort)?;
+                    return Ok(Inserted::Exists(existing));
+                }
+                meta.insert(key.as_slice(), value.as_slice())?;
+                code.insert(key.as_slice(), bytes)?;
+                compiled.insert(key.as_slice(), artifact.as_slice())?;
+                Ok(Inserted::Created)
+            })
+            .map_err(tx_error)?;
+        if outcome == Inserted::Created {
+            self.sync()?;
+        }
+        Ok(outcome)
+    }
+
+    fn put_artifact(&self, name: &str, version: &str, artifact: &Artifact) -> Result<()> {
+        self.component_artifacts
+            .insert(component_key(name, version), artifact.to_bytes())
+            .map_err(backend)?;
+        self.sync()
+    }
+
+    fn delete_component(&self, name: &str, version: &str) -> Result<bool> {
+        let key = component_key(name, version);
+        let existed = (
+            &self.components,
+            &self.component_bytes,
+            &self.component_artifacts,
+        )
+            .transaction(|(meta, code, compiled)| {
+                let existed = meta.remove(key.as_slice())?.is_some();
+                code.remove(key.as_slice())?;
+                compiled.remove(key.as_slice())?;
+                Ok(existed)
+            })
+            .map_err(tx_error)?;
+        self.sync()?;
+        Ok(existed)
+    }
+}
+
+impl IntegrationStore for SledStore {
+    fn list_integrations(&self) -> Result<Vec<IntegrationRecord>> {
+        Self::list("integration", self.integrations.iter())
+    }
+
+    fn get_integration(&self, name: &str, version: u32) -> Result<Option<IntegrationRecord>> {
+        Self::get(
+            &self.integrations,
+            "integration",
+            &integration_key(name, version),
+        )
+    }
+
+    fn latest_integration(&self, name: &str) -> Result<Option<IntegrationRecord>> {
+        let prefix = format!("{name}\0");
+        match self.integrations.scan_prefix(prefix).next_back() {
+            Some(entry) => {
+                let (key, value) = entry.map_err(backend)?;
+                decode("integration", &key, &value).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn insert_integration(
+        &self,
+        record: &IntegrationRecord,
+    ) -> Result<Inserted<IntegrationRecord>> {
+        let key = integration_key(&record.name, record.version);
+        self.insert_new(&self.integrations, "integration", &key, encode(record)?)
+    }
+}
+
+impl AccessStore for SledStore {
+    fn list_tenants(&self) -> Result<Vec<TenantRecord>> {
+        Self::list("tenant", self.tenants.iter())
+    }
+
+    fn get_tenant(&self, name: &str) -> Result<Option<TenantRecord>> {
+        Self::get(&self.tenants, "tenant", name.as_bytes())
+    }
+
+    fn insert_tenant(&self, record: &TenantRecord) -> Result<Inserted<TenantRecord>> {
+        self.insert_new(
+            &self.tenants,
+            "tenant",
+            record.name.as_bytes(),
+            encode(record)?,
+        )
+    }
+
+    fn put_token(&self, record: &TokenRecord) -> Result<()> {
+        let hash = hex::decode(&record.sha256).map_err(backend)?;
+        self.tokens.insert(hash, encode(record)?).map_err(backend)?;
+        self.sync()
+    }
+
+    fn find_token(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>> {
+        Self::get(&self.tokens, "token", hash)
+    }
+
+    fn has_operator_token(&self) -> Result<bool> {
+        for entry in self.tokens.iter() {
+            let (key, value) = entry.map_err(backend)?;
+            let token: TokenRecord = decode("token", &key, &value)?;
+            if token.tenant.is_none() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+impl InstanceStore for SledStore {
+    fn list_instances(&self, tenant: Option<&str>) -> Result<Vec<InstanceRecord>> {
+        let Some(tenant) = tenant else {
+            return Self::list("instance", self.instances.iter());
+        };
+        let mut prefix = tenant.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for entry in self.instances_by_tenant.scan_prefix(&prefix) {
+            let (key, _) = entry.map_err(backend)?;
+            let id = &key[prefix.len()..];
+            if let Some(record) = Self::get(&self.instances, "instance", id)? {
+                out.push(record);
+            }
+        }
+        Ok(out)
+    }
+
+    fn get_instance(&self, id: &str) -> Result<Option<InstanceRecord>> {
+        Self::get(&self.instances, "instance", id.as_bytes())
+    }
+
+    fn create_instance(&self, record: &InstanceRecord) -> Result<()> {
+        let value = encode(record)?;
+        let index = tenant_index_key(&record.tenant, &record.id);
+        (&self.instances, &self.instances_by_tenant)
+            .transaction(|(instances, by_tenant)| {
+                instances.insert(record.id.as_bytes(), value.as_slice())?;
+                by_tenant.insert(index.as_slice(), &[] as &[u8])?;
+                Ok(())
+            })
+            .map_err(tx_error)?;
+        self.sync()
+    }
+
+    fn update_instance(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut InstanceRecord),
+    ) -> Result<Option<InstanceRecord>> {
+        loop {
+            let Some(current) = self.instances.get(id).map_err(backend)? else {
+                return Ok(None);
+            };
+            let mut record: InstanceRecord = decode("instance", id.as_bytes(), &current)?;
+            change(&mut record);
+            let value = encode(&record)?;
+            let swapped = self
+                .instances
+                .compare_and_swap(id, Some(current), Some(value))
+                .map_err(backend)?;
+            if swapped.is_ok() {
+                self.sync()?;
+                return Ok(Some(record));
+            }
+        }
+    }
+}
+
+impl Storage for SledStore {
+    fn flush(&self) -> Result<()> {
+        self.sync()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{InstanceStatus, SealedSecret};
+
+    fn temp() -> PathBuf {
+        std::env::temp_dir().join(format!("weft-store-{}", uuid::Uuid::now_v7()))
+    }
+
+    #[test]
+    fn future_schema_is_refused_naming_both_versions() {
+        let dir = temp();
+        drop(SledStore::open(&dir).unwrap());
+        {
+            let db = sled::open(dir.join(DB_DIR)).unwrap();
+            let meta = db.open_tree("meta").unwrap();
+            meta.insert(SCHEMA_KEY, &(SCHEMA_VERSION + 1).to_be_bytes())
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let err = SledStore::open(&dir).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("schema version {}", SCHEMA_VERSION + 1)),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("schema version {SCHEMA_VERSION}")),
+            "{err}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn instances_index_by_tenant_and_update() {
+        let dir = temp();
+        let store = SledStore::open(&dir).unwrap();
+        let now = chrono::Utc::now();
+        for (id, tenant) in [("a1", "acme"), ("b1", "bolt"), ("a2", "acme")] {
+            let mut secrets = std::collections::BTreeMap::new();
+            secrets.insert(
+                "k".to_owned(),
+                SealedSecret {
+                    nonce: vec![0; 24],
+                    ciphertext: vec![1, 2],
+                },
+            );
+            store
+                .create_instance(&InstanceRecord {
+                    id: id.into(),
+                    tenant: tenant.into(),
+                    integration: "hello".into(),
+                    version: 1,
+                    config: Default::default(),
+                    secrets,
+                    status: InstanceStatus::Created,
+                    last_lifecycle_execution: None,
+                    created_at: now,
+                    updated_at: now,
+                })
+                .unwrap();
+        }
+        let acme: Vec<String> = store
+            .list_instances(Some("acme"))
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(acme, ["a1", "a2"]);
+        let updated = store
+            .update_instance("b1", &mut |i| i.status = InstanceStatus::Active)
+            .unwrap()
+            .unwrap();
+        assert_eq!(updated.status, InstanceStatus::Active);
+        assert_eq!(
+            store.get_instance("b1").unwrap().unwrap().status,
+            InstanceStatus::Active
+        );
+        assert!(store.update_instance("zz", &mut |_| {}).unwrap().is_none());
+        drop(store);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
