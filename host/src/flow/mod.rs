@@ -13,5 +13,5 @@ pub use executor::{
     idempotency_key,
 };
 pub use local::{DirectoryComponents, RecordingObserver};
-pub use record::{ExecutionStatus, FlowResponse, FlowResult, StepFailure, StepRecord, StepStatus};
+pub use record::{ExecutionRecord, ExecutionStatus, FlowResponse, FlowResult, StepFailure, StepRecord, StepStatus};
 pub use redact::{REDACTED, Redactor};

@@ -169,3 +169,85 @@ pub struct FlowResult {
     /// The `respond` step's response, if one ran.
     pub response: Option<FlowResponse>,
 }
+
+/// One run of one flow of one instance, as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    /// UUIDv7 (sorts by creation time).
+    pub id: String,
+    /// Owning tenant.
+    pub tenant: String,
+    /// Instance id.
+    pub instance: String,
+    /// `name@version` of the integration.
+    pub integration: String,
+    /// Flow name.
+    pub flow: String,
+    /// Where it is.
+    pub status: ExecutionStatus,
+    /// The trigger payload (`trigger.*` in templates).
+    pub trigger: Value,
+    /// Step records, in the order steps started (filled by `get`, empty in
+    /// listings).
+    #[serde(default)]
+    pub steps: Vec<StepRecord>,
+    /// The last top-level step's output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The `respond` step's response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<FlowResponse>,
+    /// The execution this one replays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_of: Option<String>,
+    /// The caller's `Idempotency-Key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    /// URL to POST the result to when the run ends (`X-Weft-Callback`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<String>,
+    /// What delivering the callback ended in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_outcome: Option<String>,
+    /// Times a worker picked it up again after the host stopped mid-run.
+    #[serde(default)]
+    pub resumed: u32,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+    /// When a worker first started it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl ExecutionRecord {
+    /// A new queued execution.
+    pub fn queued(tenant: &str, instance: &str, integration: &str, flow: &str, trigger: Value) -> Self {
+        Self {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant: tenant.to_owned(),
+            instance: instance.to_owned(),
+            integration: integration.to_owned(),
+            flow: flow.to_owned(),
+            status: ExecutionStatus::Queued,
+            trigger,
+            steps: Vec::new(),
+            output: None,
+            error: None,
+            response: None,
+            replay_of: None,
+            idempotency_key: None,
+            callback: None,
+            callback_outcome: None,
+            resumed: 0,
+            created_at: Utc::now(),
+            started_at: None,
+            finished_at: None,
+        }
+    }
+}

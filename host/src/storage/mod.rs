@@ -42,6 +42,7 @@
 //! `instance \0 flow \0 key` → execution id.
 
 mod crypto;
+mod executions;
 pub mod records;
 mod sled_store;
 mod state;
@@ -51,6 +52,7 @@ pub use records::{
     Artifact, ComponentRecord, InstanceRecord, InstanceStatus, IntegrationRecord, TenantRecord,
     TokenRecord,
 };
+pub use executions::{ExecutionFilter, ExecutionStore};
 pub use sled_store::SledStore;
 
 use crate::sandbox::StateStore;
@@ -194,7 +196,13 @@ pub trait InstanceStore: Send + Sync {
 
 /// Everything the server stores, as one object.
 pub trait Storage:
-    ComponentStore + IntegrationStore + AccessStore + InstanceStore + StateStore + std::fmt::Debug
+    ComponentStore
+    + IntegrationStore
+    + AccessStore
+    + InstanceStore
+    + ExecutionStore
+    + StateStore
+    + std::fmt::Debug
 {
     /// Writes everything buffered to disk (called at shutdown; the
     /// mutating calls above already flush before they return).

@@ -34,6 +34,9 @@ pub struct SledStore {
     instances: Tree,
     instances_by_tenant: Tree,
     pub(super) state: Tree,
+    pub(super) executions: Tree,
+    pub(super) execution_steps: Tree,
+    pub(super) execution_keys: Tree,
 }
 
 pub(super) fn backend<E: std::fmt::Display>(e: E) -> StorageError {
@@ -67,6 +70,9 @@ impl SledStore {
             instances: tree("instances")?,
             instances_by_tenant: tree("instances_by_tenant")?,
             state: tree("state")?,
+            executions: tree("executions")?,
+            execution_steps: tree("execution_steps")?,
+            execution_keys: tree("execution_keys")?,
             db,
         };
         store.check_schema()?;

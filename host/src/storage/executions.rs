@@ -1,0 +1,248 @@
+//! Executions: records, their step records and idempotency keys, in sled.
+//!
+//! | tree | key | value |
+//! | --- | --- | --- |
+//! | `executions` | UUIDv7 id (time-ordered) | [`ExecutionRecord`] without steps |
+//! | `execution_steps` | `id \0 path` | [`StepRecord`] |
+//! | `execution_keys` | `instance \0 flow \0 idempotency key` | execution id |
+//!
+//! Every write flushes before returning: an execution acknowledged to a
+//! caller, and every finished step, survive `kill -9`.
+
+use chrono::{DateTime, Utc};
+use sled::Transactional as _;
+use sled::transaction::ConflictableTransactionError;
+
+use super::records::{decode, encode};
+use super::sled_store::backend;
+use super::{Inserted, Result, SledStore, StorageError};
+use crate::flow::{ExecutionRecord, ExecutionStatus, StepRecord};
+
+/// Which executions to list.
+#[derive(Clone, Debug, Default)]
+pub struct ExecutionFilter {
+    /// Only this tenant's.
+    pub tenant: Option<String>,
+    /// Only this instance's.
+    pub instance: Option<String>,
+    /// Only this flow's.
+    pub flow: Option<String>,
+    /// Only with this status.
+    pub status: Option<ExecutionStatus>,
+    /// Only older than this execution id (the cursor of the previous page).
+    pub before: Option<String>,
+    /// At most this many (newest first).
+    pub limit: usize,
+}
+
+impl ExecutionFilter {
+    fn matches(&self, record: &ExecutionRecord) -> bool {
+        self.tenant.as_ref().is_none_or(|t| *t == record.tenant)
+            && self.instance.as_ref().is_none_or(|i| *i == record.instance)
+            && self.flow.as_ref().is_none_or(|f| *f == record.flow)
+            && self.status.is_none_or(|s| s == record.status)
+    }
+}
+
+/// Durable executions.
+pub trait ExecutionStore: Send + Sync {
+    /// Stores a new execution. With an idempotency key, an execution
+    /// already stored for the same instance, flow and key is returned
+    /// instead (and nothing is stored).
+    fn create_execution(&self, record: &ExecutionRecord) -> Result<Inserted<ExecutionRecord>>;
+    /// One execution with its step records.
+    fn get_execution(&self, id: &str) -> Result<Option<ExecutionRecord>>;
+    /// Applies `change` (not to steps) atomically; `None` if missing.
+    fn update_execution(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut ExecutionRecord),
+    ) -> Result<Option<ExecutionRecord>>;
+    /// Stores (or replaces) a step record of an execution.
+    fn put_step(&self, id: &str, step: &StepRecord) -> Result<()>;
+    /// Executions matching `filter`, newest first, without steps.
+    fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionRecord>>;
+    /// Queued and running executions, oldest first.
+    fn unfinished_executions(&self) -> Result<Vec<ExecutionRecord>>;
+    /// Deletes finished executions that ended before `before`; returns how
+    /// many.
+    fn prune_executions(&self, before: DateTime<Utc>) -> Result<usize>;
+}
+
+fn step_prefix(id: &str) -> Vec<u8> {
+    let mut key = id.as_bytes().to_vec();
+    key.push(0);
+    key
+}
+
+fn idempotency_key(record: &ExecutionRecord, key: &str) -> Vec<u8> {
+    format!("{}\0{}\0{key}", record.instance, record.flow).into_bytes()
+}
+
+impl SledStore {
+    fn steps_of(&self, id: &str) -> Result<Vec<StepRecord>> {
+        let mut steps: Vec<StepRecord> = self
+            .execution_steps
+            .scan_prefix(step_prefix(id))
+            .map(|entry| {
+                let (key, value) = entry.map_err(backend)?;
+                decode("step", &key, &value)
+            })
+            .collect::<Result<_>>()?;
+        steps.sort_by_key(|s| s.started_at);
+        Ok(steps)
+    }
+
+    fn decode_execution(key: &[u8], value: &[u8]) -> Result<ExecutionRecord> {
+        decode("execution", key, value)
+    }
+}
+
+impl ExecutionStore for SledStore {
+    fn create_execution(&self, record: &ExecutionRecord) -> Result<Inserted<ExecutionRecord>> {
+        let value = encode(record)?;
+        let key = record.idempotency_key.as_deref().map(|k| idempotency_key(record, k));
+        let existing = (&self.executions, &self.execution_keys)
+            .transaction(|(executions, keys)| {
+                if let Some(key) = &key {
+                    if let Some(id) = keys.get(key)? {
+                        return Ok(Some(id));
+                    }
+                    keys.insert(key.as_slice(), record.id.as_bytes())?;
+                }
+                executions.insert(record.id.as_bytes(), value.as_slice())?;
+                Ok::<_, ConflictableTransactionError<StorageError>>(None)
+            })
+            .map_err(|e| match e {
+                sled::transaction::TransactionError::Abort(e) => e,
+                sled::transaction::TransactionError::Storage(e) => backend(e),
+            })?;
+        match existing {
+            Some(id) => {
+                let id = String::from_utf8_lossy(&id).into_owned();
+                let found = self.get_execution(&id)?.ok_or_else(|| StorageError::Corrupt {
+                    kind: "idempotency key",
+                    key: id.clone(),
+                    message: "points to a missing execution".into(),
+                })?;
+                Ok(Inserted::Exists(found))
+            }
+            None => {
+                self.db().flush().map_err(backend)?;
+                Ok(Inserted::Created)
+            }
+        }
+    }
+
+    fn get_execution(&self, id: &str) -> Result<Option<ExecutionRecord>> {
+        let Some(value) = self.executions.get(id.as_bytes()).map_err(backend)? else {
+            return Ok(None);
+        };
+        let mut record = Self::decode_execution(id.as_bytes(), &value)?;
+        record.steps = self.steps_of(id)?;
+        Ok(Some(record))
+    }
+
+    fn update_execution(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut ExecutionRecord),
+    ) -> Result<Option<ExecutionRecord>> {
+        let mut error = None;
+        let updated = self
+            .executions
+            .update_and_fetch(id.as_bytes(), |current| {
+                let current = current?;
+                match Self::decode_execution(id.as_bytes(), current) {
+                    Ok(mut record) => {
+                        change(&mut record);
+                        record.steps.clear();
+                        match encode(&record) {
+                            Ok(bytes) => Some(bytes),
+                            Err(e) => {
+                                error = Some(e);
+                                Some(current.to_vec())
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        error = Some(e);
+                        Some(current.to_vec())
+                    }
+                }
+            })
+            .map_err(backend)?;
+        if let Some(e) = error {
+            return Err(e);
+        }
+        self.db().flush().map_err(backend)?;
+        updated
+            .map(|bytes| Self::decode_execution(id.as_bytes(), &bytes))
+            .transpose()
+    }
+
+    fn put_step(&self, id: &str, step: &StepRecord) -> Result<()> {
+        let mut key = step_prefix(id);
+        key.extend_from_slice(step.path.as_bytes());
+        self.execution_steps
+            .insert(key, encode(step)?)
+            .map_err(backend)?;
+        self.db().flush().map_err(backend)?;
+        Ok(())
+    }
+
+    fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionRecord>> {
+        let iter = match &filter.before {
+            Some(before) => self.executions.range(..before.as_bytes().to_vec()),
+            None => self.executions.iter(),
+        };
+        let mut out = Vec::new();
+        for entry in iter.rev() {
+            let (key, value) = entry.map_err(backend)?;
+            let record = Self::decode_execution(&key, &value)?;
+            if filter.matches(&record) {
+                out.push(record);
+                if out.len() >= filter.limit.max(1) {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn unfinished_executions(&self) -> Result<Vec<ExecutionRecord>> {
+        let mut out = Vec::new();
+        for entry in self.executions.iter() {
+            let (key, value) = entry.map_err(backend)?;
+            let record = Self::decode_execution(&key, &value)?;
+            if !record.status.is_finished() {
+                out.push(record);
+            }
+        }
+        Ok(out)
+    }
+
+    fn prune_executions(&self, before: DateTime<Utc>) -> Result<usize> {
+        let mut pruned = 0;
+        for entry in self.executions.iter() {
+            let (key, value) = entry.map_err(backend)?;
+            let record = Self::decode_execution(&key, &value)?;
+            if record.status.is_finished() && record.finished_at.is_some_and(|t| t < before) {
+                for step in self.execution_steps.scan_prefix(step_prefix(&record.id)).keys() {
+                    self.execution_steps.remove(step.map_err(backend)?).map_err(backend)?;
+                }
+                if let Some(k) = &record.idempotency_key {
+                    self.execution_keys
+                        .remove(idempotency_key(&record, k))
+                        .map_err(backend)?;
+                }
+                self.executions.remove(&key).map_err(backend)?;
+                pruned += 1;
+            }
+        }
+        if pruned > 0 {
+            self.db().flush().map_err(backend)?;
+        }
+        Ok(pruned)
+    }
+}
