@@ -6,6 +6,11 @@
 //! fuel = 1000000000
 //! timeout = "30s"
 //! memory = "64MiB"
+//!
+//! [sandbox.outbound]
+//! allow = ["api.acme.example:443", "*.example.com"]
+//! allow_cidrs = ["10.1.2.0/24"]
+//! max_response_body = "10MiB"
 //! ```
 
 use std::path::Path;
@@ -41,13 +46,25 @@ mod tests {
 
     #[test]
     fn limits_parse_with_units() {
-        let config: Config = toml::from_str(
-            "[sandbox.limits]\nfuel = 5\ntimeout = \"2s\"\nmemory = \"8MiB\"\n",
-        )
-        .unwrap();
+        let config: Config =
+            toml::from_str("[sandbox.limits]\nfuel = 5\ntimeout = \"2s\"\nmemory = \"8MiB\"\n")
+                .unwrap();
         assert_eq!(config.sandbox.limits.fuel, 5);
         assert_eq!(config.sandbox.limits.timeout.as_secs(), 2);
         assert_eq!(config.sandbox.limits.memory.0, 8 << 20);
+    }
+
+    #[test]
+    fn outbound_policy_parses() {
+        let config: Config = toml::from_str(
+            "[sandbox.outbound]\nallow = [\"*.example.com:443\"]\nallow_cidrs = [\"127.0.0.1/32\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.sandbox.outbound.allow[0].as_str(),
+            "*.example.com:443"
+        );
+        assert_eq!(config.sandbox.outbound.max_concurrent_requests, 8);
     }
 
     #[test]

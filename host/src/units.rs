@@ -133,7 +133,12 @@ mod tests {
         assert_eq!(ByteSize::mib(64).to_string(), "64 MiB");
         assert_eq!(ByteSize(1536).to_string(), "1.5 KiB");
         assert_eq!(ByteSize(12).to_string(), "12 bytes");
-        assert!("12 parsecs".parse::<ByteSize>().unwrap_err().contains("parsecs"));
+        assert!(
+            "12 parsecs"
+                .parse::<ByteSize>()
+                .unwrap_err()
+                .contains("parsecs")
+        );
         assert!("MiB".parse::<ByteSize>().is_err());
     }
 

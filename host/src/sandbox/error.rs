@@ -154,15 +154,15 @@ pub enum LoadError {
     #[error("not a WebAssembly file (it does not start with the \\0asm magic bytes)")]
     NotWasm,
     /// A core module instead of a component.
-    #[error(
-        "is a core WebAssembly module, not a component; build it for the wasm32-wasip2 target"
-    )]
+    #[error("is a core WebAssembly module, not a component; build it for the wasm32-wasip2 target")]
     CoreModule,
     /// Malformed or failed to compile.
     #[error("invalid component: {0}")]
     Invalid(String),
     /// Imports something Weft does not provide.
-    #[error("imports {0}, which weft does not provide (components may import weft:connector/log, weft:connector/state, wasi:http and wasi:cli/clocks/random/io)")]
+    #[error(
+        "imports {0}, which weft does not provide (components may import weft:connector/log, weft:connector/state, wasi:http and wasi:cli/clocks/random/io)"
+    )]
     UnsatisfiedImport(String),
     /// Does not export `describe` and `run` of the `weft:connector` world.
     #[error("is not a component of world weft:connector@0.1.0: {0}")]

@@ -60,7 +60,10 @@ impl MemoryStateStore {
 
 impl StateStore for MemoryStateStore {
     fn get(&self, scope: &StateScope, key: &str) -> Result<Option<String>, StateError> {
-        Ok(self.entries().get(&(scope.clone(), key.to_owned())).cloned())
+        Ok(self
+            .entries()
+            .get(&(scope.clone(), key.to_owned()))
+            .cloned())
     }
 
     fn set(&self, scope: &StateScope, key: &str, value: &str) -> Result<(), StateError> {
