@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod flow;
 pub mod integration;
 pub mod sandbox;
 pub mod template;

@@ -7,6 +7,7 @@
 //! [`expect`]: `foreach_hostile!` names them all, so a fixture without an
 //! expectation does not compile.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use weft::sandbox::{MemoryStateStore, Sandbox, SandboxConfig, StepLimits, StepRequest};
@@ -74,8 +75,9 @@ mod expect {
     };
 }
 
-fn cli_args(path: &str, e: &Expectation) -> Vec<String> {
-    let mut args: Vec<String> = ["component", "call", path, "run", "--input", "{}"]
+fn cli_args(path: &Path, e: &Expectation) -> Vec<String> {
+    let path = path.to_string_lossy();
+    let mut args: Vec<String> = ["component", "call", &path, "run", "--input", "{}"]
         .map(String::from)
         .to_vec();
     if let Some(fuel) = e.fuel {
@@ -90,7 +92,7 @@ fn cli_args(path: &str, e: &Expectation) -> Vec<String> {
     args
 }
 
-fn check_cli(name: &str, path: &str, e: &Expectation) {
+fn check_cli(name: &str, path: &Path, e: &Expectation) {
     let run = weft(cli_args(path, e));
     assert_eq!(run.code, Some(1), "{name} should fail with exit 1: {run:?}");
     assert!(

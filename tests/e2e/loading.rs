@@ -48,7 +48,9 @@ fn component_of_another_world_is_refused() {
 
 #[test]
 fn unknown_import_is_named() {
-    let bytes = wat::parse_str(r#"(component (import "acme:secret/backdoor" (instance)))"#).unwrap();
+    let bytes = wat::parse_str(
+        r#"(component (import "acme:secret/backdoor" (instance (export "open" (func)))))"#,
+    ).unwrap();
     assert_refused(&bytes, "acme:secret/backdoor");
 }
 

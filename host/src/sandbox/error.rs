@@ -91,6 +91,12 @@ pub enum StepError {
         /// The stack size.
         limit: ByteSize,
     },
+    /// More data than allowed crossed the boundary in one call.
+    #[error("more than {limit} copied between guest and host in one call")]
+    HostcallLimit {
+        /// The cap.
+        limit: ByteSize,
+    },
     /// The output exceeded the output cap.
     #[error("output of {size} exceeds the {limit} limit")]
     OutputTooLarge {
@@ -139,6 +145,7 @@ impl StepError {
             Self::ResourceLimit { .. } => "resource_limit",
             Self::LogLimit { .. } => "log_limit",
             Self::StackOverflow { .. } => "stack_overflow",
+            Self::HostcallLimit { .. } => "hostcall_limit",
             Self::OutputTooLarge { .. } => "output_too_large",
             Self::InvalidOutput(_) => "invalid_output",
             Self::Trap { .. } => "trap",

@@ -42,7 +42,9 @@ pub struct StepLimits {
     /// Log volume per step: `log` calls, and stdout and stderr each.
     /// Default 1 MiB.
     pub logs: ByteSize,
-    /// Bytes the guest may pass into one host call. Default 16 MiB.
+    /// Bytes copied between guest and host in one call (arguments of a
+    /// host call, or the result of `run`). Default 64 MiB, so an output
+    /// over the `output` cap is reported as such.
     pub hostcall_bytes: ByteSize,
     /// Wasm stack size. Default 512 KiB (wasmtime's own default).
     pub stack: ByteSize,
@@ -61,7 +63,7 @@ impl Default for StepLimits {
             resources: 1_000,
             output: ByteSize::mib(4),
             logs: ByteSize::mib(1),
-            hostcall_bytes: ByteSize::mib(16),
+            hostcall_bytes: ByteSize::mib(64),
             stack: ByteSize::kib(512),
         }
     }

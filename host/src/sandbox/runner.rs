@@ -264,6 +264,12 @@ fn classify(err: wasmtime::Error, state: &StepState, limits: &StepLimits) -> Ste
             limit: limits.resources,
         };
     }
+    // wasmtime's error for this is private; its message is stable.
+    if format!("{err:#}").contains("fuel allocated for hostcalls") {
+        return StepError::HostcallLimit {
+            limit: limits.hostcall_bytes,
+        };
+    }
     match err.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => StepError::OutOfFuel {
             budget: limits.fuel,

@@ -1,0 +1,15 @@
+//! The flow engine: running a flow's steps against the sandbox, with
+//! templates, control flow, retries, redaction and resumable records.
+
+mod executor;
+mod record;
+mod redact;
+
+pub use executor::{
+    ComponentSource, ExecutionObserver, Executor, FlowRun, InstanceInfo, ResolvedComponent,
+    idempotency_key,
+};
+pub use record::{
+    ExecutionStatus, FlowResponse, FlowResult, StepFailure, StepRecord, StepStatus,
+};
+pub use redact::{REDACTED, Redactor};
