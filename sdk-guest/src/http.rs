@@ -44,12 +44,19 @@ const READ_CHUNK: u64 = 64 * 1024;
 /// An HTTP method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
+    /// `GET`: read a resource.
     Get,
+    /// `HEAD`: `GET` without the body.
     Head,
+    /// `POST`: create or submit.
     Post,
+    /// `PUT`: replace a resource.
     Put,
+    /// `PATCH`: update part of a resource.
     Patch,
+    /// `DELETE`: remove a resource.
     Delete,
+    /// `OPTIONS`: ask what a resource supports.
     Options,
 }
 
@@ -116,11 +123,19 @@ pub struct HttpError {
 
 impl HttpError {
     fn refused(message: String) -> Self {
-        Self { message, status: None, retryable: false }
+        Self {
+            message,
+            status: None,
+            retryable: false,
+        }
     }
 
     fn upstream(message: String) -> Self {
-        Self { message, status: None, retryable: true }
+        Self {
+            message,
+            status: None,
+            retryable: true,
+        }
     }
 
     /// The response status, if the error is an unsuccessful status.
@@ -168,7 +183,13 @@ pub struct Request {
 impl Request {
     /// A request with no headers and an empty body.
     pub fn new(method: Method, url: impl Into<String>) -> Self {
-        Self { method, url: url.into(), headers: Vec::new(), body: Vec::new(), error: None }
+        Self {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            error: None,
+        }
     }
 
     /// Appends a header (repeating a name sends it several times).
@@ -197,7 +218,8 @@ impl Request {
 
     /// Sets a text body and `Content-Type: text/plain; charset=utf-8`.
     pub fn text(self, text: impl Into<String>) -> Self {
-        self.header("content-type", "text/plain; charset=utf-8").body(text.into())
+        self.header("content-type", "text/plain; charset=utf-8")
+            .body(text.into())
     }
 
     /// Sets a JSON body and `Content-Type: application/json`.
@@ -239,11 +261,15 @@ impl Request {
             .and_then(|()| request.set_authority(Some(&target.authority)))
             .and_then(|()| request.set_path_with_query(Some(&target.path_with_query)))
             .map_err(|()| refused("invalid url".to_owned()))?;
-        let body = request.body().map_err(|()| failed("request body unavailable".to_owned()))?;
+        let body = request
+            .body()
+            .map_err(|()| failed("request body unavailable".to_owned()))?;
 
         let pending = outgoing_handler::handle(request, None).map_err(|e| code_error(&line, &e))?;
         {
-            let stream = body.write().map_err(|()| failed("request body unavailable".to_owned()))?;
+            let stream = body
+                .write()
+                .map_err(|()| failed("request body unavailable".to_owned()))?;
             for chunk in self.body.chunks(WRITE_CHUNK) {
                 stream
                     .blocking_write_and_flush(chunk)
@@ -265,10 +291,14 @@ impl Request {
             .into_iter()
             .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
             .collect();
-        let incoming = response.consume().map_err(|()| failed("response body unavailable".to_owned()))?;
+        let incoming = response
+            .consume()
+            .map_err(|()| failed("response body unavailable".to_owned()))?;
         let mut body = Vec::new();
         {
-            let stream = incoming.stream().map_err(|()| failed("response body unavailable".to_owned()))?;
+            let stream = incoming
+                .stream()
+                .map_err(|()| failed("response body unavailable".to_owned()))?;
             loop {
                 match stream.blocking_read(READ_CHUNK) {
                     Ok(chunk) => body.extend_from_slice(&chunk),
@@ -278,7 +308,12 @@ impl Request {
             }
         }
         drop(IncomingBody::finish(incoming));
-        Ok(Response { line, status, headers, body })
+        Ok(Response {
+            line,
+            status,
+            headers,
+            body,
+        })
     }
 }
 
@@ -305,7 +340,10 @@ impl Response {
 
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The raw body.
@@ -315,14 +353,19 @@ impl Response {
 
     /// The body as UTF-8 text.
     pub fn text(&self) -> Result<String, HttpError> {
-        String::from_utf8(self.body.clone())
-            .map_err(|e| HttpError::upstream(format!("{}: response body is not UTF-8: {e}", self.line)))
+        String::from_utf8(self.body.clone()).map_err(|e| {
+            HttpError::upstream(format!("{}: response body is not UTF-8: {e}", self.line))
+        })
     }
 
     /// The body deserialised from JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, HttpError> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| HttpError::upstream(format!("{}: response body is not the expected JSON: {e}", self.line)))
+        serde_json::from_slice(&self.body).map_err(|e| {
+            HttpError::upstream(format!(
+                "{}: response body is not the expected JSON: {e}",
+                self.line
+            ))
+        })
     }
 
     /// `Ok(self)` for a 1xx-3xx status, else an error quoting the status
@@ -351,7 +394,9 @@ struct Target {
 impl Target {
     fn parse(url: &str) -> Result<Self, String> {
         let invalid = |why: &str| format!("invalid url: {why}");
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| invalid("expected http:// or https://"))?;
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| invalid("expected http:// or https://"))?;
         let scheme = match scheme.to_ascii_lowercase().as_str() {
             "http" => Scheme::Http,
             "https" => Scheme::Https,
@@ -364,10 +409,20 @@ impl Target {
             return Err(invalid("no host"));
         }
         if authority.contains('@') {
-            return Err(invalid("credentials in urls are not supported; send a header"));
+            return Err(invalid(
+                "credentials in urls are not supported; send a header",
+            ));
         }
-        let path_with_query = if tail.starts_with('/') { tail.to_owned() } else { format!("/{tail}") };
-        Ok(Self { scheme, authority: authority.to_owned(), path_with_query })
+        let path_with_query = if tail.starts_with('/') {
+            tail.to_owned()
+        } else {
+            format!("/{tail}")
+        };
+        Ok(Self {
+            scheme,
+            authority: authority.to_owned(),
+            path_with_query,
+        })
     }
 }
 
@@ -375,7 +430,9 @@ impl Target {
 fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -387,7 +444,10 @@ fn code_error(line: &str, code: &ErrorCode) -> HttpError {
     HttpError {
         message: format!("{line} failed: {}", code_text(code)),
         status: None,
-        retryable: !matches!(code, ErrorCode::HttpRequestDenied | ErrorCode::DestinationIpProhibited),
+        retryable: !matches!(
+            code,
+            ErrorCode::HttpRequestDenied | ErrorCode::DestinationIpProhibited
+        ),
     }
 }
 

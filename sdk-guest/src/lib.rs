@@ -71,6 +71,8 @@
 //! work as usual; stdout and stderr go to the step log; the filesystem,
 //! environment variables and sockets are not available.
 
+#![warn(missing_docs)]
+
 mod context;
 mod error;
 pub mod http;

@@ -75,13 +75,17 @@ fn parse<I: DeserializeOwned>(input: &str) -> Result<I, StepError> {
             format!("invalid input at '{path}': {inner}")
         })
     })?;
-    de.end().map_err(|e| StepError::InvalidInput(format!("invalid input: {e}")))?;
+    de.end()
+        .map_err(|e| StepError::InvalidInput(format!("invalid input: {e}")))?;
     Ok(value)
 }
 
 /// The error for an action this component does not have.
 pub fn unknown_action(action: &str, known: &[&str]) -> StepError {
-    StepError::InvalidInput(format!("unknown action '{action}'; known: {}", known.join(", ")))
+    StepError::InvalidInput(format!(
+        "unknown action '{action}'; known: {}",
+        known.join(", ")
+    ))
 }
 
 #[cfg(test)]
@@ -121,17 +125,29 @@ mod tests {
     fn bad_input_names_the_field() {
         let run = |_: Order, _: &Context| Ok(());
         let message = invalid_input(call(run, r#"{"items":[{"qty":"x"}]}"#, &Context::default()));
-        assert!(message.starts_with("invalid input at 'items[0].qty': invalid type: string \"x\""), "{message}");
+        assert!(
+            message.starts_with("invalid input at 'items[0].qty': invalid type: string \"x\""),
+            "{message}"
+        );
         let message = invalid_input(call(run, "{}", &Context::default()));
-        assert_eq!(message, "invalid input: missing field `items` at line 1 column 2");
+        assert_eq!(
+            message,
+            "invalid input: missing field `items` at line 1 column 2"
+        );
         let message = invalid_input(call(run, r#"{"items":[]} x"#, &Context::default()));
-        assert_eq!(message, "invalid input: trailing characters at line 1 column 14");
+        assert_eq!(
+            message,
+            "invalid input: trailing characters at line 1 column 14"
+        );
     }
 
     #[test]
     fn output_is_json() {
         let run = |input: Value, _: &Context| Ok(input);
-        assert_eq!(call(run, r#" {"a": [1, null]} "#, &Context::default()).unwrap(), r#"{"a":[1,null]}"#);
+        assert_eq!(
+            call(run, r#" {"a": [1, null]} "#, &Context::default()).unwrap(),
+            r#"{"a":[1,null]}"#
+        );
     }
 
     #[test]

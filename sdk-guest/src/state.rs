@@ -67,9 +67,11 @@ pub fn get<T: DeserializeOwned>(scope: Scope, key: &str) -> Result<Option<T>, Er
     let Some(json) = wit::get(scope.wit(), key) else {
         return Ok(None);
     };
-    serde_json::from_str(&json)
-        .map(Some)
-        .map_err(|e| Error::fatal(format!("{scope} state '{key}' does not hold the expected type: {e}")))
+    serde_json::from_str(&json).map(Some).map_err(|e| {
+        Error::fatal(format!(
+            "{scope} state '{key}' does not hold the expected type: {e}"
+        ))
+    })
 }
 
 /// Stores `value` under `key`, replacing any previous value.

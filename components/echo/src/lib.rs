@@ -89,7 +89,12 @@ fn fail(input: Fail, _: &Context) -> Result<(), Error> {
 /// `get` returns the value or `null`, `keys` the sorted keys with the prefix
 /// `key`, `set` and `delete` return `null`.
 fn state(input: StateOp, _: &Context) -> Result<Value, Error> {
-    let StateOp { scope, op, key, value } = input;
+    let StateOp {
+        scope,
+        op,
+        key,
+        value,
+    } = input;
     Ok(match op {
         Op::Get => state::get(scope, &key)?.unwrap_or(Value::Null),
         Op::Set => {
@@ -127,7 +132,10 @@ fn log(input: Lines, _: &Context) -> Result<Lines, Error> {
 fn fetch(input: Fetch, _: &Context) -> Result<Fetched, Error> {
     let response = http::get(input.url).send()?;
     let body = String::from_utf8_lossy(response.bytes()).into_owned();
-    Ok(Fetched { status: response.status(), body })
+    Ok(Fetched {
+        status: response.status(),
+        body,
+    })
 }
 
 weft_sdk::connector! {

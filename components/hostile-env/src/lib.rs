@@ -1,6 +1,6 @@
-//! `hostile-env@1.0.0`, a hostile fixture: action `run` reads `HOME` and counts the environment
-//! variables. It returns `{home, count}` if it sees any environment, else
-//! `fatal("no environment: HOME: <error>; 0 variables")`.
+//! `hostile-env@1.0.0`, a hostile fixture: action `run` reads `HOME` and counts
+//! the environment variables. It returns `{home, count}` if it sees any
+//! environment, else `fatal("no environment: HOME: <error>; 0 variables")`.
 
 use weft_sdk::serde_json::{Value, json};
 use weft_sdk::{Context, Error};
@@ -9,7 +9,9 @@ fn run(_: Value, _: &Context) -> Result<Value, Error> {
     let home = std::env::var("HOME");
     let count = std::env::vars().count();
     match home {
-        Err(e) if count == 0 => Err(Error::fatal(format!("no environment: HOME: {e}; 0 variables"))),
+        Err(e) if count == 0 => Err(Error::fatal(format!(
+            "no environment: HOME: {e}; 0 variables"
+        ))),
         home => Ok(json!({ "home": home.ok(), "count": count })),
     }
 }

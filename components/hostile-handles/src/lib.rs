@@ -1,5 +1,6 @@
-//! `hostile-handles@1.0.0`, a hostile fixture: action `run` creates `wasi:http/types.fields` resources
-//! forever and keeps them all; the host's resource table cap stops it.
+//! `hostile-handles@1.0.0`, a hostile fixture: action `run` creates
+//! `wasi:http/types.fields` resources forever and keeps them all; the host's
+//! resource table cap stops it.
 
 use weft_sdk::serde_json::Value;
 use weft_sdk::wit::wasi::http::types::Fields;

@@ -1,5 +1,5 @@
-//! `hostile-log@1.0.0`, a hostile fixture: action `run` calls the log import forever with 64 KiB
-//! lines; the log volume cap stops it.
+//! `hostile-log@1.0.0`, a hostile fixture: action `run` calls the log import
+//! forever with 64 KiB lines; the log volume cap stops it.
 
 use weft_sdk::serde_json::Value;
 use weft_sdk::{Context, Error};

@@ -1,5 +1,5 @@
-//! `hostile-loop@1.0.0`, a hostile fixture: action `run` spins forever; only fuel or the deadline
-//! stops it.
+//! `hostile-loop@1.0.0`, a hostile fixture: action `run` spins forever; only
+//! fuel or the deadline stops it.
 
 use std::hint::black_box;
 

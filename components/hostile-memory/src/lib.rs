@@ -1,6 +1,6 @@
-//! `hostile-memory@1.0.0`, a hostile fixture: action `run` keeps allocating 1 MiB blocks until
-//! allocation fails: the memory cap stops it (a failed grow aborts the guest,
-//! or traps with `trap_on_grow_failure`).
+//! `hostile-memory@1.0.0`, a hostile fixture: action `run` keeps allocating 1
+//! MiB blocks until allocation fails: the memory cap stops it (a failed grow
+//! aborts the guest, or traps with `trap_on_grow_failure`).
 
 use std::hint::black_box;
 

@@ -1,6 +1,6 @@
-//! `hostile-panic@1.0.0`, a hostile fixture: action `run` panics with `hostile panic`. On
-//! wasm32-wasip2 a panic prints `panicked at ...: hostile panic` to stderr,
-//! then aborts (an `unreachable` trap).
+//! `hostile-panic@1.0.0`, a hostile fixture: action `run` panics with `hostile
+//! panic`. On wasm32-wasip2 a panic prints `panicked at ...: hostile panic` to
+//! stderr, then aborts (an `unreachable` trap).
 
 use weft_sdk::serde_json::Value;
 use weft_sdk::{Context, Error};

@@ -1,8 +1,8 @@
-//! `hostile-recursion@1.0.0`, a hostile fixture: action `run` recurses without bound until the wasm
-//! stack limit traps (stack overflow). Each frame uses its callee's result
-//! through `black_box`, so the optimiser cannot turn the recursion into a
-//! loop, and holds only scalars, so the shadow stack in linear memory does
-//! not grow.
+//! `hostile-recursion@1.0.0`, a hostile fixture: action `run` recurses without
+//! bound until the wasm stack limit traps (stack overflow). Each frame uses its
+//! callee's result through `black_box`, so the optimiser cannot turn the
+//! recursion into a loop, and holds only scalars, so the shadow stack in linear
+//! memory does not grow.
 
 use std::hint::black_box;
 

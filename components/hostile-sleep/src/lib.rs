@@ -1,5 +1,6 @@
-//! `hostile-sleep@1.0.0`, a hostile fixture: action `run` sleeps for an hour, blocked in a host call
-//! (a `wasi:clocks` pollable); only the wall-clock deadline stops it.
+//! `hostile-sleep@1.0.0`, a hostile fixture: action `run` sleeps for an hour,
+//! blocked in a host call (a `wasi:clocks` pollable); only the wall-clock
+//! deadline stops it.
 
 use std::time::Duration;
 

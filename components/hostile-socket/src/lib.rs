@@ -1,5 +1,6 @@
-//! `hostile-socket@1.0.0`, a hostile fixture: action `run` connects a TCP socket to `127.0.0.1:80`;
-//! with sockets denied it fails with `fatal("connect 127.0.0.1:80: <io error>")`.
+//! `hostile-socket@1.0.0`, a hostile fixture: action `run` connects a TCP
+//! socket to `127.0.0.1:80`; with sockets denied it fails with `fatal("connect
+//! 127.0.0.1:80: <io error>")`.
 
 use std::net::TcpStream;
 

@@ -5,6 +5,7 @@
 mod component;
 mod new;
 mod output;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +34,8 @@ enum Command {
     Component(component::ComponentCommand),
     /// Scaffold a new connector component crate.
     New(new::NewArgs),
+    /// Run one flow of an integration file locally, without a server.
+    Run(run::RunArgs),
 }
 
 /// Options shared by commands that run components locally.
@@ -61,6 +64,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Component(cmd) => runtime.block_on(component::run(cmd, cli.json)),
         Command::New(args) => new::run(args),
+        Command::Run(args) => runtime.block_on(run::run(args, cli.json)),
     }
 }
 

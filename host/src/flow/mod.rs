@@ -2,6 +2,7 @@
 //! templates, control flow, retries, redaction and resumable records.
 
 mod executor;
+mod local;
 mod record;
 mod redact;
 
@@ -12,4 +13,5 @@ pub use executor::{
 pub use record::{
     ExecutionStatus, FlowResponse, FlowResult, StepFailure, StepRecord, StepStatus,
 };
+pub use local::{DirectoryComponents, RecordingObserver};
 pub use redact::{REDACTED, Redactor};

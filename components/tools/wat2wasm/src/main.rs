@@ -26,13 +26,18 @@ fn main() -> ExitCode {
 }
 
 fn convert_all(components: &Path, out: &Path) -> Result<(), String> {
-    let entries = fs::read_dir(components).map_err(|e| format!("cannot list {}: {e}", components.display()))?;
+    let entries = fs::read_dir(components)
+        .map_err(|e| format!("cannot list {}: {e}", components.display()))?;
     let mut dirs: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     dirs.sort();
     fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     for dir in dirs {
         let wat = dir.join("component.wat");
-        let Some(name) = dir.file_name().and_then(|n| n.to_str()).filter(|_| wat.is_file()) else {
+        let Some(name) = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|_| wat.is_file())
+        else {
             continue;
         };
         let wasm = wat::parse_file(&wat).map_err(|e| e.to_string())?;

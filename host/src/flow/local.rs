@@ -1,0 +1,106 @@
+//! Components taken from a directory of built `.wasm` files, by the name
+//! and version their `describe()` reports — for `weft run` and benchmarks,
+//! where there is no server registry.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use super::executor::{ComponentSource, ResolvedComponent};
+use crate::integration::Catalog;
+use crate::sandbox::Sandbox;
+
+/// Every component of a directory, compiled and described.
+#[derive(Debug, Default)]
+pub struct DirectoryComponents {
+    by_ref: HashMap<String, Arc<ResolvedComponent>>,
+}
+
+impl DirectoryComponents {
+    /// Compiles and describes every `*.wasm` in `dir` (hostile test
+    /// fixtures, `hostile-*`, are skipped). A file that is not a valid
+    /// connector component is an error naming it.
+    pub async fn load(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Self> {
+        let entries = std::fs::read_dir(dir)
+            .with_context(|| format!("failed to read components directory {}", dir.display()))?;
+        let mut paths: Vec<_> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+            .filter(|p| {
+                !p.file_stem()
+                    .is_some_and(|s| s.to_string_lossy().starts_with("hostile-"))
+            })
+            .collect();
+        paths.sort();
+        let mut by_ref = HashMap::new();
+        for path in paths {
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("failed to read {}", path.display()))?;
+            let component = sandbox
+                .compile(&bytes)
+                .with_context(|| format!("failed to load component {}", path.display()))?;
+            let manifest = sandbox
+                .describe(&component)
+                .await
+                .with_context(|| format!("component {}", path.display()))?;
+            by_ref.insert(
+                manifest.reference(),
+                Arc::new(ResolvedComponent {
+                    component,
+                    manifest,
+                }),
+            );
+        }
+        Ok(Self { by_ref })
+    }
+
+    /// What these components offer, for validating integrations.
+    pub fn catalog(&self) -> Catalog {
+        let mut catalog = Catalog::default();
+        for resolved in self.by_ref.values() {
+            let m = &resolved.manifest;
+            catalog.insert(
+                &m.name,
+                &m.version,
+                m.actions.iter().map(|a| a.key.clone()),
+                m.hosts.iter().cloned(),
+            );
+        }
+        catalog
+    }
+}
+
+impl ComponentSource for DirectoryComponents {
+    fn resolve(&self, reference: &str) -> Option<Arc<ResolvedComponent>> {
+        self.by_ref.get(reference).cloned()
+    }
+}
+
+/// Keeps step records and the response in memory, in finishing order.
+#[derive(Debug, Default)]
+pub struct RecordingObserver {
+    records: std::sync::Mutex<Vec<super::StepRecord>>,
+}
+
+impl RecordingObserver {
+    /// The records so far.
+    pub fn records(&self) -> Vec<super::StepRecord> {
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl super::ExecutionObserver for RecordingObserver {
+    fn step_finished(&self, record: &super::StepRecord) {
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(record.clone());
+    }
+
+    fn responded(&self, _response: &super::FlowResponse) {}
+}
