@@ -17,12 +17,31 @@
 //! # }
 //! ```
 //!
+//! A method chosen at run time parses from its name:
+//!
+//! ```no_run
+//! use weft_sdk::http::{Method, Request};
+//!
+//! # fn main() -> Result<(), weft_sdk::Error> {
+//! let method: Method = "delete".parse()?;
+//! let response = Request::new(method, "https://api.acme.example/orders/7").send()?;
+//! if !response.is_success() {
+//!     weft_sdk::warn!("delete answered {}", response.status());
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! The host only lets a request through to a host the component declares in
-//! `hosts` *and* the operator allows; anything else fails with
-//! `GET <url> failed: http request denied`. Every [`HttpError`] converts
-//! into [`Error`] with `?`: a request the host refuses or the SDK cannot
-//! build, or a 4xx answer, becomes [`Error::Fatal`] (retrying will not help);
-//! every other failure [`Error::Upstream`] (the host may retry).
+//! `hosts` *and* the operator allows, and never to a private, loopback or
+//! link-local address the operator did not open up; redirects are not
+//! followed (you get the 3xx). A failure names the wasi:http error code, and
+//! a refusal says where to look:
+//! `GET http://10.0.0.5/ failed: destination-ip-prohibited (refused by the
+//! host's outbound policy; the step log says why)`. Every [`HttpError`]
+//! converts into [`Error`] with `?`: a request the host refuses or the SDK
+//! cannot build, or a 4xx answer, becomes [`Error::Fatal`] (retrying will
+//! not help); every other failure [`Error::Upstream`] (the host may retry).
 
 use std::fmt;
 
@@ -71,6 +90,28 @@ impl Method {
             Self::Delete => wasi::Method::Delete,
             Self::Options => wasi::Method::Options,
         }
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = HttpError;
+
+    /// `GET`, `post`, ... (case-insensitive).
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Ok(match name.to_ascii_uppercase().as_str() {
+            "GET" => Self::Get,
+            "HEAD" => Self::Head,
+            "POST" => Self::Post,
+            "PUT" => Self::Put,
+            "PATCH" => Self::Patch,
+            "DELETE" => Self::Delete,
+            "OPTIONS" => Self::Options,
+            _ => {
+                return Err(HttpError::refused(format!(
+                    "unsupported http method {name:?}; expected GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS"
+                )));
+            }
+        })
     }
 }
 
@@ -346,6 +387,11 @@ impl Response {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
     /// The raw body.
     pub fn bytes(&self) -> &[u8] {
         &self.body
@@ -438,8 +484,9 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
-/// The error for a wasi:http error code: `GET url failed: http request
-/// denied`. Refusals by the host's policy are not retryable.
+/// The error for a wasi:http error code: `GET url failed:
+/// http-request-denied (...)`. Refusals by the host's policy are not
+/// retryable.
 fn code_error(line: &str, code: &ErrorCode) -> HttpError {
     HttpError {
         message: format!("{line} failed: {}", code_text(code)),
@@ -451,12 +498,23 @@ fn code_error(line: &str, code: &ErrorCode) -> HttpError {
     }
 }
 
-/// A wasi:http error code as words, e.g. `http request denied`.
+/// A wasi:http error code by its WIT name, e.g. `http-request-denied`,
+/// with a hint where the name alone does not say what to do.
 fn code_text(code: &ErrorCode) -> String {
-    match code {
-        ErrorCode::InternalError(Some(detail)) => format!("internal error: {detail}"),
-        _ => words(code),
-    }
+    let hint = match code {
+        ErrorCode::InternalError(Some(detail)) => return format!("internal-error: {detail}"),
+        ErrorCode::DnsError(e) => match &e.rcode {
+            Some(rcode) => return format!("dns-error: {rcode}"),
+            None => "",
+        },
+        ErrorCode::HttpRequestDenied | ErrorCode::DestinationIpProhibited => {
+            " (refused by the host's outbound policy; the step log says why)"
+        }
+        ErrorCode::HttpResponseBodySize(_) => " (the response is larger than the host allows)",
+        ErrorCode::ConnectionLimitReached => " (too many requests of this step in flight)",
+        _ => "",
+    };
+    format!("{}{hint}", words(code))
 }
 
 /// A stream failure as text, preferring the wasi:http error code it carries.
@@ -470,8 +528,8 @@ fn stream_text(error: StreamError) -> String {
     }
 }
 
-/// Turns a generated variant's `Debug` name into words:
-/// `ErrorCode::HttpRequestDenied` → `http request denied`.
+/// Turns a generated variant's `Debug` name into its WIT name:
+/// `ErrorCode::HttpRequestDenied` → `http-request-denied`.
 fn words(value: &impl fmt::Debug) -> String {
     let debug = format!("{value:?}");
     let name = debug.split('(').next().unwrap_or_default();
@@ -479,7 +537,7 @@ fn words(value: &impl fmt::Debug) -> String {
     let mut text = String::with_capacity(name.len() + 4);
     for c in name.chars() {
         if c.is_ascii_uppercase() && !text.is_empty() {
-            text.push(' ');
+            text.push('-');
         }
         text.push(c.to_ascii_lowercase());
     }
