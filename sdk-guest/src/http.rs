@@ -523,8 +523,37 @@ fn stream_text(error: StreamError) -> String {
         StreamError::Closed => "stream closed".to_owned(),
         StreamError::LastOperationFailed(e) => match wasi::http_error_code(&e) {
             Some(code) => code_text(&code),
-            None => e.to_debug_string(),
+            None => io_error_text(&e.to_debug_string()),
         },
+    }
+}
+
+/// Host messages of body-read failures and the wasi:http codes they stand
+/// for. wasmtime-wasi-http 48 hands a failed response-body read to the guest
+/// as a plain I/O error carrying the host's message (`http-error-code` finds
+/// no code in it), so the SDK recognises the messages of the codes a body
+/// read can end with.
+const BODY_ERRORS: &[(&str, ErrorCode)] = &[
+    (
+        "HTTP response body size exceeds limit",
+        ErrorCode::HttpResponseBodySize(None),
+    ),
+    ("connection read timeout", ErrorCode::ConnectionReadTimeout),
+    ("HTTP response timeout", ErrorCode::HttpResponseTimeout),
+    (
+        "incomplete HTTP response",
+        ErrorCode::HttpResponseIncomplete,
+    ),
+    ("connection terminated", ErrorCode::ConnectionTerminated),
+];
+
+/// An I/O error's text: the wasi:http code it stands for when recognised,
+/// else its first line (the rest is a host backtrace).
+fn io_error_text(debug: &str) -> String {
+    let line = debug.lines().next().unwrap_or_default().trim();
+    match BODY_ERRORS.iter().find(|(text, _)| line.starts_with(text)) {
+        Some((_, code)) => format!("{}: {line}", code_text(code)),
+        None => line.to_owned(),
     }
 }
 

@@ -125,7 +125,11 @@ fn request(input: HttpRequest, _: &Context) -> Result<HttpResponse, Error> {
             .or_insert_with(|| value.clone());
     }
     let body = parse_body(response.header("content-type"), response.bytes());
-    Ok(HttpResponse { status, headers, body })
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// A query value as the strings to send: scalars once, arrays per item.
@@ -152,7 +156,12 @@ fn parse_body(content_type: Option<&str>, bytes: &[u8]) -> Value {
         return Value::Null;
     }
     let is_json = content_type.is_some_and(|ct| {
-        let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let mime = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         mime == "application/json" || mime.ends_with("+json")
     });
     if is_json && let Ok(value) = weft_sdk::serde_json::from_slice(bytes) {
