@@ -307,17 +307,22 @@ impl Request {
             .map_err(|()| failed("request body unavailable".to_owned()))?;
 
         let pending = outgoing_handler::handle(request, None).map_err(|e| code_error(&line, &e))?;
-        {
-            let stream = body
-                .write()
-                .map_err(|()| failed("request body unavailable".to_owned()))?;
-            for chunk in self.body.chunks(WRITE_CHUNK) {
-                stream
-                    .blocking_write_and_flush(chunk)
-                    .map_err(|e| failed(stream_text(e)))?;
+        // A refused request's body is closed at once; if writing it fails,
+        // the response's error code (e.g. http-request-denied) is the
+        // better explanation.
+        let sent = (|| {
+            {
+                let stream = body
+                    .write()
+                    .map_err(|()| failed("request body unavailable".to_owned()))?;
+                for chunk in self.body.chunks(WRITE_CHUNK) {
+                    stream
+                        .blocking_write_and_flush(chunk)
+                        .map_err(|e| failed(stream_text(e)))?;
+                }
             }
-        }
-        OutgoingBody::finish(body, None).map_err(|e| code_error(&line, &e))?;
+            OutgoingBody::finish(body, None).map_err(|e| code_error(&line, &e))
+        })();
 
         pending.subscribe().block();
         let response = match pending.get() {
@@ -325,6 +330,7 @@ impl Request {
             Some(Ok(Err(code))) => return Err(code_error(&line, &code)),
             Some(Err(())) | None => return Err(failed("no response".to_owned())),
         };
+        sent?;
         let status = response.status();
         let headers = response
             .headers()

@@ -404,6 +404,48 @@ async fn private_and_metadata_literals_are_refused_before_connecting() {
             .get("http@1.0.0", OutboundOutcome::Denied),
         3
     );
+
+    // A refused POST reports the refusal, not the closed request body.
+    let outcome = call(
+        &sandbox,
+        weft_tests::HTTP,
+        "request",
+        json!({"method": "POST", "url": "http://10.0.0.5/orders", "json": {"a": 1}}),
+    )
+    .await;
+    let error = error_text(&outcome);
+    assert!(error.contains("destination-ip-prohibited"), "{error}");
+    assert!(error.starts_with("fatal error"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numeric_host_names_are_judged_by_their_address() {
+    let sandbox = sandbox_with("[outbound]\nallow = [\"*\"]\n");
+    // 2130706433 is 127.0.0.1 to the resolver.
+    let outcome = call(
+        &sandbox,
+        weft_tests::HTTP,
+        "request",
+        json!({"url": "http://2130706433:9/"}),
+    )
+    .await;
+    let notes = host_notes(&outcome);
+    assert!(
+        notes.contains("host \"2130706433\" resolves to 127.0.0.1, a loopback address"),
+        "{notes}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_to_a_plain_http_server_fails_the_tls_handshake() {
+    let server = server().await;
+    let sandbox = sandbox_with(LOOPBACK_ALLOWED);
+    let url = format!("https://127.0.0.1:{}/hello", server.addr.port());
+    let outcome = call(&sandbox, weft_tests::HTTP, "request", json!({"url": url})).await;
+    let error = error_text(&outcome);
+    assert!(error.contains("tls-protocol-error"), "{error}");
+    let notes = host_notes(&outcome);
+    assert!(notes.contains("tls handshake failed"), "{notes}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
