@@ -1,15 +1,34 @@
 # Weft's entry points: `make run`, `make test`, `make components`,
 # `make bench`, `make lint` (see README.md).
-.PHONY: setup components
+.PHONY: setup components build test lint bench
 
 # Guest crates build for wasm32-wasip2; add the target once if missing.
 setup:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
-# run:   (lead) start `weft serve` with the built components.
-# test:  (lead) `make components`, then the native workspace's tests.
-# bench: (lead)
-# lint:  (lead)
+# The `weft` binary (dev profile; dependencies optimised, see Cargo.toml).
+build: components
+	cargo build -p weft
+
+# Every test: host unit tests, the end-to-end suite (which drives
+# target/debug/weft and the built components), and the guest SDK's tests.
+test: build
+	cargo test --workspace
+	cargo test --manifest-path sdk-guest/Cargo.toml --target-dir target
+
+# Formatting and clippy, warnings denied, for the native and guest crates.
+lint: setup
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo fmt --manifest-path components/Cargo.toml --all --check
+	cargo clippy --manifest-path components/Cargo.toml --target wasm32-wasip2 --target-dir target -- -D warnings
+	cargo fmt --manifest-path sdk-guest/Cargo.toml --check
+	cargo clippy --manifest-path sdk-guest/Cargo.toml --target-dir target --all-targets -- -D warnings
+
+# Headline figures as ratios against baselines measured in the same run;
+# each also printed as `bench: NAME=VALUE`.
+bench: components
+	cargo bench -p weft-tests --bench weft
 
 # `make components` leaves every component at target/components/<name>.wasm,
 # the one place tests, examples and scripts take them from:

@@ -120,6 +120,23 @@ pub mod duration_serde {
     }
 }
 
+/// Serde adapter for `Duration` fields written as fractional milliseconds
+/// (`12.5`), for records scripts read.
+pub mod duration_ms {
+    use super::*;
+
+    /// Serializes as milliseconds.
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64() * 1000.0)
+    }
+
+    /// Deserializes from milliseconds.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let ms = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(ms / 1000.0).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

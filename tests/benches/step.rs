@@ -109,8 +109,9 @@ async fn raw_call(engine: &Engine, pre: &ConnectorPre<RawHost>) {
         attempt: 1,
         idempotency_key: "k".into(),
     };
+    let (action, input) = ("echo".to_owned(), INPUT.to_owned());
     let out = connector
-        .call_run(&mut store, "echo", INPUT, &ctx)
+        .call_run(&mut store, &action, &input, &ctx)
         .await
         .unwrap();
     assert!(out.is_ok());

@@ -56,8 +56,7 @@ mod expect {
     pub const hostile_recursion: Expectation = expect("stack_overflow", "stack overflow");
     pub const hostile_table: Expectation =
         expect("table_limit", "table limit 20000 elements exceeded");
-    pub const hostile_output: Expectation =
-        expect("output_too_large", "exceeds the 4 MiB limit");
+    pub const hostile_output: Expectation = expect("output_too_large", "exceeds the 4 MiB limit");
     pub const hostile_log: Expectation = expect("log_limit", "log limit 1 MiB exceeded");
     pub const hostile_panic: Expectation = expect("trap", "hostile panic");
     pub const hostile_file: Expectation = Expectation {
@@ -168,7 +167,9 @@ async fn host_survives_every_fixture_on_one_engine() {
         req.state = Arc::new(MemoryStateStore::default());
         let outcome = sandbox.run_step(&echo, req).await;
         assert_eq!(
-            outcome.result.unwrap_or_else(|e| panic!("echo after {name}: {e}")),
+            outcome
+                .result
+                .unwrap_or_else(|e| panic!("echo after {name}: {e}")),
             serde_json::json!({"after": "x"})
         );
     }

@@ -19,7 +19,11 @@ fn assert_refused(bytes: &[u8], expected: &str) {
         "stderr should contain {expected:?}: {}",
         run.stderr
     );
-    assert!(run.stderr.contains("thing.wasm"), "names the file: {}", run.stderr);
+    assert!(
+        run.stderr.contains("thing.wasm"),
+        "names the file: {}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -50,7 +54,8 @@ fn component_of_another_world_is_refused() {
 fn unknown_import_is_named() {
     let bytes = wat::parse_str(
         r#"(component (import "acme:secret/backdoor" (instance (export "open" (func)))))"#,
-    ).unwrap();
+    )
+    .unwrap();
     assert_refused(&bytes, "acme:secret/backdoor");
 }
 

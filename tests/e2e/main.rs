@@ -1,7 +1,9 @@
 //! End-to-end tests: the real `weft` binary and real components built by
 //! `make components`, one test binary with a module per area.
 
+mod flows_local;
 mod hostile;
 mod loading;
 mod outbound;
+mod scaffold;
 mod support;

@@ -1,9 +1,10 @@
 //! `echo@1.0.0`: returns its input unchanged. Its other actions exist for the
 //! host's tests: `fail` returns the guest error it is asked for, `state`
 //! drives the state import, `sleep` blocks in a clock call, `log` writes to
-//! the log import, stdout and stderr, and `fetch` sends a GET through the
-//! outbound HTTP import. It declares every host (`*`), so only the operator's
-//! allowlist decides what `fetch` may reach.
+//! the log import, stdout and stderr, `fetch` sends a GET through the
+//! outbound HTTP import, and `flaky` fails its first attempts. It declares
+//! every host (`*`), so only the operator's allowlist decides what `fetch`
+//! may reach.
 
 use std::time::{Duration, Instant};
 
@@ -72,6 +73,30 @@ weft_sdk::types! {
         pub status: u16,
         pub body: String,
     }
+
+    /// Input of `flaky`: how many attempts fail before one succeeds.
+    pub struct Flaky {
+        pub fail_times: u32,
+    }
+
+    /// Output of `flaky`: what the succeeding attempt saw.
+    pub struct Attempted {
+        pub attempt: u32,
+        pub idempotency_key: String,
+    }
+}
+
+fn flaky(input: Flaky, ctx: &Context) -> Result<Attempted, Error> {
+    if ctx.attempt <= input.fail_times {
+        return Err(Error::upstream(format!(
+            "attempt {} of a flaky upstream failed (key {})",
+            ctx.attempt, ctx.idempotency_key
+        )));
+    }
+    Ok(Attempted {
+        attempt: ctx.attempt,
+        idempotency_key: ctx.idempotency_key.clone(),
+    })
 }
 
 fn echo(input: Value, _: &Context) -> Result<Value, Error> {
@@ -165,5 +190,11 @@ weft_sdk::connector! {
             run: log,
         },
         { key: "fetch", title: "Fetch", description: "Sends GET {url}; returns {status, body}", run: fetch },
+        {
+            key: "flaky",
+            title: "Flaky",
+            description: "Fails with an upstream error on the first {fail_times} attempts",
+            run: flaky,
+        },
     ],
 }

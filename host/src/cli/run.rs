@@ -95,11 +95,7 @@ pub async fn run(args: RunArgs, json_output: bool) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("invalid config:\n{e}"))?;
     let payload = read_payload(args.payload.as_ref())?;
 
-    let executor = Executor::new(
-        sandbox,
-        components,
-        Arc::new(MemoryStateStore::default()),
-    );
+    let executor = Executor::new(sandbox, components, Arc::new(MemoryStateStore::default()));
     let run = FlowRun {
         execution_id: uuid::Uuid::now_v7().to_string(),
         flow: flow.clone(),
@@ -193,7 +189,12 @@ pub fn print_step_tree(records: &[StepRecord]) {
         }
         println!("{line}");
         if let Some(error) = &record.error {
-            println!("{:indent$}  error: {}", "", error.message, indent = depth * 2);
+            println!(
+                "{:indent$}  error: {}",
+                "",
+                error.message,
+                indent = depth * 2
+            );
         }
         for log in &record.logs {
             println!("{:indent$}  log: {}", "", log.message, indent = depth * 2);

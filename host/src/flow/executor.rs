@@ -19,7 +19,9 @@ use super::record::{
     ExecutionStatus, FlowResponse, FlowResult, StepFailure, StepRecord, StepStatus,
 };
 use super::redact::Redactor;
-use crate::integration::{ActionStep, BranchCase, Flow, ForEachStep, OnError, ResolvedConfig, RespondStep, Step, StepKind};
+use crate::integration::{
+    ActionStep, BranchCase, Flow, ForEachStep, OnError, ResolvedConfig, RespondStep, Step, StepKind,
+};
 use crate::sandbox::{
     ComponentManifest, HostPattern, LoadedComponent, Sandbox, StateStore, StepContext, StepRequest,
 };
@@ -277,10 +279,7 @@ impl Executor {
                 Ok(output)
             }
             Err(failure) => {
-                let failure = StepFailure {
-                    message: cx.redactor.text(&failure.message),
-                    ..failure
-                };
+                let failure = cx.redactor.failure(failure);
                 let message = format!("step '{path}' failed: {}", failure.message);
                 record.status = StepStatus::Failed;
                 record.error = Some(failure.clone());
@@ -481,7 +480,12 @@ fn render_fields(
             .map(Value::Array),
         Value::Object(map) => map
             .iter()
-            .map(|(k, v)| Ok((k.clone(), render_fields(templates, v, ctx, &format!("{path}.{k}"))?)))
+            .map(|(k, v)| {
+                Ok((
+                    k.clone(),
+                    render_fields(templates, v, ctx, &format!("{path}.{k}"))?,
+                ))
+            })
             .collect::<Result<Map<_, _>, _>>()
             .map(Value::Object),
         other => Ok(other.clone()),

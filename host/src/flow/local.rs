@@ -36,8 +36,8 @@ impl DirectoryComponents {
         paths.sort();
         let mut by_ref = HashMap::new();
         for path in paths {
-            let bytes =
-                std::fs::read(&path).with_context(|| format!("failed to read {}", path.display()))?;
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("failed to read {}", path.display()))?;
             let component = sandbox
                 .compile(&bytes)
                 .with_context(|| format!("failed to load component {}", path.display()))?;

@@ -10,8 +10,6 @@ pub use executor::{
     ComponentSource, ExecutionObserver, Executor, FlowRun, InstanceInfo, ResolvedComponent,
     idempotency_key,
 };
-pub use record::{
-    ExecutionStatus, FlowResponse, FlowResult, StepFailure, StepRecord, StepStatus,
-};
 pub use local::{DirectoryComponents, RecordingObserver};
+pub use record::{ExecutionStatus, FlowResponse, FlowResult, StepFailure, StepRecord, StepStatus};
 pub use redact::{REDACTED, Redactor};

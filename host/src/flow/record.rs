@@ -135,7 +135,7 @@ pub struct StepRecord {
     /// Attempts made (1 without retries).
     pub attempts: u32,
     /// Wall time across attempts, including backoff waits.
-    #[serde(with = "crate::units::duration_serde")]
+    #[serde(rename = "duration_ms", with = "crate::units::duration_ms")]
     pub duration: Duration,
     /// Fuel consumed across attempts.
     pub fuel_used: u64,

@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use super::record::StepFailure;
 use crate::sandbox::LogLine;
 
 /// The placeholder shown instead of a secret.
@@ -51,6 +52,22 @@ impl Redactor {
                     .collect(),
             ),
             other => other.clone(),
+        }
+    }
+
+    /// A step failure with secrets replaced in its message and detail.
+    pub fn failure(&self, failure: StepFailure) -> StepFailure {
+        if self.secrets.is_empty() {
+            return failure;
+        }
+        let detail = failure.detail.and_then(|detail| {
+            let value = serde_json::to_value(&detail).ok()?;
+            serde_json::from_value(self.value(&value)).ok()
+        });
+        StepFailure {
+            message: self.text(&failure.message),
+            detail,
+            ..failure
         }
     }
 

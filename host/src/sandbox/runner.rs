@@ -91,7 +91,7 @@ pub struct StepOutcome {
     /// Fuel consumed.
     pub fuel_used: u64,
     /// Wall time, including instantiation.
-    #[serde(with = "crate::units::duration_serde")]
+    #[serde(rename = "duration_ms", with = "crate::units::duration_ms")]
     pub duration: Duration,
     /// Largest linear memory, in bytes.
     pub peak_memory: u64,
