@@ -12,6 +12,10 @@
 //! builtins = "target/components"             # default: none
 //! max_body = "16MiB"
 //! request_timeout = "60s"
+//! [sandbox.outbound]
+//! allow = ["api.acme.example:443", "*.example.com"]
+//! allow_cidrs = ["10.1.2.0/24"]
+//! max_response_body = "10MiB"
 //! ```
 
 use std::path::Path;
@@ -89,6 +93,19 @@ mod tests {
         assert_eq!(config.sandbox.limits.fuel, 5);
         assert_eq!(config.sandbox.limits.timeout.as_secs(), 2);
         assert_eq!(config.sandbox.limits.memory.0, 8 << 20);
+    }
+
+    #[test]
+    fn outbound_policy_parses() {
+        let config: Config = toml::from_str(
+            "[sandbox.outbound]\nallow = [\"*.example.com:443\"]\nallow_cidrs = [\"127.0.0.1/32\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.sandbox.outbound.allow[0].as_str(),
+            "*.example.com:443"
+        );
+        assert_eq!(config.sandbox.outbound.max_concurrent_requests, 8);
     }
 
     #[test]

@@ -17,12 +17,31 @@
 //! # }
 //! ```
 //!
+//! A method chosen at run time parses from its name:
+//!
+//! ```no_run
+//! use weft_sdk::http::{Method, Request};
+//!
+//! # fn main() -> Result<(), weft_sdk::Error> {
+//! let method: Method = "delete".parse()?;
+//! let response = Request::new(method, "https://api.acme.example/orders/7").send()?;
+//! if !response.is_success() {
+//!     weft_sdk::warn!("delete answered {}", response.status());
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! The host only lets a request through to a host the component declares in
-//! `hosts` *and* the operator allows; anything else fails with
-//! `GET <url> failed: http request denied`. Every [`HttpError`] converts
-//! into [`Error`] with `?`: a request the host refuses or the SDK cannot
-//! build, or a 4xx answer, becomes [`Error::Fatal`] (retrying will not help);
-//! every other failure [`Error::Upstream`] (the host may retry).
+//! `hosts` *and* the operator allows, and never to a private, loopback or
+//! link-local address the operator did not open up; redirects are not
+//! followed (you get the 3xx). A failure names the wasi:http error code, and
+//! a refusal says where to look:
+//! `GET http://10.0.0.5/ failed: destination-ip-prohibited (refused by the
+//! host's outbound policy; the step log says why)`. Every [`HttpError`]
+//! converts into [`Error`] with `?`: a request the host refuses or the SDK
+//! cannot build, or a 4xx answer, becomes [`Error::Fatal`] (retrying will
+//! not help); every other failure [`Error::Upstream`] (the host may retry).
 
 use std::fmt;
 
@@ -71,6 +90,28 @@ impl Method {
             Self::Delete => wasi::Method::Delete,
             Self::Options => wasi::Method::Options,
         }
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = HttpError;
+
+    /// `GET`, `post`, ... (case-insensitive).
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Ok(match name.to_ascii_uppercase().as_str() {
+            "GET" => Self::Get,
+            "HEAD" => Self::Head,
+            "POST" => Self::Post,
+            "PUT" => Self::Put,
+            "PATCH" => Self::Patch,
+            "DELETE" => Self::Delete,
+            "OPTIONS" => Self::Options,
+            _ => {
+                return Err(HttpError::refused(format!(
+                    "unsupported http method {name:?}; expected GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS"
+                )));
+            }
+        })
     }
 }
 
@@ -266,17 +307,22 @@ impl Request {
             .map_err(|()| failed("request body unavailable".to_owned()))?;
 
         let pending = outgoing_handler::handle(request, None).map_err(|e| code_error(&line, &e))?;
-        {
-            let stream = body
-                .write()
-                .map_err(|()| failed("request body unavailable".to_owned()))?;
-            for chunk in self.body.chunks(WRITE_CHUNK) {
-                stream
-                    .blocking_write_and_flush(chunk)
-                    .map_err(|e| failed(stream_text(e)))?;
+        // A refused request's body is closed at once; if writing it fails,
+        // the response's error code (e.g. http-request-denied) is the
+        // better explanation.
+        let sent = (|| {
+            {
+                let stream = body
+                    .write()
+                    .map_err(|()| failed("request body unavailable".to_owned()))?;
+                for chunk in self.body.chunks(WRITE_CHUNK) {
+                    stream
+                        .blocking_write_and_flush(chunk)
+                        .map_err(|e| failed(stream_text(e)))?;
+                }
             }
-        }
-        OutgoingBody::finish(body, None).map_err(|e| code_error(&line, &e))?;
+            OutgoingBody::finish(body, None).map_err(|e| code_error(&line, &e))
+        })();
 
         pending.subscribe().block();
         let response = match pending.get() {
@@ -284,6 +330,7 @@ impl Request {
             Some(Ok(Err(code))) => return Err(code_error(&line, &code)),
             Some(Err(())) | None => return Err(failed("no response".to_owned())),
         };
+        sent?;
         let status = response.status();
         let headers = response
             .headers()
@@ -344,6 +391,11 @@ impl Response {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
     }
 
     /// The raw body.
@@ -438,8 +490,9 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
-/// The error for a wasi:http error code: `GET url failed: http request
-/// denied`. Refusals by the host's policy are not retryable.
+/// The error for a wasi:http error code: `GET url failed:
+/// http-request-denied (...)`. Refusals by the host's policy are not
+/// retryable.
 fn code_error(line: &str, code: &ErrorCode) -> HttpError {
     HttpError {
         message: format!("{line} failed: {}", code_text(code)),
@@ -451,12 +504,23 @@ fn code_error(line: &str, code: &ErrorCode) -> HttpError {
     }
 }
 
-/// A wasi:http error code as words, e.g. `http request denied`.
+/// A wasi:http error code by its WIT name, e.g. `http-request-denied`,
+/// with a hint where the name alone does not say what to do.
 fn code_text(code: &ErrorCode) -> String {
-    match code {
-        ErrorCode::InternalError(Some(detail)) => format!("internal error: {detail}"),
-        _ => words(code),
-    }
+    let hint = match code {
+        ErrorCode::InternalError(Some(detail)) => return format!("internal-error: {detail}"),
+        ErrorCode::DnsError(e) => match &e.rcode {
+            Some(rcode) => return format!("dns-error: {rcode}"),
+            None => "",
+        },
+        ErrorCode::HttpRequestDenied | ErrorCode::DestinationIpProhibited => {
+            " (refused by the host's outbound policy; the step log says why)"
+        }
+        ErrorCode::HttpResponseBodySize(_) => " (the response is larger than the host allows)",
+        ErrorCode::ConnectionLimitReached => " (too many requests of this step in flight)",
+        _ => "",
+    };
+    format!("{}{hint}", words(code))
 }
 
 /// A stream failure as text, preferring the wasi:http error code it carries.
@@ -465,13 +529,42 @@ fn stream_text(error: StreamError) -> String {
         StreamError::Closed => "stream closed".to_owned(),
         StreamError::LastOperationFailed(e) => match wasi::http_error_code(&e) {
             Some(code) => code_text(&code),
-            None => e.to_debug_string(),
+            None => io_error_text(&e.to_debug_string()),
         },
     }
 }
 
-/// Turns a generated variant's `Debug` name into words:
-/// `ErrorCode::HttpRequestDenied` → `http request denied`.
+/// Host messages of body-read failures and the wasi:http codes they stand
+/// for. wasmtime-wasi-http 48 hands a failed response-body read to the guest
+/// as a plain I/O error carrying the host's message (`http-error-code` finds
+/// no code in it), so the SDK recognises the messages of the codes a body
+/// read can end with.
+const BODY_ERRORS: &[(&str, ErrorCode)] = &[
+    (
+        "HTTP response body size exceeds limit",
+        ErrorCode::HttpResponseBodySize(None),
+    ),
+    ("connection read timeout", ErrorCode::ConnectionReadTimeout),
+    ("HTTP response timeout", ErrorCode::HttpResponseTimeout),
+    (
+        "incomplete HTTP response",
+        ErrorCode::HttpResponseIncomplete,
+    ),
+    ("connection terminated", ErrorCode::ConnectionTerminated),
+];
+
+/// An I/O error's text: the wasi:http code it stands for when recognised,
+/// else its first line (the rest is a host backtrace).
+fn io_error_text(debug: &str) -> String {
+    let line = debug.lines().next().unwrap_or_default().trim();
+    match BODY_ERRORS.iter().find(|(text, _)| line.starts_with(text)) {
+        Some((_, code)) => format!("{}: {line}", code_text(code)),
+        None => line.to_owned(),
+    }
+}
+
+/// Turns a generated variant's `Debug` name into its WIT name:
+/// `ErrorCode::HttpRequestDenied` → `http-request-denied`.
 fn words(value: &impl fmt::Debug) -> String {
     let debug = format!("{value:?}");
     let name = debug.split('(').next().unwrap_or_default();
@@ -479,7 +572,7 @@ fn words(value: &impl fmt::Debug) -> String {
     let mut text = String::with_capacity(name.len() + 4);
     for c in name.chars() {
         if c.is_ascii_uppercase() && !text.is_empty() {
-            text.push(' ');
+            text.push('-');
         }
         text.push(c.to_ascii_lowercase());
     }

@@ -5,6 +5,7 @@ mod control;
 mod flows_local;
 mod hostile;
 mod loading;
+mod outbound;
 mod scaffold;
 mod server;
 mod support;

@@ -153,7 +153,7 @@ fn log(input: Lines, _: &Context) -> Result<Lines, Error> {
 }
 
 /// Any status is a success; a transport failure or refusal is the error
-/// `weft_sdk::http` reports, e.g. `fatal("GET <url> failed: http request denied")`.
+/// `weft_sdk::http` reports, e.g. `fatal("GET <url> failed: http-request-denied (...)")`.
 fn fetch(input: Fetch, _: &Context) -> Result<Fetched, Error> {
     let response = http::get(input.url).send()?;
     let body = String::from_utf8_lossy(response.bytes()).into_owned();

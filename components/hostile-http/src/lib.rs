@@ -1,7 +1,7 @@
 //! `hostile-http@1.0.0`, a hostile fixture: action `run` sends `GET
 //! http://example.com/` (declared in `hosts`) and returns `{status}`; a refused
-//! request fails with `fatal("GET http://example.com/ failed: http request
-//! denied")`.
+//! request fails with `fatal("GET http://example.com/ failed:
+//! http-request-denied (...)")`.
 
 use weft_sdk::serde_json::{Value, json};
 use weft_sdk::{Context, Error, http};

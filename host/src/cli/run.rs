@@ -103,6 +103,7 @@ pub async fn run(args: RunArgs, json_output: bool) -> anyhow::Result<ExitCode> {
             id: "local".into(),
             tenant: "local".into(),
             webhooks: BTreeMap::new(),
+            outbound_allow: Vec::new(),
         },
         trigger: json!({ "body": payload, "headers": {}, "query": {}, "method": "POST" }),
         config,

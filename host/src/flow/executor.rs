@@ -23,7 +23,7 @@ use crate::integration::{
     ActionStep, BranchCase, Flow, ForEachStep, OnError, ResolvedConfig, RespondStep, Step, StepKind,
 };
 use crate::sandbox::{
-    ComponentManifest, LoadedComponent, Sandbox, StateStore, StepContext, StepRequest,
+    ComponentManifest, HostPattern, LoadedComponent, Sandbox, StateStore, StepContext, StepRequest,
 };
 use crate::template::Templates;
 
@@ -59,6 +59,10 @@ pub struct InstanceInfo {
     pub tenant: String,
     /// Webhook URL per webhook flow.
     pub webhooks: BTreeMap<String, String>,
+    /// Hosts this instance may reach on top of the operator allowlist
+    /// (validated at instance creation); not visible to templates.
+    #[serde(default, skip_serializing)]
+    pub outbound_allow: Vec<HostPattern>,
 }
 
 /// One flow run to execute.
@@ -328,6 +332,7 @@ impl Executor {
                 },
                 limits: limits.clone(),
                 state: self.state.clone(),
+                outbound_allow: cx.run.instance.outbound_allow.clone(),
             };
             let span = tracing::info_span!("weft.step", step = %path, attempt);
             let outcome = self

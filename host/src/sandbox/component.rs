@@ -1,6 +1,13 @@
 //! Loading components: recognising what the bytes are, compiling or
 //! deserialising them, pre-linking them against the host (`InstancePre`)
 //! once, and asking them to `describe()` themselves.
+//!
+//! A loaded component remembers what its `describe()` declared (its
+//! `name@version` and outbound hosts), which every step's outbound policy
+//! needs: [`Sandbox::describe`] or [`LoadedComponent::set_manifest`] records
+//! it, and a step of a component that has neither describes it once first.
+
+use std::sync::{Arc, OnceLock};
 
 use wasmtime::component::Component;
 
@@ -9,12 +16,15 @@ use super::bindings::ConnectorPre;
 use super::error::LoadError;
 use super::host_state::StepState;
 use super::manifest::ComponentManifest;
+use super::outbound::ComponentGrant;
 
 /// A compiled, pre-linked component, ready to instantiate per step.
 #[derive(Clone)]
 pub struct LoadedComponent {
     component: Component,
     pub(super) pre: ConnectorPre<StepState>,
+    /// Shared by clones: set once from the manifest.
+    grant: Arc<OnceLock<Arc<ComponentGrant>>>,
 }
 
 impl std::fmt::Debug for LoadedComponent {
@@ -24,6 +34,20 @@ impl std::fmt::Debug for LoadedComponent {
 }
 
 impl LoadedComponent {
+    /// Records the manifest stored with this component (e.g. after
+    /// [`Sandbox::deserialize`]), so steps need not call `describe()` again
+    /// to learn its reference and declared hosts. The first record wins.
+    pub fn set_manifest(&self, manifest: &ComponentManifest) {
+        let _ = self
+            .grant
+            .set(Arc::new(ComponentGrant::from_manifest(manifest)));
+    }
+
+    /// What its outbound requests may reach, if known yet.
+    pub(super) fn grant(&self) -> Option<Arc<ComponentGrant>> {
+        self.grant.get().cloned()
+    }
+
     /// The compiled artifact, for storing and [`Sandbox::deserialize`] later.
     pub fn serialize(&self) -> Result<Vec<u8>, LoadError> {
         self.component
@@ -75,7 +99,11 @@ impl Sandbox {
         })?;
         let pre =
             ConnectorPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
-        Ok(LoadedComponent { component, pre })
+        Ok(LoadedComponent {
+            component,
+            pre,
+            grant: Arc::default(),
+        })
     }
 
     /// Calls `describe()` in a fresh, tightly limited instance and checks
@@ -88,7 +116,21 @@ impl Sandbox {
             .call_describe(component)
             .await
             .map_err(|e| LoadError::Describe(e.to_string()))?;
-        ComponentManifest::from_info(info).map_err(LoadError::Describe)
+        let manifest = ComponentManifest::from_info(info).map_err(LoadError::Describe)?;
+        component.set_manifest(&manifest);
+        Ok(manifest)
+    }
+
+    /// The component's grant, describing it first if nothing recorded one;
+    /// a component that cannot describe itself may reach nothing.
+    pub(super) async fn grant(&self, component: &LoadedComponent) -> Arc<ComponentGrant> {
+        if let Some(grant) = component.grant() {
+            return grant;
+        }
+        match self.describe(component).await {
+            Ok(_) => component.grant().unwrap_or_default(),
+            Err(_) => Arc::default(),
+        }
     }
 }
 

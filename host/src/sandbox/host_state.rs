@@ -217,11 +217,7 @@ impl StepState {
     /// All log lines: the `log` import's, then host notes, stdout, stderr.
     pub fn take_logs(&mut self) -> Vec<LogLine> {
         let mut logs = std::mem::take(&mut self.logs);
-        logs.extend(self.hooks.denials.drain(..).map(|message| LogLine {
-            level: LogLevel::Warn,
-            source: LogSource::Host,
-            message,
-        }));
+        logs.extend(self.hooks.take_notes());
         for (pipe, source, level) in [
             (&self.stdout, LogSource::Stdout, LogLevel::Info),
             (&self.stderr, LogSource::Stderr, LogLevel::Warn),

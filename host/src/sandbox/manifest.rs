@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::bindings::ComponentInfo;
+use super::outbound::HostPattern;
 
 /// One action of a component.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -88,11 +89,9 @@ impl ComponentManifest {
             });
         }
         for host in &info.hosts {
-            if host.is_empty() || host.contains('/') || host.chars().any(char::is_whitespace) {
-                return Err(format!(
-                    "declared host {host:?} must be host:port, *.domain:port or *"
-                ));
-            }
+            host.parse::<HostPattern>().map_err(|e| {
+                format!("declared host: {e} (expected host:port, *.domain:port or *)")
+            })?;
         }
         Ok(Self {
             name: info.name,

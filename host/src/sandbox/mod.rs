@@ -26,6 +26,8 @@ mod outbound;
 mod runner;
 mod state;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use wasmtime::component::{HasSelf, Linker};
 
@@ -35,10 +37,15 @@ pub use error::{GuestErrorKind, LoadError, StepError};
 pub use host_state::{LogLevel, LogLine, LogSource, MAX_STATE_KEY, MAX_STATE_VALUE};
 pub use limits::{PoolConfig, StepLimits};
 pub use manifest::{ActionManifest, ComponentManifest};
+pub use outbound::{
+    AddressClass, ComponentGrant, HostPattern, OutboundConfig, OutboundCount, OutboundOutcome,
+    OutboundStats, PatternError,
+};
 pub use runner::{StepContext, StepOutcome, StepRequest};
 pub use state::{MemoryStateStore, StateError, StateScope, StateStore};
 
 use host_state::StepState;
+use outbound::OutboundPolicy;
 
 /// Operator settings of the sandbox (the `[sandbox]` table of `weft.toml`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -48,6 +55,8 @@ pub struct SandboxConfig {
     pub limits: StepLimits,
     /// Instance pool sizing.
     pub pool: PoolConfig,
+    /// Outbound HTTP policy (`[sandbox.outbound]`).
+    pub outbound: OutboundConfig,
 }
 
 /// Compiles, links and runs components.
@@ -55,6 +64,8 @@ pub struct Sandbox {
     engine: SharedEngine,
     linker: Linker<StepState>,
     limits: StepLimits,
+    outbound: Arc<OutboundPolicy>,
+    outbound_stats: Arc<OutboundStats>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -62,6 +73,7 @@ impl std::fmt::Debug for Sandbox {
         f.debug_struct("Sandbox")
             .field("limits", &self.limits)
             .field("pooling", &self.engine.pooling())
+            .field("outbound", self.outbound.config())
             .finish_non_exhaustive()
     }
 }
@@ -81,12 +93,25 @@ impl Sandbox {
             engine,
             linker,
             limits: config.limits.clone(),
+            outbound: Arc::new(OutboundPolicy::new(config.outbound.clone())),
+            outbound_stats: Arc::default(),
         })
     }
 
     /// The default limits of a step.
     pub fn limits(&self) -> &StepLimits {
         &self.limits
+    }
+
+    /// The outbound HTTP policy every step runs under.
+    pub fn outbound(&self) -> &OutboundConfig {
+        self.outbound.config()
+    }
+
+    /// Outbound request counters by component and outcome, since this
+    /// sandbox was created (for the server's metrics).
+    pub fn outbound_stats(&self) -> &Arc<OutboundStats> {
+        &self.outbound_stats
     }
 
     /// The shared engine.

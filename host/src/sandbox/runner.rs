@@ -15,7 +15,7 @@ use super::engine::EPOCH_TICK;
 use super::error::{GuestErrorKind, StepError};
 use super::host_state::{LogLine, StepIdentity, StepState};
 use super::limits::StepLimits;
-use super::outbound::OutboundHooks;
+use super::outbound::{HostPattern, OutboundHooks};
 use super::state::{MemoryStateStore, StateStore};
 use crate::units::ByteSize;
 
@@ -54,6 +54,10 @@ pub struct StepRequest {
     pub limits: StepLimits,
     /// Backing store of the `state` import.
     pub state: Arc<dyn StateStore>,
+    /// Hosts this instance may reach on top of the operator allowlist
+    /// (validated when the instance is created); the component must still
+    /// declare them, and the address checks still apply.
+    pub outbound_allow: Vec<HostPattern>,
 }
 
 impl StepRequest {
@@ -74,6 +78,7 @@ impl StepRequest {
             },
             limits: sandbox.limits().clone(),
             state: Arc::new(MemoryStateStore::default()),
+            outbound_allow: Vec::new(),
         }
     }
 }
@@ -100,8 +105,9 @@ impl Sandbox {
         limits: &StepLimits,
         identity: StepIdentity,
         state: Arc<dyn StateStore>,
+        hooks: OutboundHooks,
     ) -> Result<Store<StepState>, StepError> {
-        let host = StepState::new(limits, identity, state, OutboundHooks::default());
+        let host = StepState::new(limits, identity, state, hooks);
         let mut store = Store::new(self.engine.engine(), host);
         store.limiter(|s| &mut s.limiter);
         let setup = |store: &mut Store<StepState>| -> wasmtime::Result<()> {
@@ -126,7 +132,13 @@ impl Sandbox {
             instance: req.context.instance.clone(),
             flow: req.context.flow.clone(),
         };
-        let mut store = match self.new_store(&limits, identity, req.state) {
+        let hooks = OutboundHooks::new(
+            self.outbound.clone(),
+            self.grant(component).await,
+            req.outbound_allow.into(),
+            self.outbound_stats.clone(),
+        );
+        let mut store = match self.new_store(&limits, identity, req.state, hooks) {
             Ok(store) => store,
             Err(error) => {
                 return StepOutcome {
@@ -184,7 +196,14 @@ impl Sandbox {
             ..self.limits().clone()
         };
         let state = Arc::new(MemoryStateStore::default());
-        let mut store = self.new_store(&limits, StepIdentity::default(), state)?;
+        // describe() has no business on the network: nothing is declared.
+        let hooks = OutboundHooks::new(
+            self.outbound.clone(),
+            Arc::default(),
+            Arc::new([]),
+            self.outbound_stats.clone(),
+        );
+        let mut store = self.new_store(&limits, StepIdentity::default(), state, hooks)?;
         let call = async {
             let connector = component.pre.instantiate_async(&mut store).await?;
             connector.call_describe(&mut store).await
