@@ -110,7 +110,7 @@ async fn raw_call(engine: &Engine, pre: &ConnectorPre<RawHost>) {
         idempotency_key: "k".into(),
     };
     let out = connector
-        .call_run(&mut store, "echo", INPUT, &ctx)
+        .call_run(&mut store, "echo", &INPUT.to_owned(), &ctx)
         .await
         .unwrap();
     assert!(out.is_ok());
