@@ -55,9 +55,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let metrics = Arc::new(Metrics::new());
     let opened_ms = started.elapsed().as_millis() as u64;
     let registry = Arc::new(
-        ComponentRegistry::open(sandbox.clone(), store.clone(), metrics.clone())
-            .await
-            .context("failed to load the stored components")?,
+        ComponentRegistry::open(
+            sandbox.clone(),
+            store.clone(),
+            metrics.clone(),
+            &args.data_dir.join("artifacts"),
+        )
+        .await
+        .context("failed to load the stored components")?,
     );
     let loaded_ms = started.elapsed().as_millis() as u64;
     if let Some(dir) = args.builtins.as_ref().or(config.server.builtins.as_ref()) {
