@@ -15,4 +15,4 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::StepError as WitStepError;
-pub use weft::connector::{log, state};
+pub use self::weft::connector::{log, state};
