@@ -33,7 +33,11 @@ fn weft_bin() -> PathBuf {
     let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
     let candidates = [
         profile_dir.join("weft"),
-        profile_dir.parent().expect("target").join("debug").join("weft"),
+        profile_dir
+            .parent()
+            .expect("target")
+            .join("debug")
+            .join("weft"),
     ];
     candidates
         .into_iter()
@@ -131,7 +135,9 @@ pub fn bench() {
         precompiled.push(elapsed);
     }
     let precompiled = median(&mut precompiled);
-    println!("start with {COMPONENTS} precompiled components (median of {PRECOMPILED_RUNS}): {precompiled:.2?}");
+    println!(
+        "start with {COMPONENTS} precompiled components (median of {PRECOMPILED_RUNS}): {precompiled:.2?}"
+    );
     report(
         "start_100_components_ms",
         precompiled.as_secs_f64() * 1000.0,

@@ -53,11 +53,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let secrets = SecretBox::load(&args.data_dir)?;
     let sandbox = Arc::new(Sandbox::new(&config.sandbox).context("failed to set up the sandbox")?);
     let metrics = Arc::new(Metrics::new());
+    let opened_ms = started.elapsed().as_millis() as u64;
     let registry = Arc::new(
-        ComponentRegistry::open(sandbox.clone(), store.clone(), metrics.clone())
-            .await
-            .context("failed to load the stored components")?,
+        ComponentRegistry::open(
+            sandbox.clone(),
+            store.clone(),
+            metrics.clone(),
+            &args.data_dir.join("artifacts"),
+        )
+        .await
+        .context("failed to load the stored components")?,
     );
+    let loaded_ms = started.elapsed().as_millis() as u64;
     if let Some(dir) = args.builtins.as_ref().or(config.server.builtins.as_ref()) {
         registry.register_dir(dir).await?;
     }
@@ -89,6 +96,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         %addr,
         components = registry.len(),
         data_dir = %args.data_dir.display(),
+        opened_ms,
+        loaded_ms,
         startup_ms = started.elapsed().as_millis() as u64,
         "weft started"
     );

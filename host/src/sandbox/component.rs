@@ -85,6 +85,15 @@ impl Sandbox {
         self.link(component)
     }
 
+    /// Like [`Sandbox::deserialize`], but maps the artifact file into
+    /// memory instead of reading it (much faster for many large
+    /// artifacts). The file must not change while the component is loaded:
+    /// write artifacts to a new file and rename them into place.
+    pub fn deserialize_file(&self, path: &std::path::Path) -> Result<LoadedComponent, LoadError> {
+        let component = deserialize_artifact_file(self.engine.engine(), path)?;
+        self.link(component)
+    }
+
     fn link(&self, component: Component) -> Result<LoadedComponent, LoadError> {
         let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| {
             let text = format!("{e:#}");
@@ -147,5 +156,20 @@ fn deserialize_artifact(
     // as the binary itself; wasmtime checks the engine configuration and
     // version and refuses a mismatch.
     unsafe { Component::deserialize(engine, artifact) }
+        .map_err(|e| LoadError::Incompatible(format!("{e:#}")))
+}
+
+#[expect(
+    unsafe_code,
+    reason = "wasmtime requires artifacts to be trusted; they come only from our own data dir, written by Component::serialize"
+)]
+fn deserialize_artifact_file(
+    engine: &wasmtime::Engine,
+    path: &std::path::Path,
+) -> Result<Component, LoadError> {
+    // SAFETY: as for `deserialize_artifact`; in addition the file is only
+    // ever replaced by rename, never modified in place, so the mapping
+    // stays valid.
+    unsafe { Component::deserialize_file(engine, path) }
         .map_err(|e| LoadError::Incompatible(format!("{e:#}")))
 }

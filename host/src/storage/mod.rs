@@ -25,13 +25,17 @@
 //! | `meta` | `schema_version` | u32, big-endian |
 //! | `components` | `name \0 version` | [`ComponentRecord`] |
 //! | `component_bytes` | `name \0 version` | the `.wasm` bytes |
-//! | `component_artifacts` | `name \0 version` | [`Artifact`] (fingerprint + compiled code) |
 //! | `integrations` | `name \0 0000000003` (version zero-padded) | [`IntegrationRecord`] |
 //! | `tenants` | name | [`TenantRecord`] |
 //! | `tokens` | SHA-256 of the token | [`TokenRecord`] |
 //! | `instances` | UUIDv7 id (sorts by creation time) | [`InstanceRecord`] |
 //! | `instances_by_tenant` | `tenant \0 id` | empty (index) |
 //! | `state` | `scope-tag \0 scope ids \0 key` | JSON text |
+//!
+//! Compiled artifacts are not stored here: they depend on this node's
+//! engine, so they live in a node-local cache of files
+//! (`<data-dir>/artifacts/`, see `registry::ArtifactCache`) that a node
+//! refills from the stored bytes when it is missing or stale.
 //!
 //! Room left for the flow engine and triggers (same pattern; written with
 //! sled transactions where two trees change together): `executions` keyed by
@@ -49,8 +53,7 @@ mod state;
 
 pub use crypto::{CryptoError, MASTER_KEY_ENV, MASTER_KEY_FILE, SealedSecret, SecretBox};
 pub use records::{
-    Artifact, ComponentRecord, InstanceRecord, InstanceStatus, IntegrationRecord, TenantRecord,
-    TokenRecord,
+    ComponentRecord, InstanceRecord, InstanceStatus, IntegrationRecord, TenantRecord, TokenRecord,
 };
 pub use executions::{ExecutionFilter, ExecutionStore};
 pub use sled_store::SledStore;
@@ -113,7 +116,7 @@ pub enum Inserted<T> {
     Exists(T),
 }
 
-/// Components: metadata, original bytes and compiled artifacts.
+/// Components: metadata and original bytes.
 pub trait ComponentStore: Send + Sync {
     /// Every component, sorted by name then version text.
     fn list_components(&self) -> Result<Vec<ComponentRecord>>;
@@ -121,18 +124,12 @@ pub trait ComponentStore: Send + Sync {
     fn get_component(&self, name: &str, version: &str) -> Result<Option<ComponentRecord>>;
     /// The original `.wasm` bytes.
     fn component_bytes(&self, name: &str, version: &str) -> Result<Option<Vec<u8>>>;
-    /// The stored compiled artifact.
-    fn component_artifact(&self, name: &str, version: &str) -> Result<Option<Artifact>>;
-    /// Stores metadata, bytes and artifact together unless `name@version`
-    /// exists.
+    /// Stores metadata and bytes together unless `name@version` exists.
     fn insert_component(
         &self,
         record: &ComponentRecord,
         bytes: &[u8],
-        artifact: &Artifact,
     ) -> Result<Inserted<ComponentRecord>>;
-    /// Replaces the compiled artifact (after a recompilation).
-    fn put_artifact(&self, name: &str, version: &str, artifact: &Artifact) -> Result<()>;
     /// Removes a component; `false` if it did not exist.
     fn delete_component(&self, name: &str, version: &str) -> Result<bool>;
 }

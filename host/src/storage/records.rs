@@ -68,7 +68,7 @@ pub(crate) fn decode<T: DeserializeOwned>(
     Ok(envelope.data)
 }
 
-/// An uploaded component (its bytes and artifact are stored beside it).
+/// An uploaded component (its bytes are stored beside it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ComponentRecord {
     /// Name from `describe()`.
@@ -92,50 +92,6 @@ impl ComponentRecord {
     /// `name@version`.
     pub fn reference(&self) -> String {
         format!("{}@{}", self.name, self.version)
-    }
-}
-
-/// A compiled component and the engine configuration it was compiled for.
-/// Stored raw (not in an envelope): `u16 BE fingerprint length`,
-/// fingerprint, code.
-#[derive(Clone, PartialEq)]
-pub struct Artifact {
-    /// Identifies the engine configuration (wasmtime version and settings);
-    /// a different fingerprint means recompile.
-    pub fingerprint: String,
-    /// `Component::serialize` output.
-    pub code: Vec<u8>,
-}
-
-impl std::fmt::Debug for Artifact {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Artifact")
-            .field("fingerprint", &self.fingerprint)
-            .field("code_len", &self.code.len())
-            .finish()
-    }
-}
-
-impl Artifact {
-    /// The stored form.
-    pub(crate) fn to_bytes(&self) -> Vec<u8> {
-        let fingerprint = self.fingerprint.as_bytes();
-        let len = u16::try_from(fingerprint.len()).unwrap_or(u16::MAX);
-        let mut out = Vec::with_capacity(2 + fingerprint.len() + self.code.len());
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(&fingerprint[..usize::from(len)]);
-        out.extend_from_slice(&self.code);
-        out
-    }
-
-    /// Reads the stored form.
-    pub(crate) fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        let len = usize::from(u16::from_be_bytes([*bytes.first()?, *bytes.get(1)?]));
-        let fingerprint = std::str::from_utf8(bytes.get(2..2 + len)?).ok()?;
-        Some(Self {
-            fingerprint: fingerprint.to_owned(),
-            code: bytes[2 + len..].to_vec(),
-        })
     }
 }
 

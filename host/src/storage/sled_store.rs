@@ -9,9 +9,9 @@ use sled::{Db, Transactional as _, Tree};
 
 use super::records::{decode, encode};
 use super::{
-    AccessStore, Artifact, ComponentRecord, ComponentStore, Inserted, InstanceRecord,
-    InstanceStore, IntegrationRecord, IntegrationStore, Result, SCHEMA_VERSION, Storage,
-    StorageError, TenantRecord, TokenRecord,
+    AccessStore, ComponentRecord, ComponentStore, Inserted, InstanceRecord, InstanceStore,
+    IntegrationRecord, IntegrationStore, Result, SCHEMA_VERSION, Storage, StorageError,
+    TenantRecord, TokenRecord,
 };
 
 /// Name of the sled directory inside the data dir.
@@ -27,7 +27,6 @@ pub struct SledStore {
     meta: Tree,
     components: Tree,
     component_bytes: Tree,
-    component_artifacts: Tree,
     integrations: Tree,
     tenants: Tree,
     tokens: Tree,
@@ -63,7 +62,6 @@ impl SledStore {
             meta: tree("meta")?,
             components: tree("components")?,
             component_bytes: tree("component_bytes")?,
-            component_artifacts: tree("component_artifacts")?,
             integrations: tree("integrations")?,
             tenants: tree("tenants")?,
             tokens: tree("tokens")?,
@@ -211,36 +209,15 @@ impl ComponentStore for SledStore {
             .map(|v| v.to_vec()))
     }
 
-    fn component_artifact(&self, name: &str, version: &str) -> Result<Option<Artifact>> {
-        let key = component_key(name, version);
-        self.component_artifacts
-            .get(&key)
-            .map_err(backend)?
-            .map(|v| {
-                Artifact::from_bytes(&v).ok_or_else(|| StorageError::Corrupt {
-                    kind: "artifact",
-                    key: String::from_utf8_lossy(&key).into_owned(),
-                    message: "truncated artifact".into(),
-                })
-            })
-            .transpose()
-    }
-
     fn insert_component(
         &self,
         record: &ComponentRecord,
         bytes: &[u8],
-        artifact: &Artifact,
     ) -> Result<Inserted<ComponentRecord>> {
         let key = component_key(&record.name, &record.version);
         let value = encode(record)?;
-        let artifact = artifact.to_bytes();
-        let outcome = (
-            &self.components,
-            &self.component_bytes,
-            &self.component_artifacts,
-        )
-            .transaction(|(meta, code, compiled)| {
+        let outcome = (&self.components, &self.component_bytes)
+            .transaction(|(meta, code)| {
                 if let Some(existing) = meta.get(&key)? {
                     let existing = decode("component", &key, &existing)
                         .map_err(ConflictableTransactionError::Abort)?;
@@ -248,7 +225,6 @@ impl ComponentStore for SledStore {
                 }
                 meta.insert(key.as_slice(), value.as_slice())?;
                 code.insert(key.as_slice(), bytes)?;
-                compiled.insert(key.as_slice(), artifact.as_slice())?;
                 Ok(Inserted::Created)
             })
             .map_err(tx_error)?;
@@ -258,24 +234,12 @@ impl ComponentStore for SledStore {
         Ok(outcome)
     }
 
-    fn put_artifact(&self, name: &str, version: &str, artifact: &Artifact) -> Result<()> {
-        self.component_artifacts
-            .insert(component_key(name, version), artifact.to_bytes())
-            .map_err(backend)?;
-        self.sync()
-    }
-
     fn delete_component(&self, name: &str, version: &str) -> Result<bool> {
         let key = component_key(name, version);
-        let existed = (
-            &self.components,
-            &self.component_bytes,
-            &self.component_artifacts,
-        )
-            .transaction(|(meta, code, compiled)| {
+        let existed = (&self.components, &self.component_bytes)
+            .transaction(|(meta, code)| {
                 let existed = meta.remove(key.as_slice())?.is_some();
                 code.remove(key.as_slice())?;
-                compiled.remove(key.as_slice())?;
                 Ok(existed)
             })
             .map_err(tx_error)?;

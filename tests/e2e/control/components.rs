@@ -193,3 +193,46 @@ fn restart_keeps_everything_and_compiles_nothing() {
         assert_eq!(api.push_component(echo_bytes()).status, 200, "{round}");
     }
 }
+
+#[test]
+fn stale_or_missing_artifacts_are_recompiled_transparently() {
+    let mut server = TestServer::start(ServerOptions::with_builtins());
+    assert_eq!(
+        server.api().push_component(echo_version("1.0.3")).status,
+        201
+    );
+    server.stop();
+    // Another engine's artifacts (a different fingerprint in the name) are
+    // not used, and a corrupt one is refused by wasmtime: both recompile.
+    let artifacts = server.data_dir().join("artifacts");
+    let mut files: Vec<_> = std::fs::read_dir(&artifacts)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let renamed = files[0].with_file_name("0000-wasmtime0-0000.cwasm");
+    std::fs::rename(&files[0], &renamed).unwrap();
+    std::fs::write(&files[1], b"not an artifact").unwrap();
+
+    server.restart();
+    assert_eq!(
+        server.metric("weft_component_compilations_total"),
+        Some(2.0)
+    );
+    assert!(!renamed.exists(), "stale artifacts are pruned");
+    assert_eq!(
+        server
+            .api()
+            .get("/v1/components")
+            .json
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    server.restart();
+    assert_eq!(
+        server.metric("weft_component_compilations_total"),
+        Some(0.0)
+    );
+}

@@ -6,16 +6,21 @@
 //!   `describe()` themselves, and stored with the compiled artifact.
 //!   `name@version` is immutable: the same bytes again are a no-op, other
 //!   bytes under an existing `name@version` a [`RegistryError::Conflict`].
-//! - **Start**: every stored component is loaded from its artifact (no
-//!   compilation). An artifact made by a different engine configuration
-//!   (its fingerprint differs, or wasmtime refuses it) is recompiled from
+//! - **Start**: every stored component is loaded from its compiled artifact
+//!   in the node-local [`ArtifactCache`] (memory-mapped, no compilation).
+//!   A missing artifact, or one made by a different engine configuration
+//!   (its fingerprint differs, or wasmtime refuses it), is recompiled from
 //!   the stored bytes and replaced, transparently.
 //! - **Delete** is refused while an integration version calls the
 //!   component.
 //!
 //! Every compilation increments `weft_component_compilations_total`.
 
-use std::collections::BTreeMap;
+mod cache;
+
+pub use cache::ArtifactCache;
+
+use std::collections::{BTreeMap, HashSet};
 use std::hash::{Hash as _, Hasher as _};
 use std::path::Path;
 use std::sync::{Arc, RwLock};
@@ -25,7 +30,7 @@ use sha2::{Digest as _, Sha256};
 use crate::integration::Catalog;
 use crate::metrics::Metrics;
 use crate::sandbox::{LoadError, LoadedComponent, Sandbox};
-use crate::storage::{Artifact, ComponentRecord, Inserted, Storage, StorageError};
+use crate::storage::{ComponentRecord, Inserted, Storage, StorageError};
 
 /// Why a registry operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +90,7 @@ pub struct ComponentRegistry {
     sandbox: Arc<Sandbox>,
     store: Arc<dyn Storage>,
     metrics: Arc<Metrics>,
-    fingerprint: String,
+    cache: ArtifactCache,
     loaded: RwLock<BTreeMap<(String, String), Arc<RegisteredComponent>>>,
     changes: tokio::sync::Mutex<()>,
 }
@@ -93,7 +98,7 @@ pub struct ComponentRegistry {
 impl std::fmt::Debug for ComponentRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ComponentRegistry")
-            .field("fingerprint", &self.fingerprint)
+            .field("cache", &self.cache)
             .finish_non_exhaustive()
     }
 }
@@ -111,7 +116,7 @@ pub fn engine_fingerprint(sandbox: &Sandbox) -> String {
         .engine()
         .precompile_compatibility_hash()
         .hash(&mut hasher);
-    format!("wasmtime-48:{:016x}", hasher.finish())
+    format!("wasmtime48-{:016x}", hasher.finish())
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -120,14 +125,24 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 impl ComponentRegistry {
     /// Opens the registry and loads every stored component from its
-    /// artifact, recompiling those whose artifact no longer fits the engine.
+    /// artifact in `artifacts_dir`, recompiling those whose artifact is
+    /// missing or no longer fits the engine.
     pub async fn open(
         sandbox: Arc<Sandbox>,
         store: Arc<dyn Storage>,
         metrics: Arc<Metrics>,
+        artifacts_dir: &Path,
     ) -> Result<Self, RegistryError> {
+        let cache =
+            ArtifactCache::open(artifacts_dir, &engine_fingerprint(&sandbox)).map_err(|e| {
+                RegistryError::Internal(format!(
+                    "failed to open the artifact cache {}: {}",
+                    artifacts_dir.display(),
+                    e.to_string().to_lowercase()
+                ))
+            })?;
         let registry = Self {
-            fingerprint: engine_fingerprint(&sandbox),
+            cache,
             sandbox,
             store,
             metrics,
@@ -135,13 +150,15 @@ impl ComponentRegistry {
             changes: tokio::sync::Mutex::new(()),
         };
         let records = registry.store.list_components()?;
+        let keep: HashSet<String> = records.iter().map(|r| r.sha256.clone()).collect();
+        registry.cache.prune(&keep);
         let mut tasks = Vec::with_capacity(records.len());
         for record in records {
             let sandbox = registry.sandbox.clone();
             let store = registry.store.clone();
-            let fingerprint = registry.fingerprint.clone();
+            let cache = registry.cache.clone();
             tasks.push(tokio::task::spawn_blocking(move || {
-                load_stored(&sandbox, store.as_ref(), &fingerprint, record)
+                load_stored(&sandbox, store.as_ref(), &cache, record)
             }));
         }
         for task in tasks {
@@ -251,10 +268,10 @@ impl ComponentRegistry {
                 existing: existing.sha256,
             });
         }
-        let artifact = Artifact {
-            fingerprint: self.fingerprint.clone(),
-            code: component.serialize().map_err(RegistryError::Rejected)?,
-        };
+        let code = component.serialize().map_err(RegistryError::Rejected)?;
+        self.cache
+            .write(&sha256, &code)
+            .map_err(|e| RegistryError::Internal(format!("failed to store an artifact: {e}")))?;
         let record = ComponentRecord {
             name: manifest.name.clone(),
             version: manifest.version.clone(),
@@ -264,7 +281,7 @@ impl ComponentRegistry {
             builtin,
             created_at: chrono::Utc::now(),
         };
-        match self.store.insert_component(&record, &bytes, &artifact)? {
+        match self.store.insert_component(&record, &bytes)? {
             Inserted::Created => {}
             Inserted::Exists(existing) if existing.sha256 == record.sha256 => {}
             Inserted::Exists(existing) => {
@@ -317,6 +334,9 @@ impl ComponentRegistry {
             });
         }
         self.store.delete_component(name, version)?;
+        if let Some(entry) = self.get(name, version) {
+            self.cache.remove(&entry.record.sha256);
+        }
         self.loaded_mut()
             .remove(&(name.to_owned(), version.to_owned()));
         tracing::info!(component = %reference, "component deleted");
@@ -363,28 +383,27 @@ impl ComponentRegistry {
     }
 }
 
-/// Loads one stored component: from its artifact when the fingerprint
-/// matches and wasmtime accepts it, else by recompiling the stored bytes
-/// (and storing the new artifact). Returns whether it compiled.
+/// Loads one stored component: from its cached artifact when present and
+/// accepted by wasmtime, else by recompiling the stored bytes (and caching
+/// the new artifact). Returns whether it compiled.
 fn load_stored(
     sandbox: &Sandbox,
     store: &dyn Storage,
-    fingerprint: &str,
+    cache: &ArtifactCache,
     record: ComponentRecord,
 ) -> Result<(RegisteredComponent, bool), RegistryError> {
-    let (name, version) = (record.name.as_str(), record.version.as_str());
-    if let Some(artifact) = store.component_artifact(name, version)?
-        && artifact.fingerprint == fingerprint
-    {
-        match sandbox.deserialize(&artifact.code) {
+    let path = cache.path(&record.sha256);
+    if path.exists() {
+        match sandbox.deserialize_file(&path) {
             Ok(component) => return Ok((RegisteredComponent { record, component }, false)),
             Err(e) => {
                 tracing::warn!(component = %record.reference(), error = %e, "recompiling component");
             }
         }
     } else {
-        tracing::info!(component = %record.reference(), "engine changed; recompiling component");
+        tracing::info!(component = %record.reference(), "no artifact for this engine; compiling component");
     }
+    let (name, version) = (record.name.as_str(), record.version.as_str());
     let bytes = store
         .component_bytes(name, version)?
         .ok_or_else(|| RegistryError::NotFound(record.reference()))?;
@@ -394,10 +413,9 @@ fn load_stored(
             record.reference()
         ))
     })?;
-    let artifact = Artifact {
-        fingerprint: fingerprint.to_owned(),
-        code: component.serialize().map_err(RegistryError::Rejected)?,
-    };
-    store.put_artifact(name, version, &artifact)?;
+    let code = component.serialize().map_err(RegistryError::Rejected)?;
+    cache
+        .write(&record.sha256, &code)
+        .map_err(|e| RegistryError::Internal(format!("failed to store an artifact: {e}")))?;
     Ok((RegisteredComponent { record, component }, true))
 }
