@@ -34,6 +34,8 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     /// The HTTP server (`weft serve`).
     pub server: ServerConfig,
+    /// Workers, per-tenant caps and retention of the flow engine.
+    pub engine: crate::flow::EngineConfig,
 }
 
 /// The `[server]` table.

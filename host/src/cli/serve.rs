@@ -14,6 +14,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use crate::config::Config;
+use crate::flow::{FlowEngine, FlowLifecycle};
 use crate::instances::{Instances, NoLifecycle};
 use crate::metrics::Metrics;
 use crate::registry::ComponentRegistry;
@@ -83,8 +84,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
+    let mut instances = Instances::new(store.clone(), secrets, Arc::new(NoLifecycle), &public_url);
+    let engine = FlowEngine::new(
+        store.clone(),
+        instances.clone(),
+        sandbox.clone(),
+        registry.clone(),
+        &metrics,
+        config.engine.clone(),
+    );
+    instances.set_lifecycle(Arc::new(FlowLifecycle::new(engine.clone(), store.clone())));
+    engine
+        .start()
+        .context("failed to resume unfinished executions")?;
     let state = AppState {
-        instances: Instances::new(store.clone(), secrets, Arc::new(NoLifecycle), &public_url),
+        instances,
+        engine,
         store: store.clone(),
         registry: registry.clone(),
         sandbox,

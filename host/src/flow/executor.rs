@@ -22,24 +22,13 @@ use super::redact::Redactor;
 use crate::integration::{
     ActionStep, BranchCase, Flow, ForEachStep, OnError, ResolvedConfig, RespondStep, Step, StepKind,
 };
-use crate::sandbox::{
-    ComponentManifest, HostPattern, LoadedComponent, Sandbox, StateStore, StepContext, StepRequest,
-};
+use crate::sandbox::{HostPattern, LoadedComponent, Sandbox, StateStore, StepContext, StepRequest};
 use crate::template::Templates;
-
-/// A component ready to run, with what it declared.
-#[derive(Debug)]
-pub struct ResolvedComponent {
-    /// The pre-linked component.
-    pub component: LoadedComponent,
-    /// Its `describe()` answer.
-    pub manifest: ComponentManifest,
-}
 
 /// Where the executor finds components by `name@version`.
 pub trait ComponentSource: Send + Sync {
     /// The component, if known.
-    fn resolve(&self, reference: &str) -> Option<Arc<ResolvedComponent>>;
+    fn resolve(&self, reference: &str) -> Option<LoadedComponent>;
 }
 
 /// Receives progress as it happens, to persist it.
@@ -337,7 +326,7 @@ impl Executor {
             let span = tracing::info_span!("weft.step", step = %path, attempt);
             let outcome = self
                 .sandbox
-                .run_step(&component.component, request)
+                .run_step(&component, request)
                 .instrument(span)
                 .await;
             record.attempts = attempt;

@@ -4,18 +4,18 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use super::executor::{ComponentSource, ResolvedComponent};
+use super::executor::ComponentSource;
 use crate::integration::Catalog;
 use crate::sandbox::Sandbox;
+use crate::sandbox::{ComponentManifest, LoadedComponent};
 
 /// Every component of a directory, compiled and described.
 #[derive(Debug, Default)]
 pub struct DirectoryComponents {
-    by_ref: HashMap<String, Arc<ResolvedComponent>>,
+    by_ref: HashMap<String, (LoadedComponent, ComponentManifest)>,
 }
 
 impl DirectoryComponents {
@@ -45,13 +45,7 @@ impl DirectoryComponents {
                 .describe(&component)
                 .await
                 .with_context(|| format!("component {}", path.display()))?;
-            by_ref.insert(
-                manifest.reference(),
-                Arc::new(ResolvedComponent {
-                    component,
-                    manifest,
-                }),
-            );
+            by_ref.insert(manifest.reference(), (component, manifest));
         }
         Ok(Self { by_ref })
     }
@@ -59,8 +53,7 @@ impl DirectoryComponents {
     /// What these components offer, for validating integrations.
     pub fn catalog(&self) -> Catalog {
         let mut catalog = Catalog::default();
-        for resolved in self.by_ref.values() {
-            let m = &resolved.manifest;
+        for (_, m) in self.by_ref.values() {
             catalog.insert(
                 &m.name,
                 &m.version,
@@ -73,8 +66,8 @@ impl DirectoryComponents {
 }
 
 impl ComponentSource for DirectoryComponents {
-    fn resolve(&self, reference: &str) -> Option<Arc<ResolvedComponent>> {
-        self.by_ref.get(reference).cloned()
+    fn resolve(&self, reference: &str) -> Option<LoadedComponent> {
+        self.by_ref.get(reference).map(|(c, _)| c.clone())
     }
 }
 

@@ -2,16 +2,22 @@
 //! templates, control flow, retries, redaction and resumable records.
 
 mod dispatch;
+mod engine;
 mod executor;
+mod lifecycle;
 mod local;
+mod metrics;
 mod record;
 mod redact;
 
 pub use dispatch::{Dispatcher, Ticket};
+pub use engine::{EngineConfig, EngineError, FlowEngine, NewExecution, Progress, Submitted};
 pub use executor::{
-    ComponentSource, ExecutionObserver, Executor, FlowRun, InstanceInfo, ResolvedComponent,
-    idempotency_key,
+    ComponentSource, ExecutionObserver, Executor, FlowRun, InstanceInfo, idempotency_key,
 };
+pub use lifecycle::FlowLifecycle;
 pub use local::{DirectoryComponents, RecordingObserver};
-pub use record::{ExecutionRecord, ExecutionStatus, FlowResponse, FlowResult, StepFailure, StepRecord, StepStatus};
+pub use record::{
+    ExecutionRecord, ExecutionStatus, FlowResponse, FlowResult, StepFailure, StepRecord, StepStatus,
+};
 pub use redact::{REDACTED, Redactor};

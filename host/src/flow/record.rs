@@ -227,7 +227,13 @@ pub struct ExecutionRecord {
 
 impl ExecutionRecord {
     /// A new queued execution.
-    pub fn queued(tenant: &str, instance: &str, integration: &str, flow: &str, trigger: Value) -> Self {
+    pub fn queued(
+        tenant: &str,
+        instance: &str,
+        integration: &str,
+        flow: &str,
+        trigger: Value,
+    ) -> Self {
         Self {
             id: uuid::Uuid::now_v7().to_string(),
             tenant: tenant.to_owned(),

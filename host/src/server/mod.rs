@@ -53,6 +53,8 @@ pub struct AppState {
     pub registry: Arc<ComponentRegistry>,
     /// Instance operations (secrets sealing, lifecycle hook).
     pub instances: Instances,
+    /// The durable flow engine.
+    pub engine: Arc<crate::flow::FlowEngine>,
     /// The sandbox steps run in.
     pub sandbox: Arc<Sandbox>,
     /// Prometheus metrics.

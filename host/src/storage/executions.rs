@@ -101,7 +101,10 @@ impl SledStore {
 impl ExecutionStore for SledStore {
     fn create_execution(&self, record: &ExecutionRecord) -> Result<Inserted<ExecutionRecord>> {
         let value = encode(record)?;
-        let key = record.idempotency_key.as_deref().map(|k| idempotency_key(record, k));
+        let key = record
+            .idempotency_key
+            .as_deref()
+            .map(|k| idempotency_key(record, k));
         let existing = (&self.executions, &self.execution_keys)
             .transaction(|(executions, keys)| {
                 if let Some(key) = &key {
@@ -120,11 +123,13 @@ impl ExecutionStore for SledStore {
         match existing {
             Some(id) => {
                 let id = String::from_utf8_lossy(&id).into_owned();
-                let found = self.get_execution(&id)?.ok_or_else(|| StorageError::Corrupt {
-                    kind: "idempotency key",
-                    key: id.clone(),
-                    message: "points to a missing execution".into(),
-                })?;
+                let found = self
+                    .get_execution(&id)?
+                    .ok_or_else(|| StorageError::Corrupt {
+                        kind: "idempotency key",
+                        key: id.clone(),
+                        message: "points to a missing execution".into(),
+                    })?;
                 Ok(Inserted::Exists(found))
             }
             None => {
@@ -228,8 +233,14 @@ impl ExecutionStore for SledStore {
             let (key, value) = entry.map_err(backend)?;
             let record = Self::decode_execution(&key, &value)?;
             if record.status.is_finished() && record.finished_at.is_some_and(|t| t < before) {
-                for step in self.execution_steps.scan_prefix(step_prefix(&record.id)).keys() {
-                    self.execution_steps.remove(step.map_err(backend)?).map_err(backend)?;
+                for step in self
+                    .execution_steps
+                    .scan_prefix(step_prefix(&record.id))
+                    .keys()
+                {
+                    self.execution_steps
+                        .remove(step.map_err(backend)?)
+                        .map_err(backend)?;
                 }
                 if let Some(k) = &record.idempotency_key {
                     self.execution_keys

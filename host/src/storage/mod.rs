@@ -52,10 +52,10 @@ mod sled_store;
 mod state;
 
 pub use crypto::{CryptoError, MASTER_KEY_ENV, MASTER_KEY_FILE, SealedSecret, SecretBox};
+pub use executions::{ExecutionFilter, ExecutionStore};
 pub use records::{
     ComponentRecord, InstanceRecord, InstanceStatus, IntegrationRecord, TenantRecord, TokenRecord,
 };
-pub use executions::{ExecutionFilter, ExecutionStore};
 pub use sled_store::SledStore;
 
 use crate::sandbox::StateStore;

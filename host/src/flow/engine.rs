@@ -1,0 +1,445 @@
+//! The durable flow engine: executions are stored (`queued`) before anyone
+//! is told they exist, a bounded pool of workers claims them fairly across
+//! tenants, every finished step is persisted, and on start executions left
+//! `queued` or `running` by a stopped host are picked up again, resuming
+//! after their last finished step.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::watch;
+
+use super::dispatch::Dispatcher;
+use super::executor::{ComponentSource, ExecutionObserver, Executor, FlowRun, InstanceInfo};
+use super::metrics::EngineMetrics;
+use super::record::{ExecutionRecord, ExecutionStatus, FlowResponse, StepRecord};
+use crate::instances::Instances;
+use crate::integration::split_component_ref;
+use crate::metrics::Metrics;
+use crate::sandbox::Sandbox;
+use crate::storage::{Inserted, Storage, StorageError};
+use crate::units::duration_serde;
+
+/// The `[engine]` table of `weft.toml`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// Executions running at once. Default 16.
+    pub workers: usize,
+    /// Executions one tenant may run at once, so one tenant's flood cannot
+    /// take every worker. Default 4.
+    pub per_tenant: usize,
+    /// Finished executions older than this are deleted. Default 14 days.
+    #[serde(with = "duration_serde")]
+    pub retention: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            workers: 16,
+            per_tenant: 4,
+            retention: Duration::from_secs(14 * 24 * 3600),
+        }
+    }
+}
+
+/// How far an execution has come, for callers waiting on it.
+#[derive(Clone, Debug)]
+pub enum Progress {
+    /// Queued or running.
+    Pending,
+    /// A `respond` step produced the HTTP response (the run may go on).
+    Responded(FlowResponse),
+    /// It ended; the record includes its steps.
+    Finished(Box<ExecutionRecord>),
+}
+
+/// A request to run a flow of an instance.
+#[derive(Clone, Debug, Default)]
+pub struct NewExecution {
+    /// Instance id.
+    pub instance: String,
+    /// Flow name.
+    pub flow: String,
+    /// Trigger payload.
+    pub trigger: Value,
+    /// Caller's idempotency key: a second submit with the same key for the
+    /// same instance and flow returns the first execution.
+    pub idempotency_key: Option<String>,
+    /// Where to POST the result when the run ends.
+    pub callback: Option<String>,
+    /// The execution this one replays.
+    pub replay_of: Option<String>,
+}
+
+/// What [`FlowEngine::submit`] did.
+#[derive(Debug)]
+pub struct Submitted {
+    /// The execution (the earlier one for a repeated idempotency key).
+    pub record: ExecutionRecord,
+    /// `false` when an earlier execution was returned.
+    pub created: bool,
+    /// Progress of the execution while it runs (`None` once finished).
+    pub progress: Option<watch::Receiver<Progress>>,
+}
+
+/// Why an execution could not be submitted.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// No such instance.
+    #[error("instance {0:?} not found")]
+    UnknownInstance(String),
+    /// The instance's integration has no such flow.
+    #[error("integration {integration} has no flow {flow:?}")]
+    UnknownFlow {
+        /// `name@version`.
+        integration: String,
+        /// The flow asked for.
+        flow: String,
+    },
+    /// No such execution.
+    #[error("execution {0:?} not found")]
+    UnknownExecution(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Runs executions durably.
+pub struct FlowEngine {
+    store: Arc<dyn Storage>,
+    instances: Instances,
+    executor: Executor,
+    dispatcher: Dispatcher,
+    watchers: Mutex<HashMap<String, watch::Sender<Progress>>>,
+    metrics: EngineMetrics,
+    config: EngineConfig,
+}
+
+impl std::fmt::Debug for FlowEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowEngine")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FlowEngine {
+    /// An engine over `store`, running steps in `sandbox` with components
+    /// from `components`. Call [`FlowEngine::start`] to run anything.
+    pub fn new(
+        store: Arc<dyn Storage>,
+        instances: Instances,
+        sandbox: Arc<Sandbox>,
+        components: Arc<dyn ComponentSource>,
+        metrics: &Metrics,
+        config: EngineConfig,
+    ) -> Arc<Self> {
+        let state: Arc<dyn crate::sandbox::StateStore> = store.clone();
+        Arc::new(Self {
+            executor: Executor::new(sandbox, components, state),
+            dispatcher: Dispatcher::new(config.per_tenant),
+            watchers: Mutex::new(HashMap::new()),
+            metrics: EngineMetrics::register(metrics),
+            store,
+            instances,
+            config,
+        })
+    }
+
+    /// Queues every execution a previous run of the host left unfinished,
+    /// then starts the workers and the retention pruner.
+    pub fn start(self: &Arc<Self>) -> Result<usize, StorageError> {
+        let unfinished = self.store.unfinished_executions()?;
+        for record in &unfinished {
+            self.dispatcher.push(&record.tenant, &record.id);
+        }
+        if !unfinished.is_empty() {
+            tracing::info!(count = unfinished.len(), "resuming unfinished executions");
+        }
+        self.metrics.queue_depth.set(self.dispatcher.depth() as i64);
+        for _ in 0..self.config.workers.max(1) {
+            let engine = self.clone();
+            tokio::spawn(async move { engine.work().await });
+        }
+        let engine = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                let Some(engine) = engine.upgrade() else {
+                    return;
+                };
+                engine.prune();
+            }
+        });
+        Ok(unfinished.len())
+    }
+
+    fn prune(&self) {
+        let Ok(retention) = chrono::Duration::from_std(self.config.retention) else {
+            return;
+        };
+        match self.store.prune_executions(Utc::now() - retention) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(pruned = n, "pruned finished executions past retention"),
+            Err(e) => tracing::error!(error = %e, "pruning executions failed"),
+        }
+    }
+
+    fn watchers(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<Progress>>> {
+        self.watchers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stores a new `queued` execution (durably, before returning) and
+    /// queues it; with a repeated idempotency key, returns the first
+    /// execution instead.
+    pub fn submit(&self, new: NewExecution) -> Result<Submitted, EngineError> {
+        let instance = self
+            .store
+            .get_instance(&new.instance)?
+            .ok_or_else(|| EngineError::UnknownInstance(new.instance.clone()))?;
+        let integration = self
+            .store
+            .get_integration(&instance.integration, instance.version)?
+            .ok_or_else(|| EngineError::UnknownInstance(new.instance.clone()))?;
+        if integration.model.flow(&new.flow).is_none() {
+            return Err(EngineError::UnknownFlow {
+                integration: integration.reference(),
+                flow: new.flow,
+            });
+        }
+        let mut record = ExecutionRecord::queued(
+            &instance.tenant,
+            &instance.id,
+            &integration.reference(),
+            &new.flow,
+            new.trigger,
+        );
+        record.idempotency_key = new.idempotency_key;
+        record.callback = new.callback;
+        record.replay_of = new.replay_of;
+        let (sender, receiver) = watch::channel(Progress::Pending);
+        self.watchers().insert(record.id.clone(), sender);
+        match self.store.create_execution(&record) {
+            Ok(Inserted::Created) => {
+                self.metrics.submitted.inc();
+                self.dispatcher.push(&record.tenant, &record.id);
+                self.metrics.queue_depth.set(self.dispatcher.depth() as i64);
+                Ok(Submitted {
+                    record,
+                    created: true,
+                    progress: Some(receiver),
+                })
+            }
+            Ok(Inserted::Exists(existing)) => {
+                self.watchers().remove(&record.id);
+                let progress = self.watch(&existing.id);
+                Ok(Submitted {
+                    record: existing,
+                    created: false,
+                    progress,
+                })
+            }
+            Err(e) => {
+                self.watchers().remove(&record.id);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Progress of a running execution in this process, if it is running.
+    pub fn watch(&self, id: &str) -> Option<watch::Receiver<Progress>> {
+        self.watchers().get(id).map(watch::Sender::subscribe)
+    }
+
+    /// Submits and waits for the end (deploy and teardown flows).
+    pub async fn run_to_end(&self, new: NewExecution) -> Result<ExecutionRecord, EngineError> {
+        let submitted = self.submit(new)?;
+        let id = submitted.record.id.clone();
+        if let Some(mut progress) = submitted.progress {
+            loop {
+                if let Progress::Finished(record) = &*progress.borrow_and_update() {
+                    return Ok(*record.clone());
+                }
+                if progress.changed().await.is_err() {
+                    break;
+                }
+            }
+        }
+        self.store
+            .get_execution(&id)?
+            .ok_or(EngineError::UnknownExecution(id))
+    }
+
+    /// Starts a new execution with the same trigger payload as `id`.
+    pub fn replay(&self, id: &str) -> Result<Submitted, EngineError> {
+        let original = self
+            .store
+            .get_execution(id)?
+            .ok_or_else(|| EngineError::UnknownExecution(id.to_owned()))?;
+        self.submit(NewExecution {
+            instance: original.instance,
+            flow: original.flow,
+            trigger: original.trigger,
+            replay_of: Some(original.id),
+            ..NewExecution::default()
+        })
+    }
+
+    /// Executions waiting for a worker.
+    pub fn queue_depth(&self) -> usize {
+        self.dispatcher.depth()
+    }
+
+    async fn work(self: Arc<Self>) {
+        loop {
+            let ticket = self.dispatcher.next().await;
+            self.metrics.queue_depth.set(self.dispatcher.depth() as i64);
+            self.execute(&ticket.execution).await;
+            self.dispatcher.done(&ticket);
+        }
+    }
+
+    async fn execute(&self, id: &str) {
+        let record = match self.store.get_execution(id) {
+            Ok(Some(record)) if !record.status.is_finished() => record,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::error!(execution_id = %id, error = %e, "cannot load execution");
+                return;
+            }
+        };
+        let resumed = record.status == ExecutionStatus::Running;
+        let started = self.store.update_execution(id, &mut |r| {
+            r.status = ExecutionStatus::Running;
+            if r.started_at.is_none() {
+                r.started_at = Some(Utc::now());
+            }
+            if resumed {
+                r.resumed += 1;
+            }
+        });
+        if let Err(e) = started {
+            tracing::error!(execution_id = %id, error = %e, "cannot mark execution running");
+            return;
+        }
+        let waited = (Utc::now() - record.created_at)
+            .to_std()
+            .unwrap_or_default();
+        self.metrics.queue_wait.observe(waited.as_secs_f64());
+        let result = match self.flow_run(record) {
+            Ok(run) => {
+                let observer = PersistingObserver { engine: self, id };
+                self.executor.run(&run, &observer).await
+            }
+            Err(message) => super::FlowResult {
+                status: ExecutionStatus::Failed,
+                output: Value::Null,
+                error: Some(message),
+                response: None,
+            },
+        };
+        self.metrics.finished(result.status);
+        let finished = self.store.update_execution(id, &mut |r| {
+            r.status = result.status;
+            r.output = Some(result.output.clone());
+            r.error = result.error.clone();
+            if r.response.is_none() {
+                r.response = result.response.clone();
+            }
+            r.finished_at = Some(Utc::now());
+        });
+        if let Err(e) = finished {
+            tracing::error!(execution_id = %id, error = %e, "cannot record the end of an execution");
+        }
+        let record = self.store.get_execution(id).ok().flatten();
+        if let Some(sender) = self.watchers().remove(id)
+            && let Some(record) = record
+        {
+            sender.send_replace(Progress::Finished(Box::new(record)));
+        }
+    }
+
+    /// Everything the executor needs, from the stored instance and the
+    /// execution's integration version.
+    fn flow_run(&self, record: ExecutionRecord) -> Result<FlowRun, String> {
+        let instance = self
+            .store
+            .get_instance(&record.instance)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("instance {:?} no longer exists", record.instance))?;
+        let (name, version) = split_component_ref(&record.integration)
+            .and_then(|(n, v)| Some((n, v.parse::<u32>().ok()?)))
+            .ok_or_else(|| format!("bad integration reference {:?}", record.integration))?;
+        let integration = self
+            .store
+            .get_integration(name, version)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("integration {} no longer exists", record.integration))?;
+        let flow = integration
+            .model
+            .flow(&record.flow)
+            .cloned()
+            .ok_or_else(|| {
+                format!(
+                    "integration {} has no flow {:?}",
+                    record.integration, record.flow
+                )
+            })?;
+        let config = self
+            .instances
+            .resolve_config(&instance)
+            .map_err(|e| format!("instance config: {e}"))?;
+        let completed = record
+            .steps
+            .iter()
+            .map(|s| (s.path.clone(), s.clone()))
+            .collect();
+        Ok(FlowRun {
+            execution_id: record.id,
+            flow,
+            instance: InstanceInfo {
+                webhooks: self.instances.webhooks(&instance, &integration),
+                id: instance.id,
+                tenant: instance.tenant,
+                outbound_allow: Vec::new(),
+            },
+            trigger: record.trigger,
+            config,
+            completed,
+        })
+    }
+}
+
+/// Persists each finished step and the response as they happen.
+struct PersistingObserver<'a> {
+    engine: &'a FlowEngine,
+    id: &'a str,
+}
+
+impl ExecutionObserver for PersistingObserver<'_> {
+    fn step_finished(&self, record: &StepRecord) {
+        self.engine.metrics.step(record);
+        if let Err(e) = self.engine.store.put_step(self.id, record) {
+            tracing::error!(execution_id = %self.id, step = %record.path, error = %e, "cannot persist step");
+        }
+    }
+
+    fn responded(&self, response: &FlowResponse) {
+        let stored = self.engine.store.update_execution(self.id, &mut |r| {
+            r.response = Some(response.clone());
+        });
+        if let Err(e) = stored {
+            tracing::error!(execution_id = %self.id, error = %e, "cannot persist response");
+        }
+        if let Some(sender) = self.engine.watchers().get(self.id) {
+            sender.send_replace(Progress::Responded(response.clone()));
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! The flow engine's Prometheus metrics: executions by status, step
+//! duration and fuel, queue depth and queue wait.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+
+use super::record::{ExecutionStatus, StepRecord};
+use crate::metrics::Metrics;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabel {
+    status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StepLabel {
+    kind: String,
+    status: &'static str,
+}
+
+/// Handles to the engine's metrics.
+#[derive(Debug)]
+pub struct EngineMetrics {
+    /// Executions stored (`weft_executions_submitted_total`).
+    pub submitted: Counter,
+    executions: Family<StatusLabel, Counter>,
+    steps: Family<StepLabel, Histogram>,
+    step_fuel: Histogram,
+    /// Executions waiting for a worker (`weft_queue_depth`).
+    pub queue_depth: Gauge,
+    /// Seconds from queued to started (`weft_queue_wait_seconds`).
+    pub queue_wait: Histogram,
+}
+
+impl EngineMetrics {
+    /// Creates and registers the metrics.
+    pub fn register(metrics: &Metrics) -> Self {
+        let this = Self {
+            submitted: Counter::default(),
+            executions: Family::default(),
+            steps: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+            }),
+            step_fuel: Histogram::new(exponential_buckets(1000.0, 4.0, 12)),
+            queue_depth: Gauge::default(),
+            queue_wait: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+        };
+        metrics.register(
+            "executions_submitted",
+            "Executions stored and queued",
+            this.submitted.clone(),
+        );
+        metrics.register(
+            "executions",
+            "Executions that ended, by status",
+            this.executions.clone(),
+        );
+        metrics.register(
+            "step_duration_seconds",
+            "Step wall time (including retries), by kind and status",
+            this.steps.clone(),
+        );
+        metrics.register(
+            "step_fuel",
+            "Fuel used per action step",
+            this.step_fuel.clone(),
+        );
+        metrics.register(
+            "queue_depth",
+            "Executions waiting for a worker",
+            this.queue_depth.clone(),
+        );
+        metrics.register(
+            "queue_wait_seconds",
+            "Time from queued to started",
+            this.queue_wait.clone(),
+        );
+        this
+    }
+
+    /// Counts an ended execution.
+    pub fn finished(&self, status: ExecutionStatus) {
+        self.executions
+            .get_or_create(&StatusLabel {
+                status: status.as_str(),
+            })
+            .inc();
+    }
+
+    /// Records a finished step.
+    pub fn step(&self, record: &StepRecord) {
+        let status = match record.status {
+            super::StepStatus::Succeeded => "succeeded",
+            super::StepStatus::Failed => "failed",
+        };
+        self.steps
+            .get_or_create(&StepLabel {
+                kind: record.kind.clone(),
+                status,
+            })
+            .observe(record.duration.as_secs_f64());
+        if record.kind == "action" {
+            self.step_fuel.observe(record.fuel_used as f64);
+        }
+    }
+}
