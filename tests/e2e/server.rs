@@ -45,13 +45,44 @@ pub struct ServerOptions {
 }
 
 impl ServerOptions {
-    /// Options registering the built components (`echo`, …) as built-ins.
+    /// Options registering `echo` as the one built-in (so counts in tests
+    /// do not change when components are added).
     pub fn with_builtins() -> Self {
+        Self {
+            builtins: Some(echo_only_dir()),
+            ..Self::default()
+        }
+    }
+
+    /// Options registering every built component (`echo`, `http`, …).
+    pub fn with_all_builtins() -> Self {
         Self {
             builtins: Some(PathBuf::from(weft_tests::COMPONENTS_DIR)),
             ..Self::default()
         }
     }
+}
+
+/// `target/test-builtins/echo-only/`, holding a copy of `echo.wasm`.
+fn echo_only_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(make_echo_only_dir).clone()
+}
+
+fn make_echo_only_dir() -> PathBuf {
+    let dir = Path::new(weft_tests::COMPONENTS_DIR)
+        .parent()
+        .expect("components dir has a parent")
+        .join("test-builtins/echo-only");
+    std::fs::create_dir_all(&dir).expect("create test builtins dir");
+    let echo = dir.join("echo.wasm");
+    let source = weft_tests::component_path(weft_tests::ECHO);
+    // Copy through a temporary name so other test processes never see a
+    // partial file.
+    let tmp = dir.join(format!("echo.{}.tmp", std::process::id()));
+    std::fs::copy(&source, &tmp).expect("copy echo.wasm");
+    std::fs::rename(&tmp, &echo).expect("install echo.wasm");
+    dir
 }
 
 /// Why a server did not start.
