@@ -28,6 +28,7 @@ lint: setup
 # Headline figures as ratios against baselines measured in the same run;
 # each also printed as `bench: NAME=VALUE`.
 bench: components
+	cargo build --release -p weft
 	cargo bench -p weft-tests --bench weft
 
 # `make components` leaves every component at target/components/<name>.wasm,
