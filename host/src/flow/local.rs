@@ -53,13 +53,8 @@ impl DirectoryComponents {
     /// What these components offer, for validating integrations.
     pub fn catalog(&self) -> Catalog {
         let mut catalog = Catalog::default();
-        for (_, m) in self.by_ref.values() {
-            catalog.insert(
-                &m.name,
-                &m.version,
-                m.actions.iter().map(|a| a.key.clone()),
-                m.hosts.iter().cloned(),
-            );
+        for (_, manifest) in self.by_ref.values() {
+            catalog.add_manifest(manifest);
         }
         catalog
     }

@@ -42,6 +42,16 @@ impl Catalog {
             .insert(version.to_owned(), component);
     }
 
+    /// Adds what a component's `describe()` reported.
+    pub fn add_manifest(&mut self, manifest: &crate::sandbox::ComponentManifest) {
+        self.insert(
+            &manifest.name,
+            &manifest.version,
+            manifest.actions.iter().map(|a| a.key.clone()),
+            manifest.hosts.iter().cloned(),
+        );
+    }
+
     /// `name@version`, if known.
     pub fn get(&self, name: &str, version: &str) -> Option<&CatalogComponent> {
         self.components.get(name)?.get(version)

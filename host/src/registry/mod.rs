@@ -230,13 +230,7 @@ impl ComponentRegistry {
     pub fn catalog(&self) -> Catalog {
         let mut catalog = Catalog::default();
         for entry in self.loaded().values() {
-            let m = &entry.record.manifest;
-            catalog.insert(
-                &m.name,
-                &m.version,
-                m.actions.iter().map(|a| a.key.clone()),
-                m.hosts.iter().cloned(),
-            );
+            catalog.add_manifest(&entry.record.manifest);
         }
         catalog
     }
