@@ -7,10 +7,16 @@
 //! counters and step histograms) either adds fields in [`Metrics::new`] or
 //! registers its own at start with [`Metrics::register`].
 
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::TypedMetric;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::{Metric, Registry};
+
+use crate::sandbox::OutboundStats;
 
 /// The server's metrics.
 #[derive(Debug)]
@@ -54,6 +60,15 @@ impl Metrics {
             .register(name, help, metric);
     }
 
+    /// Exposes the sandbox's outbound request counters as
+    /// `weft_outbound_requests_total{component, outcome}`, read at each scrape.
+    pub fn export_outbound(&self, stats: Arc<OutboundStats>) {
+        self.registry
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .register_collector(Box::new(OutboundCollector(stats)));
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
         let mut out = String::new();
@@ -64,9 +79,56 @@ impl Metrics {
     }
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutboundLabels {
+    component: String,
+    outcome: &'static str,
+}
+
+/// Renders [`OutboundStats`] at scrape time.
+#[derive(Debug)]
+struct OutboundCollector(Arc<OutboundStats>);
+
+impl Collector for OutboundCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let family = Family::<OutboundLabels, Counter>::default();
+        for count in self.0.snapshot() {
+            family
+                .get_or_create(&OutboundLabels {
+                    component: count.component,
+                    outcome: count.outcome.as_str(),
+                })
+                .inc_by(count.count);
+        }
+        let metric = encoder.encode_descriptor(
+            "outbound_requests",
+            "Outbound HTTP requests of components, by outcome",
+            None,
+            Family::<OutboundLabels, Counter>::TYPE,
+        )?;
+        family.encode(metric)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outbound_counts_are_exposed() {
+        let metrics = Metrics::new();
+        let stats = Arc::new(OutboundStats::default());
+        metrics.export_outbound(stats.clone());
+        stats.record("acme@1.0.0", crate::sandbox::OutboundOutcome::Denied);
+        stats.record("acme@1.0.0", crate::sandbox::OutboundOutcome::Denied);
+        let text = metrics.encode();
+        assert!(
+            text.contains(
+                r#"weft_outbound_requests_total{component="acme@1.0.0",outcome="denied"} 2"#
+            ),
+            "{text}"
+        );
+    }
 
     #[test]
     fn compilations_counter_is_exposed() {

@@ -54,6 +54,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let secrets = SecretBox::load(&args.data_dir)?;
     let sandbox = Arc::new(Sandbox::new(&config.sandbox).context("failed to set up the sandbox")?);
     let metrics = Arc::new(Metrics::new());
+    metrics.export_outbound(sandbox.outbound_stats().clone());
     let opened_ms = started.elapsed().as_millis() as u64;
     let registry = Arc::new(
         ComponentRegistry::open(
