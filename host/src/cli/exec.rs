@@ -121,7 +121,8 @@ fn read_payload(path: Option<&PathBuf>) -> anyhow::Result<Value> {
         return Ok(json!({}));
     };
     let text = if path.as_os_str() == "-" {
-        std::io::read_to_string(std::io::stdin()).context("failed to read the payload from stdin")?
+        std::io::read_to_string(std::io::stdin())
+            .context("failed to read the payload from stdin")?
     } else {
         std::fs::read_to_string(path)
             .with_context(|| format!("failed to read payload {}", path.display()))?

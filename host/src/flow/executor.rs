@@ -221,10 +221,7 @@ impl Executor {
                         // A step that failed the flow before the host died
                         // fails it again on resume, instead of continuing.
                         (None, Some(failure)) if on_error(step) == OnError::Fail => {
-                            return Err(Stop(format!(
-                                "step '{path}' failed: {}",
-                                failure.message
-                            )));
+                            return Err(Stop(format!("step '{path}' failed: {}", failure.message)));
                         }
                         (None, Some(failure)) => error_output(failure),
                         (None, None) => Value::Null,

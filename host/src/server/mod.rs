@@ -112,7 +112,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/instances/{id}/enable", post(instances::enable))
         .route("/v1/instances/{id}/disable", post(instances::disable))
-        .route("/v1/instances/{id}/flows/{flow}/run", post(executions::run_flow))
+        .route(
+            "/v1/instances/{id}/flows/{flow}/run",
+            post(executions::run_flow),
+        )
         .route("/v1/executions", get(executions::list))
         .route("/v1/executions/{id}", get(executions::show))
         .route("/v1/executions/{id}/replay", post(executions::replay))

@@ -72,7 +72,10 @@ fn the_manual_route_starts_durable_executions_once_per_key() {
     assert!(hook.error().contains("webhook trigger"), "{hook:?}");
     let missing = api.post(&format!("/v1/instances/{id}/flows/quik/run"), &json!({}));
     assert_eq!(missing.status, 404, "{missing:?}");
-    assert!(missing.error().contains("did you mean 'quick'?"), "{missing:?}");
+    assert!(
+        missing.error().contains("did you mean 'quick'?"),
+        "{missing:?}"
+    );
     let not_json = api.post_bytes(&path, b"{nope".to_vec(), "application/json");
     assert_eq!(not_json.status, 400, "{not_json:?}");
     let created = instance(&api, "acme", None, false);
@@ -81,7 +84,10 @@ fn the_manual_route_starts_durable_executions_once_per_key() {
         &json!({}),
     );
     assert_eq!(inactive.status, 409, "{inactive:?}");
-    assert!(inactive.error().contains("is created, not active"), "{inactive:?}");
+    assert!(
+        inactive.error().contains("is created, not active"),
+        "{inactive:?}"
+    );
 
     // Another tenant cannot see or start anything of acme's.
     let operator = server.api();
@@ -150,9 +156,14 @@ fn listing_filters_pages_and_replays() {
             .unwrap()
             .contains("boom 9")
     );
-    let listed = &api.get(&format!("/v1/executions?flow=quick&instance={b}")).json;
+    let listed = &api
+        .get(&format!("/v1/executions?flow=quick&instance={b}"))
+        .json;
     assert_eq!(ids(listed), [other.clone()]);
-    assert!(listed["executions"][0]["duration_ms"].is_i64(), "{listed:#}");
+    assert!(
+        listed["executions"][0]["duration_ms"].is_i64(),
+        "{listed:#}"
+    );
 
     // Bad values answer 400 naming them.
     for (query, named) in [

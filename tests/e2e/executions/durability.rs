@@ -78,10 +78,7 @@ fn executions_queued_at_a_crash_all_run_after_restart() {
         statuses[0] == "running"
     });
     assert!(one_running, "{statuses:?}");
-    assert!(
-        statuses[1..].iter().all(|s| s == "queued"),
-        "{statuses:?}"
-    );
+    assert!(statuses[1..].iter().all(|s| s == "queued"), "{statuses:?}");
     server.restart_after_kill9();
     let api = server.api();
 
@@ -92,7 +89,11 @@ fn executions_queued_at_a_crash_all_run_after_restart() {
         assert_eq!(step(&done, "done")["output"], json!({ "n": n }));
     }
     assert_eq!(execution(&api, &ids[0])["resumed"], 1);
-    assert_eq!(execution(&api, &ids[3])["resumed"], 0, "never started before");
+    assert_eq!(
+        execution(&api, &ids[3])["resumed"],
+        0,
+        "never started before"
+    );
 }
 
 #[test]
