@@ -149,7 +149,7 @@ fn listing_filters_pages_and_replays() {
     newest_first.reverse();
     assert_eq!(paged, newest_first);
     let failed = api.get("/v1/executions?status=failed").json;
-    assert_eq!(ids(&failed), [boom.clone()]);
+    assert_eq!(ids(&failed), std::slice::from_ref(&boom));
     assert!(
         failed["executions"][0]["error"]
             .as_str()
@@ -159,7 +159,7 @@ fn listing_filters_pages_and_replays() {
     let listed = &api
         .get(&format!("/v1/executions?flow=quick&instance={b}"))
         .json;
-    assert_eq!(ids(listed), [other.clone()]);
+    assert_eq!(ids(listed), std::slice::from_ref(&other));
     assert!(
         listed["executions"][0]["duration_ms"].is_i64(),
         "{listed:#}"
