@@ -4,6 +4,7 @@
 //!
 //! Absolute times on a shared machine are noise; the ratios are the point.
 
+mod engine;
 mod start;
 mod step;
 
@@ -21,16 +22,18 @@ pub fn median(samples: &mut [Duration]) -> Duration {
 }
 
 /// Runs every benchmark, or those whose name contains the first argument
-/// (`cargo bench --bench weft -- start`).
+/// (`cargo bench --bench weft -- start`). `engine` also runs `step`, its
+/// baseline.
 fn main() {
     let filter = std::env::args()
         .skip(1)
         .find(|a| !a.starts_with('-'))
         .unwrap_or_default();
-    if "start".contains(filter.as_str()) {
+    let wanted = |name: &str| name.contains(filter.as_str());
+    if wanted("start") {
         start::bench();
     }
-    if !"step".contains(filter.as_str()) {
+    if !wanted("step") && !wanted("engine") {
         return;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -38,5 +41,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    runtime.block_on(step::bench());
+    runtime.block_on(async {
+        let step_time = step::bench().await;
+        if wanted("engine") {
+            engine::bench(step_time).await;
+        }
+    });
 }

@@ -55,6 +55,10 @@ impl ServerOptions {
     }
 
     /// Options registering every built component (`echo`, `http`, …).
+    #[allow(
+        dead_code,
+        reason = "for tests needing every built-in; none on this branch yet"
+    )]
     pub fn with_all_builtins() -> Self {
         Self {
             builtins: Some(PathBuf::from(weft_tests::COMPONENTS_DIR)),

@@ -1,4 +1,5 @@
-//! `weft instance create|ls|show|update|enable|disable`.
+//! `weft instance create|ls|show|update|enable|disable|run` (`run` lives
+//! with the execution commands, in `exec.rs`).
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -45,6 +46,8 @@ pub enum InstanceCommand {
         /// Instance id.
         id: String,
     },
+    /// Start a flow whose trigger is `manual`.
+    Run(super::exec::RunFlowArgs),
 }
 
 /// Arguments of `weft instance create`.
@@ -117,6 +120,7 @@ pub async fn run(
     let client = Client::new(remote)?;
     let path = |id: &str| format!("/v1/instances/{}", segment(id));
     let instance: Value = match cmd {
+        InstanceCommand::Run(args) => return super::exec::run_flow(args, json, remote).await,
         InstanceCommand::Create(args) => {
             let body = json!({
                 "integration": args.integration,

@@ -8,6 +8,7 @@ mod client;
 mod component;
 mod component_remote;
 mod demo;
+mod exec;
 mod instance;
 mod integration;
 mod new;
@@ -60,6 +61,9 @@ enum Command {
     /// Manage instances.
     #[command(subcommand)]
     Instance(instance::InstanceCommand),
+    /// List, show and replay executions.
+    #[command(subcommand)]
+    Exec(exec::ExecCommand),
     /// Scaffold a new connector component crate.
     New(new::NewArgs),
     /// Run one flow of an integration file locally, without a server.
@@ -101,6 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tenant(cmd) => runtime.block_on(tenant::run_tenant(cmd, json, remote)),
         Command::Token(cmd) => runtime.block_on(tenant::run_token(cmd, json, remote)),
         Command::Instance(cmd) => runtime.block_on(instance::run(cmd, json, remote)),
+        Command::Exec(cmd) => runtime.block_on(exec::run(cmd, json, remote)),
         Command::New(args) => new::run(args),
         Command::Run(args) => runtime.block_on(run::run(args, json)),
     }

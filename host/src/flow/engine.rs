@@ -301,7 +301,24 @@ impl FlowEngine {
         loop {
             let ticket = self.dispatcher.next().await;
             self.metrics.queue_depth.set(self.dispatcher.depth() as i64);
-            self.execute(&ticket.execution).await;
+            // Run it in its own task: a panic there must not take this
+            // worker, and the tenant's slot, with it.
+            let engine = self.clone();
+            let id = ticket.execution.clone();
+            if let Err(e) = tokio::spawn(async move { engine.execute(&id).await }).await {
+                tracing::error!(execution_id = %ticket.execution, error = %e, "execution panicked");
+                self.end(
+                    &ticket.execution,
+                    &super::FlowResult {
+                        status: ExecutionStatus::Failed,
+                        output: Value::Null,
+                        error: Some(
+                            "internal error while running the flow; see the server log".into(),
+                        ),
+                        response: None,
+                    },
+                );
+            }
             self.dispatcher.done(&ticket);
         }
     }
@@ -345,6 +362,11 @@ impl FlowEngine {
                 response: None,
             },
         };
+        self.end(id, &result);
+    }
+
+    /// Records how an execution ended and tells whoever waits on it.
+    fn end(&self, id: &str, result: &super::FlowResult) {
         self.metrics.finished(result.status);
         let finished = self.store.update_execution(id, &mut |r| {
             r.status = result.status;

@@ -128,6 +128,15 @@ fn child_path(prefix: &str, id: &str) -> String {
     }
 }
 
+/// What a failure of `step` does to the flow (only action steps may
+/// continue).
+fn on_error(step: &Step) -> OnError {
+    match &step.kind {
+        StepKind::Action(action) => action.on_error,
+        _ => OnError::Fail,
+    }
+}
+
 /// The output later steps see for a step that failed with `on_error: continue`.
 fn error_output(failure: &StepFailure) -> Value {
     json!({ "error": { "code": failure.code, "message": failure.message } })
@@ -209,6 +218,11 @@ impl Executor {
                 let output = match cx.run.completed.get(&path) {
                     Some(done) => match (&done.output, &done.error) {
                         (Some(output), _) => output.clone(),
+                        // A step that failed the flow before the host died
+                        // fails it again on resume, instead of continuing.
+                        (None, Some(failure)) if on_error(step) == OnError::Fail => {
+                            return Err(Stop(format!("step '{path}' failed: {}", failure.message)));
+                        }
                         (None, Some(failure)) => error_output(failure),
                         (None, None) => Value::Null,
                     },
@@ -257,10 +271,6 @@ impl Executor {
             StepKind::Respond(respond) => self.respond(cx, respond, scope),
         };
         record.duration = started.elapsed();
-        let on_error = match &step.kind {
-            StepKind::Action(action) => action.on_error,
-            _ => OnError::Fail,
-        };
         match result {
             Ok(output) => {
                 record.output = Some(cx.redactor.value(&output));
@@ -273,7 +283,7 @@ impl Executor {
                 record.status = StepStatus::Failed;
                 record.error = Some(failure.clone());
                 cx.record(record);
-                match on_error {
+                match on_error(step) {
                     OnError::Continue => Ok(error_output(&failure)),
                     OnError::Fail => Err(Stop(message)),
                 }
@@ -503,3 +513,6 @@ fn jitter(delay: Duration) -> Duration {
     use rand::Rng;
     delay.mul_f64(rand::rng().random_range(0.5..=1.0))
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,12 +13,14 @@
 //! | `GET /v1/integrations`, `GET /v1/integrations/{name}[/{version}]` | any token |
 //! | `GET|POST /v1/tenants`, `POST /v1/tokens` | operator |
 //! | `GET|POST /v1/instances`, `GET|PATCH /v1/instances/{id}`, `POST …/enable`, `POST …/disable` | operator, or the owning tenant |
+//! | `GET /v1/executions`, `GET /v1/executions/{id}`, `POST …/replay`, `POST /v1/instances/{id}/flows/{flow}/run` | operator, or the owning tenant |
 //! | `GET /healthz`, `/readyz`, `/metrics`, `/v1/openapi.json` | anyone |
 
 pub mod access;
 pub mod auth;
 pub mod components;
 pub mod error;
+pub mod executions;
 pub mod instances;
 pub mod integrations;
 pub mod openapi;
@@ -110,6 +112,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/instances/{id}/enable", post(instances::enable))
         .route("/v1/instances/{id}/disable", post(instances::disable))
+        .route(
+            "/v1/instances/{id}/flows/{flow}/run",
+            post(executions::run_flow),
+        )
+        .route("/v1/executions", get(executions::list))
+        .route("/v1/executions/{id}", get(executions::show))
+        .route("/v1/executions/{id}/replay", post(executions::replay))
         .route("/v1/openapi.json", get(system::openapi))
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))

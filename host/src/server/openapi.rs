@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{access, components, instances, integrations, system};
+use super::{access, components, executions, instances, integrations, system};
 
 /// Every route of the API.
 #[derive(OpenApi)]
@@ -15,6 +15,7 @@ use super::{access, components, instances, integrations, system};
         access::create_tenant, access::list_tenants, access::create_token,
         instances::create, instances::list, instances::show, instances::update,
         instances::enable, instances::disable,
+        executions::run_flow, executions::list, executions::show, executions::replay,
         system::healthz, system::readyz, system::metrics, system::openapi,
     ),
     modifiers(&BearerAuth),

@@ -1,0 +1,135 @@
+//! kill -9 during a step and with executions still queued, and the
+//! per-tenant cap: what a crash or one tenant's flood must not do.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{execution, finished, instance, server, start, step, time};
+use crate::server::poll;
+
+#[test]
+fn a_run_killed_mid_step_resumes_after_its_last_finished_step() {
+    let mut server = server(None);
+    let api = server.api();
+    let id = instance(&api, "acme", None, true);
+    let body = json!({ "tag": "crash", "ms": 4000 });
+    let exec = start(&api, &id, "counted", &body);
+
+    // Wait until the counter was written (steps `read` and `write` are
+    // durable) and the nap is under way, then kill the host mid-nap.
+    let mut before = json!(null);
+    let napping = poll(Duration::from_secs(60), || {
+        before = execution(&api, &exec);
+        before["status"] == "running"
+            && before["steps"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|s| s["path"] == "write"))
+    });
+    assert!(napping, "step `write` never finished: {before:#}");
+    assert_eq!(
+        before["steps"].as_array().unwrap().len(),
+        2,
+        "killed during the nap"
+    );
+    server.restart_after_kill9();
+    let api = server.api();
+
+    let after = finished(&api, &exec);
+    assert_eq!(after["status"], "succeeded", "{after:#}");
+    assert_eq!(after["resumed"], 1, "picked up once after the crash");
+    assert_eq!(after["trigger"]["body"], body, "trigger payload kept");
+    // The steps before the crash were not run again: their records are
+    // the ones written before the kill, and the counter went up once.
+    for path in ["read", "write"] {
+        assert_eq!(step(&after, path), step(&before, path), "{path} repeated");
+    }
+    assert_eq!(step(&after, "read")["output"], json!(null));
+    assert_eq!(step(&after, "check")["output"], 1, "{after:#}");
+    assert_eq!(after["output"], 1);
+    let paths: Vec<&str> = after["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["read", "write", "nap", "check"]);
+    assert!(
+        step(&after, "nap")["output"]["slept_ms"].as_u64().unwrap() >= 4000,
+        "the interrupted nap ran again in full: {after:#}"
+    );
+}
+
+#[test]
+fn executions_queued_at_a_crash_all_run_after_restart() {
+    let mut server = server(Some("[engine]\nworkers = 1\n"));
+    let api = server.api();
+    let id = instance(&api, "acme", None, true);
+    let ids: Vec<String> = (0..4)
+        .map(|n| start(&api, &id, "nap", &json!({ "ms": 1500, "n": n })))
+        .collect();
+    // With one worker the first runs and the others wait.
+    let mut statuses = Vec::new();
+    let one_running = poll(Duration::from_secs(60), || {
+        statuses = ids
+            .iter()
+            .map(|e| execution(&api, e)["status"].as_str().unwrap().to_owned())
+            .collect();
+        statuses[0] == "running"
+    });
+    assert!(one_running, "{statuses:?}");
+    assert!(statuses[1..].iter().all(|s| s == "queued"), "{statuses:?}");
+    server.restart_after_kill9();
+    let api = server.api();
+
+    for (n, exec) in ids.iter().enumerate() {
+        let done = finished(&api, exec);
+        assert_eq!(done["status"], "succeeded", "{done:#}");
+        assert_eq!(done["trigger"]["body"]["n"], n, "payload kept");
+        assert_eq!(step(&done, "done")["output"], json!({ "n": n }));
+    }
+    assert_eq!(execution(&api, &ids[0])["resumed"], 1);
+    assert_eq!(
+        execution(&api, &ids[3])["resumed"],
+        0,
+        "never started before"
+    );
+}
+
+#[test]
+fn one_tenants_flood_does_not_delay_another_tenant() {
+    let server = server(Some("[engine]\nworkers = 4\nper_tenant = 2\n"));
+    let api = server.api();
+    let a = instance(&api, "acme", None, true);
+    let b = instance(&api, "bolt", None, true);
+    let flood: Vec<String> = (0..8)
+        .map(|n| start(&api, &a, "nap", &json!({ "ms": 2000, "n": n })))
+        .collect();
+    let quick = start(&api, &b, "quick", &json!({ "n": 1 }));
+
+    let quick = finished(&api, &quick);
+    assert_eq!(quick["status"], "succeeded", "{quick:#}");
+    let flood: Vec<_> = flood.iter().map(|e| finished(&api, e)).collect();
+    assert!(flood.iter().all(|e| e["status"] == "succeeded"));
+
+    // Acme never ran more than two at once: its third started only after
+    // one of its first two ended.
+    let mut starts: Vec<_> = flood.iter().map(|e| time(e, "started_at")).collect();
+    starts.sort();
+    let first_end = flood.iter().map(|e| time(e, "finished_at")).min().unwrap();
+    assert!(starts[2] >= first_end, "acme exceeded its cap");
+    // Bolt's execution did not wait for acme's queue: it ended before
+    // acme's third execution (the first to wait for a slot) started.
+    let quick_end = time(&quick, "finished_at");
+    assert!(
+        quick_end < starts[2],
+        "bolt finished {quick_end}, acme's third started {}",
+        starts[2]
+    );
+    let waited = time(&quick, "started_at") - time(&quick, "created_at");
+    let nap = step(&flood[0], "nap")["duration_ms"].as_f64().unwrap();
+    assert!(
+        (waited.num_milliseconds() as f64) < nap,
+        "bolt waited {waited} for a worker, longer than one of acme's steps ({nap} ms)"
+    );
+}
