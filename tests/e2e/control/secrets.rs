@@ -3,6 +3,7 @@
 //! key file is private; a data dir from a future schema is refused.
 
 use std::path::Path;
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -148,6 +149,12 @@ fn without_an_operator_token_one_is_generated_and_printed_once() {
         no_operator_token: true,
         ..ServerOptions::default()
     });
+    // stderr is collected by a reader thread: wait for the line to arrive.
+    assert!(
+        server.wait_for_stderr("export WEFT_TOKEN=", Duration::from_secs(30)),
+        "the generated token is printed: {}",
+        server.stderr()
+    );
     let stderr = server.stderr();
     let token = stderr
         .lines()
