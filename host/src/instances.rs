@@ -64,6 +64,14 @@ pub trait Lifecycle: Send + Sync {
     fn teardown<'a>(&'a self, instance: &'a InstanceRecord) -> BoxFuture<'a, LifecycleOutcome>;
 }
 
+/// Told when an instance's status or config changes (the scheduler plugs
+/// in here).
+pub trait InstanceListener: Send + Sync {
+    /// `instance` as it now is; a disabling instance is reported as
+    /// `disabled` before its teardown flows run.
+    fn changed(&self, instance: &InstanceRecord);
+}
+
 /// A lifecycle with no flows: enabling and disabling always succeed.
 #[derive(Debug, Default)]
 pub struct NoLifecycle;
@@ -117,6 +125,7 @@ pub struct Instances {
     store: Arc<dyn Storage>,
     secrets: SecretBox,
     lifecycle: Arc<dyn Lifecycle>,
+    listener: Option<Arc<dyn InstanceListener>>,
     public_url: String,
 }
 
@@ -144,6 +153,7 @@ impl Instances {
             store,
             secrets,
             lifecycle,
+            listener: None,
             public_url: public_url.trim_end_matches('/').to_owned(),
         }
     }
@@ -151,6 +161,17 @@ impl Instances {
     /// Replaces the lifecycle hook (the flow engine installs its own).
     pub fn set_lifecycle(&mut self, lifecycle: Arc<dyn Lifecycle>) {
         self.lifecycle = lifecycle;
+    }
+
+    /// Installs the listener told about status and config changes.
+    pub fn set_listener(&mut self, listener: Arc<dyn InstanceListener>) {
+        self.listener = Some(listener);
+    }
+
+    fn notify(&self, instance: &InstanceRecord) {
+        if let Some(listener) = &self.listener {
+            listener.changed(instance);
+        }
     }
 
     /// Creates an instance after checking its config against the
@@ -265,7 +286,9 @@ impl Instances {
             record.secrets.extend(sealed.clone());
             record.updated_at = chrono::Utc::now();
         })?;
-        updated.ok_or_else(|| InstanceError::NotFound(id.to_owned()))
+        let updated = updated.ok_or_else(|| InstanceError::NotFound(id.to_owned()))?;
+        self.notify(&updated);
+        Ok(updated)
     }
 
     /// Enables an instance: runs its deploy flows, then records `active`
@@ -285,6 +308,9 @@ impl Instances {
     /// `disabled` (a failed teardown does not keep it active).
     pub async fn disable(&self, id: &str) -> Result<InstanceRecord, InstanceError> {
         let current = self.get(id)?;
+        let mut stopping = current.clone();
+        stopping.status = InstanceStatus::Disabled;
+        self.notify(&stopping);
         let outcome = self.lifecycle.teardown(&current).await;
         if !outcome.ok {
             tracing::warn!(instance = %id, execution = ?outcome.execution_id, "teardown failed; disabling anyway");
@@ -307,6 +333,7 @@ impl Instances {
         })?;
         let record = updated.ok_or_else(|| InstanceError::NotFound(id.to_owned()))?;
         tracing::info!(instance = %id, status = status.as_str(), "instance status changed");
+        self.notify(&record);
         Ok(record)
     }
 
