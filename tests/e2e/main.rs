@@ -9,3 +9,4 @@ mod outbound;
 mod scaffold;
 mod server;
 mod support;
+mod triggers;
