@@ -20,7 +20,10 @@ fn main() {
         .expect("tests/ lives in the repository root");
     let sources = root.join("components");
     println!("cargo::rerun-if-changed={}", sources.display());
-    println!("cargo::rerun-if-changed={}", sources.join("examples").display());
+    println!(
+        "cargo::rerun-if-changed={}",
+        sources.join("examples").display()
+    );
 
     let mut names = component_names(&sources);
     // Example connectors live one level down, in components/examples/.

@@ -71,7 +71,10 @@ impl Fake {
                                 headers: headers
                                     .iter()
                                     .map(|(k, v)| {
-                                        (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into())
+                                        (
+                                            k.to_string(),
+                                            String::from_utf8_lossy(v.as_bytes()).into(),
+                                        )
                                     })
                                     .collect(),
                                 body: serde_json::from_slice(&body).unwrap_or(Value::Null),

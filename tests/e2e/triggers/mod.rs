@@ -48,7 +48,11 @@ pub fn instance(server: &TestServer, yaml: &str, config: Value, secrets: Value) 
     let api = server.api();
     let pushed = api.push_integration(yaml);
     assert!(pushed.status == 201 || pushed.status == 200, "{pushed:?}");
-    let reference = format!("{}@{}", pushed.json["name"].as_str().unwrap(), pushed.json["version"]);
+    let reference = format!(
+        "{}@{}",
+        pushed.json["name"].as_str().unwrap(),
+        pushed.json["version"]
+    );
     let tenant = api.post("/v1/tenants", &json!({ "name": "acme" }));
     assert!(tenant.status == 201 || tenant.status == 409, "{tenant:?}");
     let created = api.post(
@@ -66,7 +70,9 @@ pub fn enabled(server: &TestServer, yaml: &str, config: Value, secrets: Value) -
         .as_str()
         .unwrap()
         .to_owned();
-    let enabled = server.api().post(&format!("/v1/instances/{id}/enable"), &json!({}));
+    let enabled = server
+        .api()
+        .post(&format!("/v1/instances/{id}/enable"), &json!({}));
     assert_eq!(enabled.status, 200, "{enabled:?}");
     assert_eq!(enabled.json["status"], "active", "{enabled:?}");
     id
@@ -81,8 +87,6 @@ pub struct Answer {
     pub headers: reqwest::header::HeaderMap,
     /// Body as JSON (`Null` when not JSON).
     pub json: Value,
-    /// Body text.
-    pub text: String,
 }
 
 impl Answer {
@@ -126,12 +130,16 @@ pub fn hook(
         status,
         headers,
         json,
-        text,
     }
 }
 
 /// `POST path` with a JSON body and extra headers.
-pub fn post_json(server: &TestServer, path: &str, body: &Value, headers: &[(&str, &str)]) -> Answer {
+pub fn post_json(
+    server: &TestServer,
+    path: &str,
+    body: &Value,
+    headers: &[(&str, &str)],
+) -> Answer {
     hook(
         server,
         "POST",

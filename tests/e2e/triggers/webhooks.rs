@@ -92,7 +92,9 @@ fn setup(recorder: &Fake) -> (crate::server::TestServer, String) {
 
 fn recorded_execution(recorder: &Fake, path: &str, id: &str) -> bool {
     recorder
-        .wait_for(FLOW_DEADLINE, |h| h.path == path && h.body["execution"] == id)
+        .wait_for(FLOW_DEADLINE, |h| {
+            h.path == path && h.body["execution"] == id
+        })
         .is_some()
 }
 
@@ -119,11 +121,22 @@ fn sync_async_failure_timeout_and_refusals() {
     let get = hook(&server, "GET", &format!("/hooks/{id}/sync"), &[], None);
     assert_eq!(get.json["method"], "GET", "{get:?}");
     assert_eq!(get.json["body"], Value::Null);
-    let text = hook(&server, "POST", &format!("/hooks/{id}/sync"), &[], Some((b"plain words".to_vec(), "text/plain")));
+    let text = hook(
+        &server,
+        "POST",
+        &format!("/hooks/{id}/sync"),
+        &[],
+        Some((b"plain words".to_vec(), "text/plain")),
+    );
     assert_eq!(text.json["body"], "plain words", "{text:?}");
 
     // A respond step sets status, headers and body.
-    let responded = post_json(&server, &format!("/hooks/{id}/respond"), &json!({ "name": "ada" }), &[]);
+    let responded = post_json(
+        &server,
+        &format!("/hooks/{id}/respond"),
+        &json!({ "name": "ada" }),
+        &[],
+    );
     assert_eq!(responded.status, 201, "{responded:?}");
     assert_eq!(responded.json, json!({ "hello": "ada" }));
     assert_eq!(responded.headers["x-reply"], "yes");
@@ -132,42 +145,115 @@ fn sync_async_failure_timeout_and_refusals() {
     let failed = post_json(&server, &format!("/hooks/{id}/failing"), &json!({}), &[]);
     assert_eq!(failed.status, 500, "{failed:?}");
     assert!(!failed.execution_id().is_empty());
-    assert!(failed.json["error"].as_str().unwrap().contains("card declined"), "{failed:?}");
+    assert!(
+        failed.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("card declined"),
+        "{failed:?}"
+    );
 
     // Past the timeout: 202 with the id, and the run goes on to the end.
     let slow = post_json(&server, &format!("/hooks/{id}/slow"), &json!({}), &[]);
     assert_eq!(slow.status, 202, "{slow:?}");
     let slow_id = slow.execution_id();
-    assert_eq!(slow.headers["location"], format!("/v1/executions/{slow_id}").as_str());
-    assert!(recorded_execution(&recorder, "/slow", &slow_id), "the timed-out run finished");
+    assert_eq!(
+        slow.headers["location"],
+        format!("/v1/executions/{slow_id}").as_str()
+    );
+    assert!(
+        recorded_execution(&recorder, "/slow", &slow_id),
+        "the timed-out run finished"
+    );
 
     // Async: 202 + Location, then the run.
-    let accepted = post_json(&server, &format!("/hooks/{id}/async"), &json!({ "x": 1 }), &[]);
+    let accepted = post_json(
+        &server,
+        &format!("/hooks/{id}/async"),
+        &json!({ "x": 1 }),
+        &[],
+    );
     assert_eq!(accepted.status, 202, "{accepted:?}");
     let exec = accepted.execution_id();
-    assert_eq!(accepted.headers["location"], format!("/v1/executions/{exec}").as_str());
+    assert_eq!(
+        accepted.headers["location"],
+        format!("/v1/executions/{exec}").as_str()
+    );
     assert!(recorded_execution(&recorder, "/async", &exec));
 
     // Refusals.
-    let malformed = hook(&server, "POST", &format!("/hooks/{id}/sync"), &[], Some((b"{oops".to_vec(), "application/json")));
+    let malformed = hook(
+        &server,
+        "POST",
+        &format!("/hooks/{id}/sync"),
+        &[],
+        Some((b"{oops".to_vec(), "application/json")),
+    );
     assert_eq!(malformed.status, 400, "{malformed:?}");
-    assert!(malformed.json["error"].as_str().unwrap().starts_with("malformed JSON body: key must be a string"), "{malformed:?}");
-    let big = hook(&server, "POST", &format!("/hooks/{id}/async"), &[], Some((vec![b'a'; 7 << 20], "text/plain")));
+    assert!(
+        malformed.json["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("malformed JSON body: key must be a string"),
+        "{malformed:?}"
+    );
+    let big = hook(
+        &server,
+        "POST",
+        &format!("/hooks/{id}/async"),
+        &[],
+        Some((vec![b'a'; 7 << 20], "text/plain")),
+    );
     assert_eq!(big.status, 413, "{big:?}");
-    assert_eq!(post_json(&server, &format!("/hooks/{id}/nope"), &json!({}), &[]).status, 404);
-    assert_eq!(post_json(&server, "/hooks/01900000-0000-7000-8000-000000000000/sync", &json!({}), &[]).status, 404);
+    assert_eq!(
+        post_json(&server, &format!("/hooks/{id}/nope"), &json!({}), &[]).status,
+        404
+    );
+    assert_eq!(
+        post_json(
+            &server,
+            "/hooks/01900000-0000-7000-8000-000000000000/sync",
+            &json!({}),
+            &[]
+        )
+        .status,
+        404
+    );
     let no_pre = post_json(&server, &format!("/hooks/{id}"), &json!({}), &[]);
     assert_eq!(no_pre.status, 404);
-    assert!(no_pre.json["error"].as_str().unwrap().contains("no preprocess flow"), "{no_pre:?}");
-    let bad_callback = post_json(&server, &format!("/hooks/{id}/async"), &json!({}), &[("X-Weft-Callback", "ftp://x")]);
+    assert!(
+        no_pre.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("no preprocess flow"),
+        "{no_pre:?}"
+    );
+    let bad_callback = post_json(
+        &server,
+        &format!("/hooks/{id}/async"),
+        &json!({}),
+        &[("X-Weft-Callback", "ftp://x")],
+    );
     assert_eq!(bad_callback.status, 400, "{bad_callback:?}");
 
     // A disabled instance answers 404 and runs nothing.
-    let disabled = server.api().post(&format!("/v1/instances/{id}/disable"), &json!({}));
+    let disabled = server
+        .api()
+        .post(&format!("/v1/instances/{id}/disable"), &json!({}));
     assert_eq!(disabled.json["status"], "disabled", "{disabled:?}");
-    let gone = post_json(&server, &format!("/hooks/{id}/async"), &json!({ "after": "disable" }), &[]);
+    let gone = post_json(
+        &server,
+        &format!("/hooks/{id}/async"),
+        &json!({ "after": "disable" }),
+        &[],
+    );
     assert_eq!(gone.status, 404, "{gone:?}");
-    assert!(recorder.hits().iter().all(|h| h.body["body"]["after"] != "disable"));
+    assert!(
+        recorder
+            .hits()
+            .iter()
+            .all(|h| h.body["body"]["after"] != "disable")
+    );
 }
 
 #[test]
@@ -175,25 +261,65 @@ fn idempotency_keys_return_the_first_execution() {
     let recorder = Fake::recorder();
     let (server, id) = setup(&recorder);
     let key = [("Idempotency-Key", "order-42")];
-    let first = post_json(&server, &format!("/hooks/{id}/async"), &json!({ "n": 1 }), &key);
-    let second = post_json(&server, &format!("/hooks/{id}/async"), &json!({ "n": 2 }), &key);
+    let first = post_json(
+        &server,
+        &format!("/hooks/{id}/async"),
+        &json!({ "n": 1 }),
+        &key,
+    );
+    let second = post_json(
+        &server,
+        &format!("/hooks/{id}/async"),
+        &json!({ "n": 2 }),
+        &key,
+    );
     assert_eq!(first.status, 202);
     assert_eq!(second.status, 202);
     assert_eq!(first.execution_id(), second.execution_id());
-    assert!(recorded_execution(&recorder, "/async", &first.execution_id()));
+    assert!(recorded_execution(
+        &recorder,
+        "/async",
+        &first.execution_id()
+    ));
     // A later request without a key runs and is recorded; by then the
     // repeat would have been too, had it started anything.
-    let marker = post_json(&server, &format!("/hooks/{id}/async?nap=300"), &json!({ "n": 3 }), &[]);
-    assert!(recorded_execution(&recorder, "/async", &marker.execution_id()));
-    let runs = recorder.hits().into_iter().filter(|h| h.body["key"] == "order-42").count();
+    let marker = post_json(
+        &server,
+        &format!("/hooks/{id}/async?nap=300"),
+        &json!({ "n": 3 }),
+        &[],
+    );
+    assert!(recorded_execution(
+        &recorder,
+        "/async",
+        &marker.execution_id()
+    ));
+    let runs = recorder
+        .hits()
+        .into_iter()
+        .filter(|h| h.body["key"] == "order-42")
+        .count();
     assert_eq!(runs, 1, "one execution for the key");
 
     // Sync: the repeat answers the stored output.
-    let a = post_json(&server, &format!("/hooks/{id}/sync"), &json!({ "v": "first" }), &[("Idempotency-Key", "s-1")]);
-    let b = post_json(&server, &format!("/hooks/{id}/sync"), &json!({ "v": "second" }), &[("Idempotency-Key", "s-1")]);
+    let a = post_json(
+        &server,
+        &format!("/hooks/{id}/sync"),
+        &json!({ "v": "first" }),
+        &[("Idempotency-Key", "s-1")],
+    );
+    let b = post_json(
+        &server,
+        &format!("/hooks/{id}/sync"),
+        &json!({ "v": "second" }),
+        &[("Idempotency-Key", "s-1")],
+    );
     assert_eq!(a.status, 200);
     assert_eq!(b.json, a.json, "the first execution's output");
-    assert_eq!(a.headers["x-weft-execution-id"], b.headers["x-weft-execution-id"]);
+    assert_eq!(
+        a.headers["x-weft-execution-id"],
+        b.headers["x-weft-execution-id"]
+    );
 }
 
 #[test]
@@ -204,25 +330,78 @@ fn hmac_signatures_are_checked_before_anything_runs() {
     let body = |n: &str| json!({ "n": n }).to_string().into_bytes();
     let sig = |b: &[u8]| weft::triggers::signature::sign(KEY.as_bytes(), b);
 
-    let missing = hook(&server, "POST", &path, &[], Some((body("missing"), "application/json")));
+    let missing = hook(
+        &server,
+        "POST",
+        &path,
+        &[],
+        Some((body("missing"), "application/json")),
+    );
     assert_eq!(missing.status, 401, "{missing:?}");
-    assert!(missing.json["error"].as_str().unwrap().contains("missing signature header \"x-signature\""), "{missing:?}");
+    assert!(
+        missing.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("missing signature header \"x-signature\""),
+        "{missing:?}"
+    );
     let wrong = sig(&body("other"));
-    let bad = hook(&server, "POST", &path, &[("X-Signature", &wrong)], Some((body("bad"), "application/json")));
+    let bad = hook(
+        &server,
+        "POST",
+        &path,
+        &[("X-Signature", &wrong)],
+        Some((body("bad"), "application/json")),
+    );
     assert_eq!(bad.status, 401, "{bad:?}");
-    let garbage = hook(&server, "POST", &path, &[("X-Signature", "zz")], Some((body("garbage"), "application/json")));
+    let garbage = hook(
+        &server,
+        "POST",
+        &path,
+        &[("X-Signature", "zz")],
+        Some((body("garbage"), "application/json")),
+    );
     assert_eq!(garbage.status, 401, "{garbage:?}");
 
     let good_sig = format!("sha256={}", sig(&body("good")));
-    let good = hook(&server, "POST", &path, &[("X-Signature", &good_sig)], Some((body("good"), "application/json")));
+    let good = hook(
+        &server,
+        "POST",
+        &path,
+        &[("X-Signature", &good_sig)],
+        Some((body("good"), "application/json")),
+    );
     assert_eq!(good.status, 202, "{good:?}");
     let plain_sig = sig(&body("plain"));
-    let plain = hook(&server, "POST", &path, &[("X-Signature", &plain_sig)], Some((body("plain"), "application/json")));
+    let plain = hook(
+        &server,
+        "POST",
+        &path,
+        &[("X-Signature", &plain_sig)],
+        Some((body("plain"), "application/json")),
+    );
     assert_eq!(plain.status, 202, "{plain:?}");
-    assert!(recorder.wait_for(FLOW_DEADLINE, |h| h.body["n"] == "good").is_some());
-    assert!(recorder.wait_for(FLOW_DEADLINE, |h| h.body["n"] == "plain").is_some());
-    let seen: Vec<Value> = recorder.hits().into_iter().map(|h| h.body["n"].clone()).collect();
-    assert!(!seen.contains(&json!("missing")) && !seen.contains(&json!("bad")) && !seen.contains(&json!("garbage")), "{seen:?}");
+    assert!(
+        recorder
+            .wait_for(FLOW_DEADLINE, |h| h.body["n"] == "good")
+            .is_some()
+    );
+    assert!(
+        recorder
+            .wait_for(FLOW_DEADLINE, |h| h.body["n"] == "plain")
+            .is_some()
+    );
+    let seen: Vec<Value> = recorder
+        .hits()
+        .into_iter()
+        .map(|h| h.body["n"].clone())
+        .collect();
+    assert!(
+        !seen.contains(&json!("missing"))
+            && !seen.contains(&json!("bad"))
+            && !seen.contains(&json!("garbage")),
+        "{seen:?}"
+    );
 }
 
 #[test]
@@ -231,7 +410,12 @@ fn callbacks_are_delivered_to_allowed_hosts_only() {
     let receiver = Fake::recorder();
     let (server, id) = setup(&recorder);
     let url = format!("{}/done?token=t1", receiver.url);
-    let accepted = post_json(&server, &format!("/hooks/{id}/async"), &json!({ "cb": 1 }), &[("X-Weft-Callback", &url)]);
+    let accepted = post_json(
+        &server,
+        &format!("/hooks/{id}/async"),
+        &json!({ "cb": 1 }),
+        &[("X-Weft-Callback", &url)],
+    );
     assert_eq!(accepted.status, 202);
     let exec = accepted.execution_id();
     let delivered = receiver
@@ -242,15 +426,27 @@ fn callbacks_are_delivered_to_allowed_hosts_only() {
     assert_eq!(delivered.body["status"], "succeeded");
     assert_eq!(delivered.body["output"]["status"], 200, "{delivered:?}");
     assert!(server.wait_for_stderr(&format!("{exec}"), FLOW_DEADLINE));
-    assert!(server.wait_for_stderr("delivered: HTTP 200 (attempt 1 of 3)", FLOW_DEADLINE), "{}", server.stderr());
+    assert!(
+        server.wait_for_stderr("delivered: HTTP 200 (attempt 1 of 3)", FLOW_DEADLINE),
+        "{}",
+        server.stderr()
+    );
 
     // 127.0.0.2 is loopback but not in the allowlist: refused, never sent.
     let port = receiver.url.rsplit(':').next().unwrap();
     let refused_url = format!("http://127.0.0.2:{port}/nope");
-    let refused = post_json(&server, &format!("/hooks/{id}/async"), &json!({ "cb": 2 }), &[("X-Weft-Callback", &refused_url)]);
+    let refused = post_json(
+        &server,
+        &format!("/hooks/{id}/async"),
+        &json!({ "cb": 2 }),
+        &[("X-Weft-Callback", &refused_url)],
+    );
     assert_eq!(refused.status, 202);
     assert!(
-        server.wait_for_stderr(&format!("refused: host \"127.0.0.2:{port}\" is not allowed"), FLOW_DEADLINE),
+        server.wait_for_stderr(
+            &format!("refused: host \"127.0.0.2:{port}\" is not allowed"),
+            FLOW_DEADLINE
+        ),
         "{}",
         server.stderr()
     );
@@ -261,9 +457,17 @@ fn callbacks_are_delivered_to_allowed_hosts_only() {
 fn an_acknowledged_webhook_survives_kill_9() {
     let recorder = Fake::recorder();
     let (mut server, id) = setup(&recorder);
-    let accepted = post_json(&server, &format!("/hooks/{id}/async?nap=1500"), &json!({ "durable": true }), &[]);
+    let accepted = post_json(
+        &server,
+        &format!("/hooks/{id}/async?nap=1500"),
+        &json!({ "durable": true }),
+        &[],
+    );
     assert_eq!(accepted.status, 202);
     let exec = accepted.execution_id();
     server.restart_after_kill9();
-    assert!(recorded_execution(&recorder, "/async", &exec), "the acknowledged execution completes after the restart");
+    assert!(
+        recorded_execution(&recorder, "/async", &exec),
+        "the acknowledged execution completes after the restart"
+    );
 }
