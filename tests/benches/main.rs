@@ -4,6 +4,7 @@
 //!
 //! Absolute times on a shared machine are noise; the ratios are the point.
 
+mod hooks;
 mod start;
 mod step;
 
@@ -21,7 +22,7 @@ pub fn median(samples: &mut [Duration]) -> Duration {
 }
 
 /// Runs every benchmark, or those whose name contains the first argument
-/// (`cargo bench --bench weft -- start`).
+/// (`cargo bench --bench weft -- start`, `step` or `hooks`).
 fn main() {
     let filter = std::env::args()
         .skip(1)
@@ -30,13 +31,15 @@ fn main() {
     if "start".contains(filter.as_str()) {
         start::bench();
     }
-    if !"step".contains(filter.as_str()) {
-        return;
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("tokio runtime");
-    runtime.block_on(step::bench());
+    if "step".contains(filter.as_str()) {
+        runtime.block_on(step::bench());
+    }
+    if "hooks".contains(filter.as_str()) {
+        runtime.block_on(hooks::bench());
+    }
 }

@@ -425,7 +425,7 @@ fn callbacks_are_delivered_to_allowed_hosts_only() {
     assert_eq!(delivered.body["execution_id"], exec.as_str());
     assert_eq!(delivered.body["status"], "succeeded");
     assert_eq!(delivered.body["output"]["status"], 200, "{delivered:?}");
-    assert!(server.wait_for_stderr(&format!("{exec}"), FLOW_DEADLINE));
+    assert!(server.wait_for_stderr(&exec, FLOW_DEADLINE));
     assert!(
         server.wait_for_stderr("delivered: HTTP 200 (attempt 1 of 3)", FLOW_DEADLINE),
         "{}",

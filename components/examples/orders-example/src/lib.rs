@@ -68,9 +68,15 @@ fn cents(x: f64) -> f64 {
 
 fn check(order: &Order) -> Result<(), Error> {
     if order.items.is_empty() {
-        return Err(Error::invalid_input("items: an order needs at least one item"));
+        return Err(Error::invalid_input(
+            "items: an order needs at least one item",
+        ));
     }
-    if let Some(bad) = order.items.iter().find(|i| !i.price.is_finite() || i.price < 0.0) {
+    if let Some(bad) = order
+        .items
+        .iter()
+        .find(|i| !i.price.is_finite() || i.price < 0.0)
+    {
         return Err(Error::invalid_input(format!(
             "items: price {} of sku {:?} is not a non-negative number",
             bad.price, bad.sku
@@ -83,7 +89,13 @@ fn total(order: Order, _: &Context) -> Result<Total, Error> {
     check(&order)?;
     Ok(Total {
         item_count: order.items.iter().map(|i| i.quantity).sum(),
-        total: cents(order.items.iter().map(|i| i.quantity as f64 * i.price).sum()),
+        total: cents(
+            order
+                .items
+                .iter()
+                .map(|i| i.quantity as f64 * i.price)
+                .sum(),
+        ),
         order_id: order.order_id,
     })
 }
