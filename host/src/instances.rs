@@ -117,6 +117,10 @@ pub struct InstanceUpdate {
     pub config: Map<String, Value>,
     /// Secrets to set.
     pub secrets: BTreeMap<String, String>,
+    /// Move to another version of the same integration (`name@version`,
+    /// or `name` for the latest); an active instance re-runs its deploy
+    /// flows ([`Instances::upgrade_deploy`]).
+    pub integration: Option<String>,
 }
 
 /// Instance operations over storage.
@@ -267,7 +271,14 @@ impl Instances {
         update: InstanceUpdate,
     ) -> Result<InstanceRecord, InstanceError> {
         let current = self.get(id)?;
-        let integration = self.integration_of(&current)?;
+        let integration = match &update.integration {
+            // Only versions of the same integration: another integration
+            // would make the stored config and state meaningless.
+            Some(reference) => integrations::find(self.store.as_ref(), reference)?
+                .filter(|i| i.name == current.integration)
+                .ok_or_else(|| InstanceError::UnknownIntegration(reference.clone()))?,
+            None => self.integration_of(&current)?,
+        };
         let mut config = current.config.clone();
         for (key, value) in update.config {
             if value.is_null() {
@@ -281,7 +292,9 @@ impl Instances {
         validate_instance_config(&integration.model, &config, &secrets)
             .map_err(InstanceError::Invalid)?;
         let sealed = self.seal_all(id, &update.secrets);
+        let version = integration.version;
         let updated = self.store.update_instance(id, &mut |record| {
+            record.version = version;
             record.config = config.clone();
             record.secrets.extend(sealed.clone());
             record.updated_at = chrono::Utc::now();
@@ -289,6 +302,21 @@ impl Instances {
         let updated = updated.ok_or_else(|| InstanceError::NotFound(id.to_owned()))?;
         self.notify(&updated);
         Ok(updated)
+    }
+
+    /// After an update moved an instance to another integration version:
+    /// an active instance runs the new version's deploy flows (and ends
+    /// `active` or `deploy_failed`); any other is left as it is.
+    pub async fn upgrade_deploy(
+        &self,
+        before: &InstanceRecord,
+        after: InstanceRecord,
+    ) -> Result<InstanceRecord, InstanceError> {
+        if before.version == after.version || after.status != InstanceStatus::Active {
+            return Ok(after);
+        }
+        tracing::info!(instance = %after.id, from = before.version, to = after.version, "instance upgraded; re-running deploy");
+        self.enable(&after.id).await
     }
 
     /// Enables an instance: runs its deploy flows, then records `active`

@@ -49,3 +49,53 @@ fn a_failed_deploy_leaves_the_instance_deploy_failed() {
     let refused = post_json(&server, &format!("/hooks/{id}/hook"), &json!({}), &[]);
     assert_eq!(refused.status, 404, "{refused:?}");
 }
+
+fn versioned(version: u32) -> String {
+    format!(
+        r#"
+name: evolving
+version: {version}
+config:
+  - {{ key: recorder, type: string, required: true }}
+flows:
+  - name: deploy
+    trigger: {{ type: deploy }}
+    steps:
+      - id: announce
+        component: http@1.0.0
+        action: request
+        input: {{ method: POST, url: "{{{{ config.recorder }}}}/deploy/{version}", json: {{ instance: "{{{{ instance.id }}}}" }} }}
+"#
+    )
+}
+
+#[test]
+fn upgrading_an_active_instance_re_runs_deploy() {
+    let recorder = super::fake::Fake::recorder();
+    let server = server();
+    let id = super::enabled(
+        &server,
+        &versioned(1),
+        json!({ "recorder": recorder.url }),
+        json!({}),
+    );
+    assert!(recorder.hits().iter().any(|h| h.path == "/deploy/1"));
+    let pushed = server.api().push_integration(&versioned(2));
+    assert_eq!(pushed.status, 201, "{pushed:?}");
+    let upgraded = server.api().patch(
+        &format!("/v1/instances/{id}"),
+        &json!({ "integration": "evolving@2" }),
+    );
+    assert_eq!(upgraded.status, 200, "{upgraded:?}");
+    assert_eq!(upgraded.json["integration"], "evolving@2");
+    assert_eq!(upgraded.json["status"], "active");
+    assert!(
+        recorder.hits().iter().any(|h| h.path == "/deploy/2"),
+        "deploy of version 2 ran"
+    );
+    let other = server.api().patch(
+        &format!("/v1/instances/{id}"),
+        &json!({ "integration": "fragile@1" }),
+    );
+    assert_eq!(other.status, 422, "{other:?}");
+}
