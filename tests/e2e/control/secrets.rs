@@ -3,6 +3,7 @@
 //! key file is private; a data dir from a future schema is refused.
 
 use std::path::Path;
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -148,6 +149,8 @@ fn without_an_operator_token_one_is_generated_and_printed_once() {
         no_operator_token: true,
         ..ServerOptions::default()
     });
+    // stderr is read by another thread: wait for the line, not just the start.
+    assert!(server.wait_for_stderr("export WEFT_TOKEN=", Duration::from_secs(30)));
     let stderr = server.stderr();
     let token = stderr
         .lines()
