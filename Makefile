@@ -44,7 +44,9 @@ bench: components
 # A component crate is components/<name>/Cargo.toml with package name <name>;
 # a WAT fixture is components/<name>/component.wat. tests/build.rs follows the
 # same rule to generate the test manifest.
-COMPONENT_CRATES := $(patsubst components/%/Cargo.toml,%,$(wildcard components/*/Cargo.toml))
+# Example connectors live one level down, in components/examples/<name>/.
+COMPONENT_CRATES := $(patsubst components/%/Cargo.toml,%,$(wildcard components/*/Cargo.toml)) \
+	$(patsubst components/examples/%/Cargo.toml,%,$(wildcard components/examples/*/Cargo.toml))
 
 components: setup
 	cargo build --manifest-path components/Cargo.toml --release --target wasm32-wasip2 --target-dir target

@@ -20,8 +20,15 @@ fn main() {
         .expect("tests/ lives in the repository root");
     let sources = root.join("components");
     println!("cargo::rerun-if-changed={}", sources.display());
+    println!(
+        "cargo::rerun-if-changed={}",
+        sources.join("examples").display()
+    );
 
-    let names = component_names(&sources);
+    let mut names = component_names(&sources);
+    // Example connectors live one level down, in components/examples/.
+    names.extend(component_names(&sources.join("examples")));
+    names.sort();
     let built = root.join("target").join("components");
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo")).join("components.rs");
     fs::write(&out, manifest(&names, &built)).expect("write the test manifest");

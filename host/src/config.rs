@@ -12,6 +12,7 @@
 //! builtins = "target/components"             # default: none
 //! max_body = "16MiB"
 //! request_timeout = "60s"
+//! hook_max_body = "6MiB"
 //! [sandbox.outbound]
 //! allow = ["api.acme.example:443", "*.example.com"]
 //! allow_cidrs = ["10.1.2.0/24"]
@@ -58,6 +59,9 @@ pub struct ServerConfig {
     /// an upload compiles the component, which takes seconds for large ones.
     #[serde(with = "duration_serde")]
     pub request_timeout: std::time::Duration,
+    /// Largest webhook body (`/hooks/…`); larger ones answer 413. Default
+    /// 6 MiB, the common ceiling of webhook senders and serverless hosts.
+    pub hook_max_body: ByteSize,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +71,7 @@ impl Default for ServerConfig {
             builtins: None,
             max_body: ByteSize::mib(16),
             request_timeout: std::time::Duration::from_secs(60),
+            hook_max_body: ByteSize::mib(6),
         }
     }
 }

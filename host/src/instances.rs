@@ -64,6 +64,14 @@ pub trait Lifecycle: Send + Sync {
     fn teardown<'a>(&'a self, instance: &'a InstanceRecord) -> BoxFuture<'a, LifecycleOutcome>;
 }
 
+/// Told when an instance's status or config changes (the scheduler plugs
+/// in here).
+pub trait InstanceListener: Send + Sync {
+    /// `instance` as it now is; a disabling instance is reported as
+    /// `disabled` before its teardown flows run.
+    fn changed(&self, instance: &InstanceRecord);
+}
+
 /// A lifecycle with no flows: enabling and disabling always succeed.
 #[derive(Debug, Default)]
 pub struct NoLifecycle;
@@ -109,6 +117,10 @@ pub struct InstanceUpdate {
     pub config: Map<String, Value>,
     /// Secrets to set.
     pub secrets: BTreeMap<String, String>,
+    /// Move to another version of the same integration (`name@version`,
+    /// or `name` for the latest); an active instance re-runs its deploy
+    /// flows ([`Instances::upgrade_deploy`]).
+    pub integration: Option<String>,
 }
 
 /// Instance operations over storage.
@@ -117,6 +129,7 @@ pub struct Instances {
     store: Arc<dyn Storage>,
     secrets: SecretBox,
     lifecycle: Arc<dyn Lifecycle>,
+    listener: Option<Arc<dyn InstanceListener>>,
     public_url: String,
 }
 
@@ -144,6 +157,7 @@ impl Instances {
             store,
             secrets,
             lifecycle,
+            listener: None,
             public_url: public_url.trim_end_matches('/').to_owned(),
         }
     }
@@ -151,6 +165,17 @@ impl Instances {
     /// Replaces the lifecycle hook (the flow engine installs its own).
     pub fn set_lifecycle(&mut self, lifecycle: Arc<dyn Lifecycle>) {
         self.lifecycle = lifecycle;
+    }
+
+    /// Installs the listener told about status and config changes.
+    pub fn set_listener(&mut self, listener: Arc<dyn InstanceListener>) {
+        self.listener = Some(listener);
+    }
+
+    fn notify(&self, instance: &InstanceRecord) {
+        if let Some(listener) = &self.listener {
+            listener.changed(instance);
+        }
     }
 
     /// Creates an instance after checking its config against the
@@ -246,7 +271,14 @@ impl Instances {
         update: InstanceUpdate,
     ) -> Result<InstanceRecord, InstanceError> {
         let current = self.get(id)?;
-        let integration = self.integration_of(&current)?;
+        let integration = match &update.integration {
+            // Only versions of the same integration: another integration
+            // would make the stored config and state meaningless.
+            Some(reference) => integrations::find(self.store.as_ref(), reference)?
+                .filter(|i| i.name == current.integration)
+                .ok_or_else(|| InstanceError::UnknownIntegration(reference.clone()))?,
+            None => self.integration_of(&current)?,
+        };
         let mut config = current.config.clone();
         for (key, value) in update.config {
             if value.is_null() {
@@ -260,12 +292,31 @@ impl Instances {
         validate_instance_config(&integration.model, &config, &secrets)
             .map_err(InstanceError::Invalid)?;
         let sealed = self.seal_all(id, &update.secrets);
+        let version = integration.version;
         let updated = self.store.update_instance(id, &mut |record| {
+            record.version = version;
             record.config = config.clone();
             record.secrets.extend(sealed.clone());
             record.updated_at = chrono::Utc::now();
         })?;
-        updated.ok_or_else(|| InstanceError::NotFound(id.to_owned()))
+        let updated = updated.ok_or_else(|| InstanceError::NotFound(id.to_owned()))?;
+        self.notify(&updated);
+        Ok(updated)
+    }
+
+    /// After an update moved an instance to another integration version:
+    /// an active instance runs the new version's deploy flows (and ends
+    /// `active` or `deploy_failed`); any other is left as it is.
+    pub async fn upgrade_deploy(
+        &self,
+        before: &InstanceRecord,
+        after: InstanceRecord,
+    ) -> Result<InstanceRecord, InstanceError> {
+        if before.version == after.version || after.status != InstanceStatus::Active {
+            return Ok(after);
+        }
+        tracing::info!(instance = %after.id, from = before.version, to = after.version, "instance upgraded; re-running deploy");
+        self.enable(&after.id).await
     }
 
     /// Enables an instance: runs its deploy flows, then records `active`
@@ -285,6 +336,9 @@ impl Instances {
     /// `disabled` (a failed teardown does not keep it active).
     pub async fn disable(&self, id: &str) -> Result<InstanceRecord, InstanceError> {
         let current = self.get(id)?;
+        let mut stopping = current.clone();
+        stopping.status = InstanceStatus::Disabled;
+        self.notify(&stopping);
         let outcome = self.lifecycle.teardown(&current).await;
         if !outcome.ok {
             tracing::warn!(instance = %id, execution = ?outcome.execution_id, "teardown failed; disabling anyway");
@@ -307,6 +361,7 @@ impl Instances {
         })?;
         let record = updated.ok_or_else(|| InstanceError::NotFound(id.to_owned()))?;
         tracing::info!(instance = %id, status = status.as_str(), "instance status changed");
+        self.notify(&record);
         Ok(record)
     }
 

@@ -16,4 +16,5 @@ pub mod sandbox;
 pub mod server;
 pub mod storage;
 pub mod template;
+pub mod triggers;
 pub mod units;

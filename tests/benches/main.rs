@@ -5,6 +5,7 @@
 //! Absolute times on a shared machine are noise; the ratios are the point.
 
 mod engine;
+mod hooks;
 mod start;
 mod step;
 
@@ -22,8 +23,8 @@ pub fn median(samples: &mut [Duration]) -> Duration {
 }
 
 /// Runs every benchmark, or those whose name contains the first argument
-/// (`cargo bench --bench weft -- start`). `engine` also runs `step`, its
-/// baseline.
+/// (`cargo bench --bench weft -- start`, `step`, `engine` or `hooks`).
+/// `engine` also runs `step`, its baseline.
 fn main() {
     let filter = std::env::args()
         .skip(1)
@@ -33,18 +34,20 @@ fn main() {
     if wanted("start") {
         start::bench();
     }
-    if !wanted("step") && !wanted("engine") {
-        return;
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("tokio runtime");
     runtime.block_on(async {
-        let step_time = step::bench().await;
-        if wanted("engine") {
-            engine::bench(step_time).await;
+        if wanted("step") || wanted("engine") {
+            let step_time = step::bench().await;
+            if wanted("engine") {
+                engine::bench(step_time).await;
+            }
+        }
+        if wanted("hooks") {
+            hooks::bench().await;
         }
     });
 }

@@ -23,9 +23,9 @@ use crate::{median, report};
 
 const COMPONENTS: usize = 100;
 const PRECOMPILED_RUNS: usize = 3;
-const TOKEN: &str = "weft-bench-operator-token";
+pub(crate) const TOKEN: &str = "weft-bench-operator-token";
 
-fn weft_bin() -> PathBuf {
+pub(crate) fn weft_bin() -> PathBuf {
     if let Some(path) = std::env::var_os("WEFT_BIN") {
         return PathBuf::from(path);
     }
@@ -61,7 +61,7 @@ fn write_variants(dir: &Path) {
 }
 
 /// Starts `weft serve` and returns it with the time to `listening on`.
-fn start(data: &Path, builtins: Option<&Path>) -> (Child, String, Duration) {
+pub(crate) fn start(data: &Path, builtins: Option<&Path>) -> (Child, String, Duration) {
     let mut cmd = Command::new(weft_bin());
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
@@ -88,7 +88,7 @@ fn start(data: &Path, builtins: Option<&Path>) -> (Child, String, Duration) {
     (child, url, began.elapsed())
 }
 
-fn stop(mut child: Child) {
+pub(crate) fn stop(mut child: Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();

@@ -10,3 +10,4 @@ mod outbound;
 mod scaffold;
 mod server;
 mod support;
+mod triggers;

@@ -29,10 +29,14 @@ pub enum InstanceCommand {
         /// Instance id.
         id: String,
     },
-    /// Change an instance's config or secrets.
+    /// Change an instance's config or secrets, or upgrade it to another
+    /// version of its integration (an active instance re-runs deploy).
     Update {
         /// Instance id.
         id: String,
+        /// Move to this version of the integration (`name@version`).
+        #[arg(long, value_name = "NAME@VERSION")]
+        integration: Option<String>,
         #[command(flatten)]
         values: ValueArgs,
     },
@@ -153,8 +157,15 @@ pub async fn run(
             return Ok(ExitCode::SUCCESS);
         }
         InstanceCommand::Show { id } => client.get(&path(&id)).await?,
-        InstanceCommand::Update { id, values } => {
-            let body = json!({ "config": values.config()?, "secrets": values.secrets()? });
+        InstanceCommand::Update {
+            id,
+            integration,
+            values,
+        } => {
+            let mut body = json!({ "config": values.config()?, "secrets": values.secrets()? });
+            if let Some(reference) = integration {
+                body["integration"] = json!(reference);
+            }
             client
                 .send(Method::PATCH, &path(&id), Body::Json(body))
                 .await?

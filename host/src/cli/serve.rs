@@ -95,9 +95,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         config.engine.clone(),
     );
     instances.set_lifecycle(Arc::new(FlowLifecycle::new(engine.clone(), store.clone())));
+    let scheduler =
+        crate::triggers::install(&store, &mut instances, &engine, &config.sandbox.outbound);
     engine
         .start()
         .context("failed to resume unfinished executions")?;
+    scheduler.start().context("failed to start the scheduler")?;
     let state = AppState {
         instances,
         engine,

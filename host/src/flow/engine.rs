@@ -119,6 +119,13 @@ pub struct FlowEngine {
     watchers: Mutex<HashMap<String, watch::Sender<Progress>>>,
     metrics: EngineMetrics,
     config: EngineConfig,
+    on_finish: std::sync::OnceLock<Arc<dyn FinishListener>>,
+}
+
+/// Told about every execution that ends (webhook callbacks plug in here).
+pub trait FinishListener: Send + Sync {
+    /// `record` (with its steps) just ended.
+    fn finished(&self, record: &ExecutionRecord);
 }
 
 impl std::fmt::Debug for FlowEngine {
@@ -149,7 +156,13 @@ impl FlowEngine {
             store,
             instances,
             config,
+            on_finish: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Installs the one [`FinishListener`]; a second call is ignored.
+    pub fn set_finish_listener(&self, listener: Arc<dyn FinishListener>) {
+        let _ = self.on_finish.set(listener);
     }
 
     /// Queues every execution a previous run of the host left unfinished,
@@ -381,6 +394,9 @@ impl FlowEngine {
             tracing::error!(execution_id = %id, error = %e, "cannot record the end of an execution");
         }
         let record = self.store.get_execution(id).ok().flatten();
+        if let (Some(listener), Some(record)) = (self.on_finish.get(), &record) {
+            listener.finished(record);
+        }
         if let Some(sender) = self.watchers().remove(id)
             && let Some(record) = record
         {

@@ -11,7 +11,9 @@ mod record;
 mod redact;
 
 pub use dispatch::{Dispatcher, Ticket};
-pub use engine::{EngineConfig, EngineError, FlowEngine, NewExecution, Progress, Submitted};
+pub use engine::{
+    EngineConfig, EngineError, FinishListener, FlowEngine, NewExecution, Progress, Submitted,
+};
 pub use executor::{
     ComponentSource, ExecutionObserver, Executor, FlowRun, InstanceInfo, idempotency_key,
 };

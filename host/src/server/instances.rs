@@ -74,6 +74,10 @@ pub struct PatchInstance {
     /// Secrets to set.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+    /// Another version of the same integration (`name@version`); an
+    /// active instance re-runs its deploy flows.
+    #[serde(default)]
+    pub integration: Option<String>,
 }
 
 /// Filters of `GET /v1/instances`.
@@ -202,15 +206,17 @@ pub async fn update(
     Path(id): Path<String>,
     body: Result<Json<PatchInstance>, JsonRejection>,
 ) -> Result<Json<InstanceView>, AppError> {
-    visible(&state, &caller, &id)?;
+    let before = visible(&state, &caller, &id)?;
     let Json(body) = body?;
     let record = state.instances.update(
         &id,
         InstanceUpdate {
             config: body.config,
             secrets: body.secrets,
+            integration: body.integration,
         },
     )?;
+    let record = state.instances.upgrade_deploy(&before, record).await?;
     Ok(Json(view(&state, record)?))
 }
 

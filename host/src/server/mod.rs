@@ -14,6 +14,7 @@
 //! | `GET|POST /v1/tenants`, `POST /v1/tokens` | operator |
 //! | `GET|POST /v1/instances`, `GET|PATCH /v1/instances/{id}`, `POST …/enable`, `POST …/disable` | operator, or the owning tenant |
 //! | `GET /v1/executions`, `GET /v1/executions/{id}`, `POST …/replay`, `POST /v1/instances/{id}/flows/{flow}/run` | operator, or the owning tenant |
+//! | `POST|PUT|PATCH|GET|DELETE /hooks/{instance}[/{flow}]` | anyone (HMAC per flow; see [`crate::triggers::hooks`]) |
 //! | `GET /healthz`, `/readyz`, `/metrics`, `/v1/openapi.json` | anyone |
 
 pub mod access;
@@ -123,6 +124,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))
+        .merge(crate::triggers::hooks::routes(
+            state.config.hook_max_body.as_usize(),
+        ))
         .fallback(|| async { AppError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(max_body))
         .layer(TimeoutLayer::with_status_code(

@@ -48,6 +48,7 @@
 mod crypto;
 mod executions;
 pub mod records;
+mod schedules;
 mod sled_store;
 mod state;
 
@@ -56,6 +57,7 @@ pub use executions::{ExecutionFilter, ExecutionStore};
 pub use records::{
     ComponentRecord, InstanceRecord, InstanceStatus, IntegrationRecord, TenantRecord, TokenRecord,
 };
+pub use schedules::{ScheduleEntry, ScheduleStore};
 pub use sled_store::SledStore;
 
 use crate::sandbox::StateStore;
@@ -198,6 +200,7 @@ pub trait Storage:
     + AccessStore
     + InstanceStore
     + ExecutionStore
+    + ScheduleStore
     + StateStore
     + std::fmt::Debug
 {

@@ -1,0 +1,258 @@
+//! `X-Weft-Callback`: when an execution that carries a callback URL ends,
+//! its result `{execution_id, status, output, error}` is POSTed there as
+//! JSON, and what happened is recorded as the execution's
+//! `callback_outcome`.
+//!
+//! The URL is policed like a component's outbound request: its `host:port`
+//! must match the operator's `[sandbox.outbound] allow`, and every address
+//! it resolves to must be public or covered by `allow_cidrs` (so a caller
+//! cannot make the host POST to loopback, private or metadata addresses).
+//! The connection goes to a checked address (no second lookup). A refused
+//! URL is never contacted; its outcome says why (`refused: …`).
+//!
+//! Delivery makes up to [`ATTEMPTS`] attempts, waiting [`FIRST_BACKOFF`]
+//! then twice as long before each retry; any 2xx answer is a delivery.
+//! Delivery is best effort across restarts: a host killed between the end
+//! of an execution and its delivery does not deliver it later.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use serde_json::json;
+use tokio::net::TcpStream;
+use wasmtime_wasi_http::io::TokioIo;
+
+use crate::flow::{ExecutionRecord, FinishListener};
+use crate::sandbox::OutboundConfig;
+use crate::storage::Storage;
+
+/// Delivery attempts per callback.
+pub const ATTEMPTS: u32 = 3;
+/// Wait before the first retry (doubled for each later one).
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// Time one attempt may take, connection and answer included.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Delivers callbacks of ended executions (install with
+/// [`crate::flow::FlowEngine::set_finish_listener`]).
+#[derive(Clone)]
+pub struct Callbacks {
+    store: Arc<dyn Storage>,
+    policy: Arc<OutboundConfig>,
+    tls: Arc<OnceLock<Result<Arc<rustls::ClientConfig>, String>>>,
+}
+
+impl std::fmt::Debug for Callbacks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Callbacks").finish_non_exhaustive()
+    }
+}
+
+impl FinishListener for Callbacks {
+    fn finished(&self, record: &ExecutionRecord) {
+        let Some(url) = record.callback.clone() else {
+            return;
+        };
+        if record.callback_outcome.is_some() {
+            return;
+        }
+        let this = self.clone();
+        let id = record.id.clone();
+        let body = json!({
+            "execution_id": record.id,
+            "status": record.status.as_str(),
+            "output": record.output,
+            "error": record.error,
+        })
+        .to_string();
+        tokio::spawn(async move {
+            let outcome = this.deliver(&id, &url, body).await;
+            tracing::info!(execution_id = %id, %url, %outcome, "callback");
+            let stored = this.store.update_execution(&id, &mut |r| {
+                r.callback_outcome = Some(outcome.clone());
+            });
+            if let Err(e) = stored {
+                tracing::error!(execution_id = %id, error = %e, "cannot record the callback outcome");
+            }
+        });
+    }
+}
+
+impl Callbacks {
+    /// Callbacks policed by `policy`, outcomes recorded in `store`.
+    pub fn new(store: Arc<dyn Storage>, policy: OutboundConfig) -> Self {
+        Self {
+            store,
+            policy: Arc::new(policy),
+            tls: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Delivers `body` to `url`; returns the outcome as recorded.
+    pub async fn deliver(&self, id: &str, url: &str, body: String) -> String {
+        let target = match self.check(url).await {
+            Ok(target) => target,
+            Err(reason) => return format!("refused: {reason}"),
+        };
+        let mut last = String::new();
+        let mut backoff = FIRST_BACKOFF;
+        for attempt in 1..=ATTEMPTS {
+            if attempt > 1 {
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+            }
+            let sent = tokio::time::timeout(ATTEMPT_TIMEOUT, self.send(&target, id, &body)).await;
+            match sent {
+                Ok(Ok(status)) if (200..300).contains(&status) => {
+                    return format!("delivered: HTTP {status} (attempt {attempt} of {ATTEMPTS})");
+                }
+                Ok(Ok(status)) => last = format!("HTTP {status}"),
+                Ok(Err(e)) => last = e,
+                Err(_) => last = format!("no answer within {}s", ATTEMPT_TIMEOUT.as_secs()),
+            }
+        }
+        format!("failed after {ATTEMPTS} attempts: {last}")
+    }
+
+    /// The URL's target if the operator's policy lets it through.
+    async fn check(&self, url: &str) -> Result<Target, String> {
+        let parsed = url::Url::parse(url).map_err(|e| format!("invalid url {url:?}: {e}"))?;
+        let https = match parsed.scheme() {
+            "http" => false,
+            "https" => true,
+            other => return Err(format!("scheme {other:?} is not http or https")),
+        };
+        let host = match parsed.host() {
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            Some(host) => host.to_string(),
+            None => return Err(format!("url {url:?} has no host")),
+        };
+        let port = parsed.port_or_known_default().unwrap_or(80);
+        if !self.policy.allow.iter().any(|p| p.matches(&host, port)) {
+            return Err(format!(
+                "host \"{host}:{port}\" is not allowed by the operator ([sandbox.outbound] allow)"
+            ));
+        }
+        let addresses: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => tokio::net::lookup_host((host.as_str(), port))
+                .await
+                .map_err(|e| format!("cannot resolve \"{host}\": {e}"))?
+                .collect(),
+        };
+        for address in &addresses {
+            if let Err(class) = self.policy.check_address(address.ip()) {
+                return Err(format!(
+                    "host \"{host}\" resolves to {}, a {class} address (not in [sandbox.outbound] allow_cidrs)",
+                    address.ip()
+                ));
+            }
+        }
+        if addresses.is_empty() {
+            return Err(format!("\"{host}\" resolves to no address"));
+        }
+        let path = match parsed.query() {
+            Some(q) => format!("{}?{q}", parsed.path()),
+            None => parsed.path().to_owned(),
+        };
+        Ok(Target {
+            https,
+            authority: match parsed.port() {
+                Some(p) => format!("{}:{p}", parsed.host_str().unwrap_or(&host)),
+                None => parsed.host_str().unwrap_or(&host).to_owned(),
+            },
+            host,
+            addresses,
+            path,
+        })
+    }
+
+    async fn send(&self, target: &Target, id: &str, body: &str) -> Result<u16, String> {
+        let mut stream = None;
+        let mut error = String::new();
+        for address in &target.addresses {
+            match TcpStream::connect(address).await {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => error = format!("cannot connect to {address}: {e}"),
+            }
+        }
+        let Some(tcp) = stream else {
+            return Err(error);
+        };
+        let request = http::Request::post(&target.path)
+            .header(http::header::HOST, &target.authority)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::USER_AGENT, "weft-callback")
+            .header("x-weft-execution-id", id)
+            .body(Full::new(Bytes::from(body.to_owned())))
+            .map_err(|e| format!("cannot build the request: {e}"))?;
+        if target.https {
+            let tls = self.tls_stream(&target.host, tcp).await?;
+            exchange(TokioIo::new(tls), request).await
+        } else {
+            exchange(TokioIo::new(tcp), request).await
+        }
+    }
+
+    async fn tls_stream(
+        &self,
+        host: &str,
+        tcp: TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
+        use rustls::pki_types::ServerName;
+        let config = self
+            .tls
+            .get_or_init(|| {
+                let roots = rustls::RootCertStore {
+                    roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+                };
+                let provider = Arc::new(rustls::crypto::ring::default_provider());
+                rustls::ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
+                    .map_err(|e| format!("tls setup failed: {e}"))
+            })
+            .clone()?;
+        let name = match host.parse::<IpAddr>() {
+            Ok(ip) => ServerName::from(ip),
+            Err(_) => ServerName::try_from(host.to_owned())
+                .map_err(|_| format!("{host:?} is not a valid tls server name"))?,
+        };
+        tokio_rustls::TlsConnector::from(config)
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("tls handshake with \"{host}\" failed: {e}"))
+    }
+}
+
+/// A checked callback destination.
+struct Target {
+    https: bool,
+    host: String,
+    authority: String,
+    addresses: Vec<SocketAddr>,
+    path: String,
+}
+
+async fn exchange<S>(io: TokioIo<S>, request: http::Request<Full<Bytes>>) -> Result<u16, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| format!("http handshake failed: {e}"))?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| format!("request failed: {e}"))?;
+    Ok(response.status().as_u16())
+}

@@ -1,0 +1,247 @@
+//! The public webhook endpoints, `/hooks/{instance_id}/{flow}` and the
+//! preprocess endpoint `/hooks/{instance_id}`, for `POST`, `PUT`, `PATCH`,
+//! `GET` and `DELETE`. They take no bearer token: a flow protects itself
+//! with `auth: {hmac_sha256: …}`.
+//!
+//! Per request, in order: the instance must exist and be `active` and the
+//! flow must be one of its webhook flows (else 404, nothing stored); the
+//! body must fit `[server] hook_max_body` (413); the signature must match
+//! (401); a JSON body must parse (400). Then the execution is submitted,
+//! which stores it durably before anything is answered, and the answer
+//! follows the flow's mode (see [`super::respond`]).
+//!
+//! Headers the caller may send: `Idempotency-Key` (a repeat returns the
+//! first execution and starts nothing) and `X-Weft-Callback: URL` (the
+//! result is POSTed there when the run ends, see [`super::callback`]).
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use axum::routing::MethodFilter;
+use axum::routing::on;
+use serde_json::json;
+
+use super::request::trigger_value;
+use super::respond;
+use super::signature;
+use crate::flow::{EngineError, NewExecution, Submitted};
+use crate::integration::{Flow, Trigger, WebhookTrigger};
+use crate::server::{AppError, AppState};
+use crate::storage::{InstanceRecord, InstanceStatus, IntegrationRecord};
+use crate::template::Templates;
+
+/// The request header naming an idempotency key.
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+/// The request header naming a callback URL.
+pub const CALLBACK_HEADER: &str = "x-weft-callback";
+/// Longest accepted idempotency key, in bytes.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// The webhook routes, with their own body limit (`max_body` bytes).
+pub fn routes(max_body: usize) -> Router<AppState> {
+    let methods = MethodFilter::POST
+        .or(MethodFilter::PUT)
+        .or(MethodFilter::PATCH)
+        .or(MethodFilter::GET)
+        .or(MethodFilter::DELETE);
+    Router::new()
+        .route("/hooks/{instance}/{flow}", on(methods, flow_hook))
+        .route("/hooks/{instance}", on(methods, super::preprocess::hook))
+        .layer(DefaultBodyLimit::max(max_body))
+}
+
+/// A webhook flow of an active instance.
+pub(super) struct Hook {
+    pub instance: InstanceRecord,
+    pub integration: IntegrationRecord,
+    pub flow: Flow,
+    pub trigger: WebhookTrigger,
+}
+
+/// The active instance `id`; 404 when it is unknown or not enabled.
+pub(super) fn active_instance(
+    state: &AppState,
+    id: &str,
+) -> Result<(InstanceRecord, IntegrationRecord), AppError> {
+    let not_found = || AppError::not_found(format!("no enabled instance {id:?}"));
+    let instance = state.store.get_instance(id)?.ok_or_else(not_found)?;
+    if instance.status != InstanceStatus::Active {
+        return Err(not_found());
+    }
+    let integration = state
+        .store
+        .get_integration(&instance.integration, instance.version)?
+        .ok_or_else(not_found)?;
+    Ok((instance, integration))
+}
+
+/// The webhook flow `name` of an instance (not its preprocess flow).
+pub(super) fn webhook_flow(
+    instance: InstanceRecord,
+    integration: IntegrationRecord,
+    name: &str,
+) -> Result<Hook, String> {
+    let flow = integration.model.flow(name).cloned();
+    match flow {
+        Some(flow) => match &flow.trigger {
+            Trigger::Webhook(trigger) if !trigger.preprocess => Ok(Hook {
+                trigger: trigger.clone(),
+                flow,
+                instance,
+                integration,
+            }),
+            _ => Err(not_a_webhook(&integration, name)),
+        },
+        None => Err(not_a_webhook(&integration, name)),
+    }
+}
+
+fn not_a_webhook(integration: &IntegrationRecord, name: &str) -> String {
+    let names: Vec<&str> = integration
+        .model
+        .flows
+        .iter()
+        .filter(|f| matches!(&f.trigger, Trigger::Webhook(w) if !w.preprocess))
+        .map(|f| f.name.as_str())
+        .collect();
+    format!(
+        "integration {} has no webhook flow {name:?} (webhook flows: {})",
+        integration.reference(),
+        if names.is_empty() {
+            "none".to_owned()
+        } else {
+            names.join(", ")
+        }
+    )
+}
+
+/// The body, or 413 naming the limit.
+pub(super) fn body_or_413(body: Result<Bytes, BytesRejection>) -> Result<Bytes, AppError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "webhook body exceeds the limit ([server] hook_max_body)",
+            )
+        } else {
+            AppError::bad_request(format!("cannot read the request body: {}", e.body_text()))
+        }
+    })
+}
+
+/// Checks the flow's signature, if it asks for one; 401 otherwise.
+pub(super) fn authenticate(
+    state: &AppState,
+    hook: &Hook,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), AppError> {
+    let Some(auth) = &hook.trigger.auth else {
+        return Ok(());
+    };
+    let auth = &auth.hmac_sha256;
+    let config = state
+        .instances
+        .resolve_config(&hook.instance)
+        .map_err(AppError::internal)?;
+    let secret = Templates::new()
+        .render_string(&auth.secret, &json!({ "config": config.to_context() }))
+        .map_err(AppError::internal)?;
+    let header = auth.header.to_ascii_lowercase();
+    let given = headers.get(header.as_str()).map(|v| v.as_bytes());
+    signature::verify(&header, given, secret.as_bytes(), body)
+        .map_err(|e| AppError::unauthorized(e.to_string()))
+}
+
+/// `Idempotency-Key` and `X-Weft-Callback`, checked.
+pub(super) fn caller_options(
+    headers: &HeaderMap,
+) -> Result<(Option<String>, Option<String>), AppError> {
+    let text = |name: &str| -> Result<Option<String>, AppError> {
+        headers
+            .get(name)
+            .map(|v| {
+                v.to_str()
+                    .map(|s| s.trim().to_owned())
+                    .map_err(|_| AppError::bad_request(format!("header {name} is not ASCII text")))
+            })
+            .transpose()
+    };
+    let key = text(IDEMPOTENCY_HEADER)?.filter(|k| !k.is_empty());
+    if let Some(k) = &key
+        && k.len() > MAX_IDEMPOTENCY_KEY
+    {
+        return Err(AppError::bad_request(format!(
+            "Idempotency-Key is {} bytes; at most {MAX_IDEMPOTENCY_KEY} are allowed",
+            k.len()
+        )));
+    }
+    let callback = text(CALLBACK_HEADER)?.filter(|c| !c.is_empty());
+    if let Some(url) = &callback {
+        let parsed = url::Url::parse(url).map_err(|e| {
+            AppError::bad_request(format!("invalid X-Weft-Callback URL {url:?}: {e}"))
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(AppError::bad_request(format!(
+                "invalid X-Weft-Callback URL {url:?}: expected an http:// or https:// URL"
+            )));
+        }
+    }
+    Ok((key, callback))
+}
+
+/// Submits an execution of `hook` (durable when it returns).
+pub(super) fn submit(
+    state: &AppState,
+    hook: &Hook,
+    trigger: serde_json::Value,
+    key: Option<String>,
+    callback: Option<String>,
+) -> Result<Submitted, AppError> {
+    state
+        .engine
+        .submit(NewExecution {
+            instance: hook.instance.id.clone(),
+            flow: hook.flow.name.clone(),
+            trigger,
+            idempotency_key: key,
+            callback,
+            replay_of: None,
+        })
+        .map_err(|e| match e {
+            EngineError::UnknownInstance(_) | EngineError::UnknownFlow { .. } => {
+                AppError::not_found(e.to_string())
+            }
+            EngineError::UnknownExecution(_) | EngineError::Storage(_) => AppError::internal(e),
+        })
+}
+
+/// Answers a submitted execution of `hook` by its mode.
+pub(super) async fn answer(state: &AppState, hook: &Hook, submitted: Submitted) -> Response {
+    match hook.trigger.sync_timeout() {
+        Some(timeout) => respond::sync(state.store.as_ref(), submitted, timeout).await,
+        None => respond::accepted(&submitted.record.id),
+    }
+}
+
+async fn flow_hook(
+    State(state): State<AppState>,
+    Path((instance, flow)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
+    let (instance, integration) = active_instance(&state, &instance)?;
+    let hook = webhook_flow(instance, integration, &flow).map_err(AppError::not_found)?;
+    let body = body_or_413(body)?;
+    authenticate(&state, &hook, &headers, &body)?;
+    let (key, callback) = caller_options(&headers)?;
+    let trigger = trigger_value(&method, &headers, uri.query(), &body)
+        .map_err(|e| AppError::bad_request(e.to_string()))?;
+    let submitted = submit(&state, &hook, trigger, key, callback)?;
+    Ok(answer(&state, &hook, submitted).await)
+}

@@ -1,0 +1,138 @@
+//! The instance's shared endpoint `/hooks/{instance_id}`: the integration's
+//! preprocess flow (`trigger: {type: webhook, preprocess: true}`) runs to
+//! its end on the request, and its output `{"flow": NAME, "payload": …}`
+//! picks the webhook flow that then runs with `trigger.body = payload`
+//! (the original body when `payload` is absent) and
+//! `trigger.preprocess_execution` set. The answer is the chosen flow's
+//! (202 for async flows, its response for sync ones).
+//!
+//! A preprocess output that names no webhook flow of the integration marks
+//! the preprocess execution failed with that message and answers 422
+//! `{execution_id, error}`; a failed preprocess run answers 500.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use super::hooks::{
+    Hook, active_instance, answer, authenticate, body_or_413, caller_options, submit, webhook_flow,
+};
+use super::request::trigger_value;
+use super::respond;
+use crate::flow::{EngineError, ExecutionStatus, NewExecution};
+use crate::integration::Trigger;
+use crate::server::{AppError, AppState};
+
+/// `/hooks/{instance_id}`.
+pub(super) async fn hook(
+    State(state): State<AppState>,
+    Path(instance): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
+    let (instance, integration) = active_instance(&state, &instance)?;
+    let Some(flow) = integration.model.preprocess_flow().cloned() else {
+        return Err(AppError::not_found(format!(
+            "integration {} has no preprocess flow; post to /hooks/{}/FLOW",
+            integration.reference(),
+            instance.id
+        )));
+    };
+    let Trigger::Webhook(trigger) = flow.trigger.clone() else {
+        return Err(AppError::internal(
+            "preprocess flow without a webhook trigger",
+        ));
+    };
+    let pre = Hook {
+        instance,
+        integration,
+        flow,
+        trigger,
+    };
+    let body = body_or_413(body)?;
+    authenticate(&state, &pre, &headers, &body)?;
+    let (key, callback) = caller_options(&headers)?;
+    let trigger = trigger_value(&method, &headers, uri.query(), &body)
+        .map_err(|e| AppError::bad_request(e.to_string()))?;
+    let record = state
+        .engine
+        .run_to_end(NewExecution {
+            instance: pre.instance.id.clone(),
+            flow: pre.flow.name.clone(),
+            trigger: trigger.clone(),
+            idempotency_key: key.clone(),
+            ..NewExecution::default()
+        })
+        .await
+        .map_err(|e| match e {
+            EngineError::UnknownInstance(_) | EngineError::UnknownFlow { .. } => {
+                AppError::not_found(e.to_string())
+            }
+            _ => AppError::internal(e),
+        })?;
+    match record.status {
+        ExecutionStatus::Succeeded => {}
+        ExecutionStatus::Failed => return Ok(respond::failed(&record.id, record.error.as_deref())),
+        // Run by another host process before a restart: still going.
+        ExecutionStatus::Queued | ExecutionStatus::Running => {
+            return Ok(respond::accepted(&record.id));
+        }
+    }
+    let output = record.output.clone().unwrap_or(Value::Null);
+    let target = match choose(&output) {
+        Ok(name) => {
+            webhook_flow(pre.instance.clone(), pre.integration.clone(), name).map_err(|e| {
+                format!(
+                    "preprocess flow {:?} chose a flow that does not exist: {e}",
+                    pre.flow.name
+                )
+            })
+        }
+        Err(e) => Err(e),
+    };
+    let target = match target {
+        Ok(target) => target,
+        Err(message) => return Ok(reject(&state, &record.id, &message)),
+    };
+    let mut trigger = trigger;
+    if let Some(payload) = output.get("payload") {
+        trigger["body"] = payload.clone();
+    }
+    trigger["preprocess_execution"] = Value::String(record.id.clone());
+    let submitted = submit(&state, &target, trigger, key, callback)?;
+    Ok(answer(&state, &target, submitted).await)
+}
+
+/// The flow name a preprocess output chooses.
+fn choose(output: &Value) -> Result<&str, String> {
+    output.get("flow").and_then(Value::as_str).ok_or_else(|| {
+        let shown: String = output.to_string().chars().take(200).collect();
+        format!(
+            "preprocess output must be {{\"flow\": NAME, \"payload\": …}} with NAME a string; got {shown}"
+        )
+    })
+}
+
+/// Marks the preprocess execution failed with `message` and answers 422.
+fn reject(state: &AppState, id: &str, message: &str) -> Response {
+    let marked = state.store.update_execution(id, &mut |r| {
+        r.status = ExecutionStatus::Failed;
+        r.error = Some(message.to_owned());
+        r.finished_at = Some(Utc::now());
+    });
+    if let Err(e) = marked {
+        tracing::error!(execution_id = %id, error = %e, "cannot mark the preprocess execution failed");
+    }
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({ "execution_id": id, "error": message })),
+    )
+        .into_response()
+}

@@ -1,0 +1,144 @@
+//! What a webhook answers once its execution is durable: `202
+//! {"execution_id"}` with `Location` for async flows (and for sync flows
+//! past their timeout), else the flow's response, its last step's output,
+//! or `500 {execution_id, error}` for a failed run.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::flow::{ExecutionRecord, ExecutionStatus, FlowResponse, Progress, Submitted};
+use crate::storage::Storage;
+
+/// Header carrying the execution id on sync answers.
+pub const EXECUTION_HEADER: &str = "x-weft-execution-id";
+
+/// `202 {"execution_id"}` with `Location: /v1/executions/{id}`.
+pub fn accepted(id: &str) -> Response {
+    let mut response = (StatusCode::ACCEPTED, Json(json!({ "execution_id": id }))).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/executions/{id}")) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    with_id(response, id)
+}
+
+fn with_id(mut response: Response, id: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(id) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(EXECUTION_HEADER), value);
+    }
+    response
+}
+
+/// The HTTP answer of a `respond` step: its status, headers and body (a
+/// string body with a non-JSON content type is sent as is, anything else
+/// as JSON).
+pub fn flow_response(id: &str, flow: &FlowResponse) -> Response {
+    let status = StatusCode::from_u16(flow.status).unwrap_or(StatusCode::OK);
+    let mut headers = HeaderMap::new();
+    for (name, value) in &flow.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.insert(name, value);
+        }
+    }
+    let text_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| !super::request::is_json(Some(ct)));
+    let mut response = match &flow.body {
+        Value::String(text) if text_type => (status, text.clone()).into_response(),
+        body => (status, Json(body.clone())).into_response(),
+    };
+    response.headers_mut().extend(headers);
+    with_id(response, id)
+}
+
+/// The answer for an execution as stored: its response or output when it
+/// succeeded, 500 with its error when it failed, 202 while it runs.
+pub fn from_record(record: &ExecutionRecord) -> Response {
+    match record.status {
+        ExecutionStatus::Succeeded => match &record.response {
+            Some(response) => flow_response(&record.id, response),
+            None => with_id(
+                (
+                    StatusCode::OK,
+                    Json(record.output.clone().unwrap_or(Value::Null)),
+                )
+                    .into_response(),
+                &record.id,
+            ),
+        },
+        ExecutionStatus::Failed => failed(&record.id, record.error.as_deref()),
+        ExecutionStatus::Queued | ExecutionStatus::Running => match &record.response {
+            Some(response) => flow_response(&record.id, response),
+            None => accepted(&record.id),
+        },
+    }
+}
+
+/// `500 {execution_id, error}`.
+pub fn failed(id: &str, error: Option<&str>) -> Response {
+    let body = json!({
+        "execution_id": id,
+        "error": error.unwrap_or("the flow failed"),
+    });
+    with_id(
+        (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response(),
+        id,
+    )
+}
+
+/// The answer of a sync webhook: waits up to `timeout` for the flow's
+/// response or end, then answers 202 (the run continues).
+pub async fn sync(store: &dyn Storage, submitted: Submitted, timeout: Duration) -> Response {
+    let id = submitted.record.id.clone();
+    if submitted.record.status.is_finished() || submitted.record.response.is_some() {
+        return from_record(&submitted.record);
+    }
+    match submitted.progress {
+        Some(progress) => wait(store, &id, progress, timeout).await,
+        // Not running in this process (an earlier host queued it): report
+        // what is stored.
+        None => match store.get_execution(&id) {
+            Ok(Some(record)) => from_record(&record),
+            _ => accepted(&id),
+        },
+    }
+}
+
+async fn wait(
+    store: &dyn Storage,
+    id: &str,
+    mut progress: watch::Receiver<Progress>,
+    timeout: Duration,
+) -> Response {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let current = progress.borrow_and_update().clone();
+        match current {
+            Progress::Responded(response) => return flow_response(id, &response),
+            Progress::Finished(record) => return from_record(&record),
+            Progress::Pending => {}
+        }
+        match tokio::time::timeout_at(deadline, progress.changed()).await {
+            Err(_) => return accepted(id),
+            Ok(Ok(())) => {}
+            // The engine let go of the execution without a last word:
+            // whatever it stored is the answer.
+            Ok(Err(_)) => {
+                return match store.get_execution(id) {
+                    Ok(Some(record)) => from_record(&record),
+                    _ => accepted(id),
+                };
+            }
+        }
+    }
+}
