@@ -18,6 +18,7 @@ use crate::integration::{
     ResolvedConfig, Trigger, ValidationError, ValidationErrors, validate_instance_config,
 };
 use crate::integrations;
+use crate::sandbox::HostPattern;
 use crate::storage::{
     CryptoError, InstanceRecord, InstanceStatus, IntegrationRecord, SealedSecret, SecretBox,
     Storage, StorageError,
@@ -107,6 +108,8 @@ pub struct NewInstance {
     pub config: Map<String, Value>,
     /// Secret values in clear (sealed before storing).
     pub secrets: BTreeMap<String, String>,
+    /// Outbound host patterns added to the operator allowlist.
+    pub outbound_allow: Vec<String>,
 }
 
 /// A change to an instance's config: given keys replace stored ones, a
@@ -121,6 +124,27 @@ pub struct InstanceUpdate {
     /// or `name` for the latest); an active instance re-runs its deploy
     /// flows ([`Instances::upgrade_deploy`]).
     pub integration: Option<String>,
+    /// Replaces the instance's outbound host patterns.
+    pub outbound_allow: Option<Vec<String>>,
+}
+
+/// Checks outbound host patterns (`api.acme.example:443`,
+/// `*.acme.example`), naming each bad one by its position.
+pub fn check_outbound_allow(patterns: &[String]) -> Result<(), InstanceError> {
+    let errors: Vec<ValidationError> = patterns
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            p.parse::<HostPattern>()
+                .err()
+                .map(|e| ValidationError::new(format!("outbound_allow[{i}]"), e.to_string()))
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(InstanceError::Invalid(ValidationErrors(errors)))
+    }
 }
 
 /// Instance operations over storage.
@@ -188,6 +212,7 @@ impl Instances {
         }
         validate_instance_config(&integration.model, &new.config, &new.secrets)
             .map_err(InstanceError::Invalid)?;
+        check_outbound_allow(&new.outbound_allow)?;
         let id = uuid::Uuid::now_v7().to_string();
         let now = chrono::Utc::now();
         let record = InstanceRecord {
@@ -201,6 +226,7 @@ impl Instances {
             last_lifecycle_execution: None,
             created_at: now,
             updated_at: now,
+            outbound_allow: new.outbound_allow,
         };
         self.store.create_instance(&record)?;
         tracing::info!(instance = %record.id, tenant = %record.tenant, integration = %record.integration_ref(), "instance created");
@@ -291,12 +317,18 @@ impl Instances {
         secrets.extend(update.secrets.clone());
         validate_instance_config(&integration.model, &config, &secrets)
             .map_err(InstanceError::Invalid)?;
+        if let Some(patterns) = &update.outbound_allow {
+            check_outbound_allow(patterns)?;
+        }
         let sealed = self.seal_all(id, &update.secrets);
         let version = integration.version;
         let updated = self.store.update_instance(id, &mut |record| {
             record.version = version;
             record.config = config.clone();
             record.secrets.extend(sealed.clone());
+            if let Some(patterns) = &update.outbound_allow {
+                record.outbound_allow = patterns.clone();
+            }
             record.updated_at = chrono::Utc::now();
         })?;
         let updated = updated.ok_or_else(|| InstanceError::NotFound(id.to_owned()))?;

@@ -76,6 +76,11 @@ pub struct ValueArgs {
     /// A secret, `key=value` or `key=@file` (repeatable).
     #[arg(long = "secret", value_name = "KEY=VALUE|KEY=@FILE")]
     secrets: Vec<String>,
+    /// An outbound host pattern this instance adds to the operator
+    /// allowlist, e.g. `api.acme.example:443` (repeatable; on update,
+    /// replaces the list).
+    #[arg(long = "allow-host", value_name = "PATTERN")]
+    allow_hosts: Vec<String>,
 }
 
 impl ValueArgs {
@@ -131,6 +136,7 @@ pub async fn run(
                 "tenant": args.tenant,
                 "config": args.values.config()?,
                 "secrets": args.values.secrets()?,
+                "outbound_allow": args.values.allow_hosts,
             });
             client.post("/v1/instances", body).await?
         }
@@ -165,6 +171,9 @@ pub async fn run(
             let mut body = json!({ "config": values.config()?, "secrets": values.secrets()? });
             if let Some(reference) = integration {
                 body["integration"] = json!(reference);
+            }
+            if !values.allow_hosts.is_empty() {
+                body["outbound_allow"] = json!(values.allow_hosts);
             }
             client
                 .send(Method::PATCH, &path(&id), Body::Json(body))

@@ -446,7 +446,11 @@ impl FlowEngine {
                 webhooks: self.instances.webhooks(&instance, &integration),
                 id: instance.id,
                 tenant: instance.tenant,
-                outbound_allow: Vec::new(),
+                outbound_allow: instance
+                    .outbound_allow
+                    .iter()
+                    .filter_map(|p| p.parse().ok())
+                    .collect(),
             },
             trigger: record.trigger,
             config,

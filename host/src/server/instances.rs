@@ -39,6 +39,8 @@ pub struct InstanceView {
     /// Last deploy/teardown execution.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_lifecycle_execution: Option<String>,
+    /// Outbound host patterns this instance adds to the allowlist.
+    pub outbound_allow: Vec<String>,
     /// RFC 3339 creation time.
     pub created_at: String,
     /// RFC 3339 time of the last change.
@@ -61,6 +63,10 @@ pub struct CreateInstance {
     /// Secret values (stored encrypted, never shown).
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+    /// Outbound host patterns added to the operator allowlist for this
+    /// instance (e.g. `api.acme.example:443`).
+    #[serde(default)]
+    pub outbound_allow: Vec<String>,
 }
 
 /// Body of `PATCH /v1/instances/{id}`.
@@ -78,6 +84,9 @@ pub struct PatchInstance {
     /// active instance re-runs its deploy flows.
     #[serde(default)]
     pub integration: Option<String>,
+    /// Replaces the instance's outbound host patterns.
+    #[serde(default)]
+    pub outbound_allow: Option<Vec<String>>,
 }
 
 /// Filters of `GET /v1/instances`.
@@ -108,6 +117,7 @@ fn view(state: &AppState, record: InstanceRecord) -> Result<InstanceView, AppErr
         tenant: record.tenant,
         config: record.config,
         last_lifecycle_execution: record.last_lifecycle_execution,
+        outbound_allow: record.outbound_allow,
         created_at: record.created_at.to_rfc3339(),
         updated_at: record.updated_at.to_rfc3339(),
     })
@@ -154,6 +164,7 @@ pub async fn create(
         tenant,
         config: body.config,
         secrets: body.secrets,
+        outbound_allow: body.outbound_allow,
     })?;
     Ok((StatusCode::CREATED, Json(view(&state, record)?)))
 }
@@ -214,6 +225,7 @@ pub async fn update(
             config: body.config,
             secrets: body.secrets,
             integration: body.integration,
+            outbound_allow: body.outbound_allow,
         },
     )?;
     let record = state.instances.upgrade_deploy(&before, record).await?;

@@ -193,6 +193,10 @@ pub struct InstanceRecord {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// Outbound host patterns this instance adds to the operator allowlist
+    /// (still limited to hosts its components declare).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbound_allow: Vec<String>,
 }
 
 impl InstanceRecord {

@@ -5,6 +5,7 @@
 
 mod examples;
 mod fake;
+mod instance_allow;
 mod lifecycle;
 mod schedules;
 mod webhooks;
