@@ -444,6 +444,7 @@ mod tests {
                     last_lifecycle_execution: None,
                     created_at: now,
                     updated_at: now,
+                    outbound_allow: Vec::new(),
                 })
                 .unwrap();
         }
