@@ -48,7 +48,8 @@ pub struct ServerConfig {
     /// fronts the server.
     pub public_url: Option<String>,
     /// Directory of built-in components registered at start (every `*.wasm`
-    /// except `hostile-*` test fixtures); `--builtins` overrides it.
+    /// except `hostile-*` and `fixture-*` test fixtures); `--builtins`
+    /// overrides it.
     /// Default: none.
     pub builtins: Option<std::path::PathBuf>,
     /// Largest request body (component uploads are the big ones). Default

@@ -263,11 +263,11 @@ allow = ["*"]
 allow_cidrs = ["127.0.0.0/8"]
 "#,
     );
-    // fetch-declared declares 127.0.0.1 and localhost only.
+    // fixture-fetch declares 127.0.0.1 and localhost only.
     let url = format!("http://127.0.0.2:{}/hello", server.addr.port());
     let outcome = call(
         &sandbox,
-        weft_tests::FETCH_DECLARED,
+        weft_tests::FIXTURE_FETCH,
         "fetch",
         json!({"url": url}),
     )
@@ -277,7 +277,7 @@ allow_cidrs = ["127.0.0.0/8"]
     let notes = host_notes(&outcome);
     assert!(
         notes.contains(&format!(
-            "host \"127.0.0.2:{}\" not declared by component fetch-declared@1.0.0",
+            "host \"127.0.0.2:{}\" not declared by component fixture-fetch@1.0.0",
             server.addr.port()
         )),
         "{notes}"
@@ -286,14 +286,14 @@ allow_cidrs = ["127.0.0.0/8"]
     assert_eq!(
         sandbox
             .outbound_stats()
-            .get("fetch-declared@1.0.0", OutboundOutcome::Denied),
+            .get("fixture-fetch@1.0.0", OutboundOutcome::Denied),
         1
     );
 
     // The same component reaches what it declared.
     let outcome = call(
         &sandbox,
-        weft_tests::FETCH_DECLARED,
+        weft_tests::FIXTURE_FETCH,
         "fetch",
         json!({"url": server.url("/text")}),
     )
@@ -313,7 +313,7 @@ allow_cidrs = ["127.0.0.1/32"]
     );
     let outcome = call(
         &sandbox,
-        weft_tests::FETCH_DECLARED,
+        weft_tests::FIXTURE_FETCH,
         "fetch",
         json!({"url": server.url("/hello")}),
     )

@@ -35,7 +35,7 @@ pub struct ServeArgs {
     /// Operator config file (`weft.toml`).
     #[arg(long, env = "WEFT_CONFIG")]
     config: Option<PathBuf>,
-    /// Register every `*.wasm` in DIR (except `hostile-*`) as built-ins at
+    /// Register every `*.wasm` in DIR (except `hostile-*` and `fixture-*` test fixtures) as built-ins at
     /// start (overrides `[server] builtins`).
     #[arg(long, value_name = "DIR")]
     builtins: Option<PathBuf>,

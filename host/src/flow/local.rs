@@ -19,8 +19,8 @@ pub struct DirectoryComponents {
 }
 
 impl DirectoryComponents {
-    /// Compiles and describes every `*.wasm` in `dir` (hostile test
-    /// fixtures, `hostile-*`, are skipped). A file that is not a valid
+    /// Compiles and describes every `*.wasm` in `dir` (test fixtures,
+    /// `hostile-*` and `fixture-*`, are skipped). A file that is not a valid
     /// connector component is an error naming it.
     pub async fn load(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Self> {
         let entries = std::fs::read_dir(dir)
@@ -30,7 +30,7 @@ impl DirectoryComponents {
             .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
             .filter(|p| {
                 !p.file_stem()
-                    .is_some_and(|s| s.to_string_lossy().starts_with("hostile-"))
+                    .is_some_and(|s| crate::registry::is_test_fixture(&s.to_string_lossy()))
             })
             .collect();
         paths.sort();

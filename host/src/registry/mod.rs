@@ -337,7 +337,7 @@ impl ComponentRegistry {
         Ok(())
     }
 
-    /// Registers every `*.wasm` in `dir` except test fixtures (`hostile-*`)
+    /// Registers every `*.wasm` in `dir` except test fixtures (`hostile-*`, `fixture-*`)
     /// as built-ins. Files already registered with the same bytes cost
     /// nothing; a file that fails is logged and skipped, never fatal.
     pub async fn register_dir(&self, dir: &Path) -> Result<Vec<Upload>, RegistryError> {
@@ -353,7 +353,7 @@ impl ComponentRegistry {
             .map(|e| e.path())
             .filter(|p| {
                 let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                name.ends_with(".wasm") && !name.starts_with("hostile-")
+                name.ends_with(".wasm") && !is_test_fixture(name)
             })
             .collect();
         files.sort();
@@ -412,4 +412,10 @@ fn load_stored(
         .write(&record.sha256, &code)
         .map_err(|e| RegistryError::Internal(format!("failed to store an artifact: {e}")))?;
     Ok((RegisteredComponent { record, component }, true))
+}
+
+/// Test fixtures built next to real components (`hostile-*`, `fixture-*`)
+/// are never registered as built-ins.
+pub fn is_test_fixture(file_name: &str) -> bool {
+    file_name.starts_with("hostile-") || file_name.starts_with("fixture-")
 }

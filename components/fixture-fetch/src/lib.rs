@@ -1,4 +1,4 @@
-//! `fetch-declared@1.0.0`, a test fixture: action `fetch` sends `GET {url}`
+//! `fixture-fetch@1.0.0`, a test fixture: action `fetch` sends `GET {url}`
 //! and returns `{status, body}`. Unlike `http` and `echo` it declares only
 //! `127.0.0.1` and `localhost` (any port), so the host's "not declared by
 //! component" refusal can be tested.
@@ -28,7 +28,7 @@ fn fetch(input: Fetch, _: &Context) -> Result<Fetched, Error> {
 }
 
 weft_sdk::connector! {
-    name: "fetch-declared",
+    name: "fixture-fetch",
     version: env!("CARGO_PKG_VERSION"),
     description: "Test fixture: sends GET {url}; declares only 127.0.0.1 and localhost",
     hosts: ["127.0.0.1", "localhost"],
