@@ -16,6 +16,7 @@ use super::{access, components, executions, instances, integrations, system};
         instances::create, instances::list, instances::show, instances::update,
         instances::enable, instances::disable,
         executions::run_flow, executions::list, executions::show, executions::replay,
+        crate::triggers::hooks::flow_hook, crate::triggers::preprocess::hook,
         system::healthz, system::readyz, system::metrics, system::openapi,
     ),
     modifiers(&BearerAuth),

@@ -227,7 +227,19 @@ pub(super) async fn answer(state: &AppState, hook: &Hook, submitted: Submitted) 
     }
 }
 
-async fn flow_hook(
+#[utoipa::path(method(post, put, patch, get, delete), path = "/hooks/{instance}/{flow}", tag = "webhooks",
+    params(("instance" = String, Path), ("flow" = String, Path)),
+    security(()),
+    request_body(content = String, description = "any body: JSON when its content type is JSON, else text"),
+    responses(
+        (status = 200, description = "sync: the flow's response, or its last step's output"),
+        (status = 202, description = "async (or sync past its timeout): `{execution_id}`, with `Location`"),
+        (status = 400, description = "malformed JSON body or bad `Idempotency-Key`"),
+        (status = 401, description = "missing or bad HMAC signature"),
+        (status = 404, description = "unknown or disabled instance, or unknown flow"),
+        (status = 413, description = "body over the webhook limit"),
+        (status = 500, description = "sync: the flow failed; `{execution_id, error}`")))]
+pub(crate) async fn flow_hook(
     State(state): State<AppState>,
     Path((instance, flow)): Path<(String, String)>,
     method: Method,

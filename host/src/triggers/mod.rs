@@ -8,7 +8,7 @@
 
 pub mod callback;
 pub mod hooks;
-mod preprocess;
+pub(crate) mod preprocess;
 pub mod request;
 pub mod respond;
 pub mod scheduler;

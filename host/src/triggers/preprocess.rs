@@ -29,7 +29,16 @@ use crate::integration::Trigger;
 use crate::server::{AppError, AppState};
 
 /// `/hooks/{instance_id}`.
-pub(super) async fn hook(
+#[utoipa::path(method(post, put, patch, get, delete), path = "/hooks/{instance}", tag = "webhooks",
+    params(("instance" = String, Path)),
+    security(()),
+    request_body(content = String, description = "any body: JSON when its content type is JSON, else text"),
+    responses(
+        (status = 200, description = "the dispatched sync flow's response"),
+        (status = 202, description = "the dispatched flow's `{execution_id}`"),
+        (status = 404, description = "unknown or disabled instance, or no preprocess flow"),
+        (status = 422, description = "the preprocess flow named no webhook flow")))]
+pub(crate) async fn hook(
     State(state): State<AppState>,
     Path(instance): Path<String>,
     method: Method,

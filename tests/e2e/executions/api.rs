@@ -214,8 +214,14 @@ fn listing_filters_pages_and_replays() {
         "/v1/executions/{id}",
         "/v1/executions/{id}/replay",
         "/v1/instances/{id}/flows/{flow}/run",
+        "/hooks/{instance}/{flow}",
+        "/hooks/{instance}",
     ] {
         assert!(openapi["paths"][path].is_object(), "{path} not documented");
+    }
+    let hook = &openapi["paths"]["/hooks/{instance}/{flow}"];
+    for method in ["post", "put", "patch", "get", "delete"] {
+        assert!(hook[method].is_object(), "webhook {method} not documented");
     }
 }
 
