@@ -209,10 +209,26 @@ impl FlowEngine {
         self.watchers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Stores a new `queued` execution (durably, before returning) and
-    /// queues it; with a repeated idempotency key, returns the first
-    /// execution instead.
-    pub fn submit(&self, new: NewExecution) -> Result<Submitted, EngineError> {
+    /// Stores a new `queued` execution, queues it and returns once it is on
+    /// disk (concurrent submits share one fsync); with a repeated
+    /// idempotency key, returns the first execution instead.
+    pub async fn submit(&self, new: NewExecution) -> Result<Submitted, EngineError> {
+        let submitted = self.store_and_queue(new)?;
+        self.store.durable().await?;
+        Ok(submitted)
+    }
+
+    /// [`FlowEngine::submit`] for callers outside async code (the
+    /// scheduler): flushes on its own before returning.
+    pub fn submit_blocking(&self, new: NewExecution) -> Result<Submitted, EngineError> {
+        let submitted = self.store_and_queue(new)?;
+        self.store.flush()?;
+        Ok(submitted)
+    }
+
+    /// Stores and queues; durable only after a flush. A worker may start it
+    /// at once: that reads the same (not yet flushed) records.
+    fn store_and_queue(&self, new: NewExecution) -> Result<Submitted, EngineError> {
         let instance = self
             .store
             .get_instance(&new.instance)?
@@ -273,7 +289,7 @@ impl FlowEngine {
 
     /// Submits and waits for the end (deploy and teardown flows).
     pub async fn run_to_end(&self, new: NewExecution) -> Result<ExecutionRecord, EngineError> {
-        let submitted = self.submit(new)?;
+        let submitted = self.submit(new).await?;
         let id = submitted.record.id.clone();
         if let Some(mut progress) = submitted.progress {
             loop {
@@ -291,7 +307,7 @@ impl FlowEngine {
     }
 
     /// Starts a new execution with the same trigger payload as `id`.
-    pub fn replay(&self, id: &str) -> Result<Submitted, EngineError> {
+    pub async fn replay(&self, id: &str) -> Result<Submitted, EngineError> {
         let original = self
             .store
             .get_execution(id)?
@@ -303,6 +319,7 @@ impl FlowEngine {
             replay_of: Some(original.id),
             ..NewExecution::default()
         })
+        .await
     }
 
     /// Executions waiting for a worker.

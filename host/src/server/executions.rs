@@ -358,7 +358,7 @@ pub async fn replay(
             ))
         })?;
     require_active(&instance)?;
-    let submitted = state.engine.replay(&id)?;
+    let submitted = state.engine.replay(&id).await?;
     Ok(accepted(
         Started {
             execution_id: submitted.record.id,
@@ -415,13 +415,16 @@ pub async fn run_flow(
         serde_json::from_slice(&body)
             .map_err(|e| AppError::bad_request(format!("the body is not valid JSON: {e}")))?
     };
-    let submitted = state.engine.submit(NewExecution {
-        instance: instance.id,
-        flow,
-        trigger: json!({ "body": payload, "headers": {}, "query": {}, "method": "POST" }),
-        idempotency_key,
-        ..NewExecution::default()
-    })?;
+    let submitted = state
+        .engine
+        .submit(NewExecution {
+            instance: instance.id,
+            flow,
+            trigger: json!({ "body": payload, "headers": {}, "query": {}, "method": "POST" }),
+            idempotency_key,
+            ..NewExecution::default()
+        })
+        .await?;
     Ok(accepted(
         Started {
             execution_id: submitted.record.id,

@@ -6,13 +6,21 @@
 //! | `execution_steps` | `id \0 path` | [`StepRecord`] |
 //! | `execution_keys` | `instance \0 flow \0 idempotency key` | execution id |
 //!
-//! Every write flushes before returning: an execution acknowledged to a
-//! caller, and every finished step, survive `kill -9`.
+//! A new execution is durable once [`Storage::durable`] returns (the
+//! engine awaits it before anyone is told of the execution), so an
+//! execution acknowledged to a caller survives `kill -9`. Step records and status
+//! changes are group-committed within [`GROUP_COMMIT_MS`] instead of one
+//! fsync each (a `kill -9` inside that window re-runs at most the steps
+//! that finished in it — steps are at-least-once anyway); pruning flushes.
+//!
+//! [`GROUP_COMMIT_MS`]: super::sled_store::GROUP_COMMIT_MS
 
 use chrono::{DateTime, Utc};
 use sled::Transactional as _;
 use sled::transaction::ConflictableTransactionError;
 
+#[cfg(doc)]
+use super::Storage;
 use super::records::{decode, encode};
 use super::sled_store::backend;
 use super::{Inserted, Result, SledStore, StorageError};
@@ -46,19 +54,22 @@ impl ExecutionFilter {
 
 /// Durable executions.
 pub trait ExecutionStore: Send + Sync {
-    /// Stores a new execution. With an idempotency key, an execution
+    /// Stores a new execution (durable after [`Storage::durable`]). With
+    /// an idempotency key, an execution
     /// already stored for the same instance, flow and key is returned
     /// instead (and nothing is stored).
     fn create_execution(&self, record: &ExecutionRecord) -> Result<Inserted<ExecutionRecord>>;
     /// One execution with its step records.
     fn get_execution(&self, id: &str) -> Result<Option<ExecutionRecord>>;
     /// Applies `change` (not to steps) atomically; `None` if missing.
+    /// Durable within the group-commit window, not on return.
     fn update_execution(
         &self,
         id: &str,
         change: &mut dyn FnMut(&mut ExecutionRecord),
     ) -> Result<Option<ExecutionRecord>>;
-    /// Stores (or replaces) a step record of an execution.
+    /// Stores (or replaces) a step record of an execution. Durable within
+    /// the group-commit window, not on return.
     fn put_step(&self, id: &str, step: &StepRecord) -> Result<()>;
     /// Executions matching `filter`, newest first, without steps.
     fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionRecord>>;
@@ -132,10 +143,7 @@ impl ExecutionStore for SledStore {
                     })?;
                 Ok(Inserted::Exists(found))
             }
-            None => {
-                self.db().flush().map_err(backend)?;
-                Ok(Inserted::Created)
-            }
+            None => Ok(Inserted::Created),
         }
     }
 
@@ -180,7 +188,6 @@ impl ExecutionStore for SledStore {
         if let Some(e) = error {
             return Err(e);
         }
-        self.db().flush().map_err(backend)?;
         updated
             .map(|bytes| Self::decode_execution(id.as_bytes(), &bytes))
             .transpose()
@@ -192,7 +199,6 @@ impl ExecutionStore for SledStore {
         self.execution_steps
             .insert(key, encode(step)?)
             .map_err(backend)?;
-        self.db().flush().map_err(backend)?;
         Ok(())
     }
 

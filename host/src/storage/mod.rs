@@ -47,6 +47,7 @@
 
 mod crypto;
 mod executions;
+mod group_commit;
 pub mod records;
 mod schedules;
 mod sled_store;
@@ -205,6 +206,11 @@ pub trait Storage:
     + std::fmt::Debug
 {
     /// Writes everything buffered to disk (called at shutdown; the
-    /// mutating calls above already flush before they return).
+    /// mutating calls above already flush before they return, except
+    /// executions, see [`Storage::durable`]).
     fn flush(&self) -> Result<()>;
+
+    /// Returns once every write made before the call is on disk, sharing
+    /// one fsync with concurrent callers (group commit).
+    fn durable(&self) -> futures::future::BoxFuture<'_, Result<()>>;
 }

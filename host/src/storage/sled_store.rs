@@ -19,11 +19,17 @@ pub const DB_DIR: &str = "db";
 
 const SCHEMA_KEY: &[u8] = b"schema_version";
 
+/// Writes that need not be on disk before the call returns (step records,
+/// execution status changes) reach it within this many milliseconds, in
+/// one batch with everything else written meanwhile (group commit).
+pub const GROUP_COMMIT_MS: u64 = 10;
+
 /// sled-backed storage under a data dir.
 #[derive(Debug, Clone)]
 pub struct SledStore {
     path: PathBuf,
     db: Db,
+    commit: std::sync::Arc<super::group_commit::GroupCommit>,
     meta: Tree,
     components: Tree,
     component_bytes: Tree,
@@ -54,6 +60,7 @@ impl SledStore {
         std::fs::create_dir_all(data_dir).map_err(|e| open_error(e.to_string().to_lowercase()))?;
         let db = sled::Config::new()
             .path(data_dir.join(DB_DIR))
+            .flush_every_ms(Some(GROUP_COMMIT_MS))
             .open()
             .map_err(|e| open_error(e.to_string().to_lowercase()))?;
         let tree = |name: &str| db.open_tree(name).map_err(backend);
@@ -71,6 +78,7 @@ impl SledStore {
             executions: tree("executions")?,
             execution_steps: tree("execution_steps")?,
             execution_keys: tree("execution_keys")?,
+            commit: Default::default(),
             db,
         };
         store.check_schema()?;
@@ -383,6 +391,10 @@ impl InstanceStore for SledStore {
 impl Storage for SledStore {
     fn flush(&self) -> Result<()> {
         self.sync()
+    }
+
+    fn durable(&self) -> futures::future::BoxFuture<'_, Result<()>> {
+        Box::pin(self.commit.durable(&self.db))
     }
 }
 

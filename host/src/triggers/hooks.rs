@@ -194,7 +194,7 @@ pub(super) fn caller_options(
 }
 
 /// Submits an execution of `hook` (durable when it returns).
-pub(super) fn submit(
+pub(super) async fn submit(
     state: &AppState,
     hook: &Hook,
     trigger: serde_json::Value,
@@ -211,6 +211,7 @@ pub(super) fn submit(
             callback,
             replay_of: None,
         })
+        .await
         .map_err(|e| match e {
             EngineError::UnknownInstance(_) | EngineError::UnknownFlow { .. } => {
                 AppError::not_found(e.to_string())
@@ -254,6 +255,6 @@ pub(crate) async fn flow_hook(
     let (key, callback) = caller_options(&headers)?;
     let trigger = trigger_value(&method, &headers, uri.query(), &body)
         .map_err(|e| AppError::bad_request(e.to_string()))?;
-    let submitted = submit(&state, &hook, trigger, key, callback)?;
+    let submitted = submit(&state, &hook, trigger, key, callback).await?;
     Ok(answer(&state, &hook, submitted).await)
 }

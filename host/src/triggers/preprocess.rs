@@ -115,7 +115,7 @@ pub(crate) async fn hook(
         trigger["body"] = payload.clone();
     }
     trigger["preprocess_execution"] = Value::String(record.id.clone());
-    let submitted = submit(&state, &target, trigger, key, callback)?;
+    let submitted = submit(&state, &target, trigger, key, callback).await?;
     Ok(answer(&state, &target, submitted).await)
 }
 

@@ -223,7 +223,7 @@ impl Scheduler {
         if caught_up {
             trigger["caught_up"] = json!(true);
         }
-        let submitted = self.engine.submit(NewExecution {
+        let submitted = self.engine.submit_blocking(NewExecution {
             instance: entry.instance.clone(),
             flow: entry.flow.clone(),
             trigger,
