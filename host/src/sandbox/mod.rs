@@ -39,7 +39,7 @@ pub use limits::{PoolConfig, StepLimits};
 pub use manifest::{ActionManifest, ComponentManifest};
 pub use outbound::{
     AddressClass, ComponentGrant, HostPattern, OutboundConfig, OutboundCount, OutboundOutcome,
-    OutboundStats, PatternError,
+    OutboundStats, PatternError, tls_client_config,
 };
 pub use runner::{StepContext, StepOutcome, StepRequest};
 pub use state::{MemoryStateStore, StateError, StateScope, StateStore};

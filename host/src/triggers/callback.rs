@@ -208,16 +208,7 @@ impl Callbacks {
         use rustls::pki_types::ServerName;
         let config = self
             .tls
-            .get_or_init(|| {
-                let roots = rustls::RootCertStore {
-                    roots: webpki_roots::TLS_SERVER_ROOTS.into(),
-                };
-                let provider = Arc::new(rustls::crypto::ring::default_provider());
-                rustls::ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()
-                    .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
-                    .map_err(|e| format!("tls setup failed: {e}"))
-            })
+            .get_or_init(crate::sandbox::tls_client_config)
             .clone()?;
         let name = match host.parse::<IpAddr>() {
             Ok(ip) => ServerName::from(ip),

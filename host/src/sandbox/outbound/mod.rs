@@ -76,19 +76,21 @@ impl OutboundPolicy {
 
     /// The TLS client settings (webpki roots, ring), built on first use.
     fn tls(&self) -> Result<Arc<rustls::ClientConfig>, String> {
-        self.tls
-            .get_or_init(|| {
-                let roots = rustls::RootCertStore {
-                    roots: webpki_roots::TLS_SERVER_ROOTS.into(),
-                };
-                let provider = Arc::new(rustls::crypto::ring::default_provider());
-                rustls::ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()
-                    .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
-                    .map_err(|e| format!("tls setup failed: {e}"))
-            })
-            .clone()
+        self.tls.get_or_init(tls_client_config).clone()
     }
+}
+
+/// TLS client settings for outbound requests and callbacks: webpki roots,
+/// the ring provider, safe default protocol versions.
+pub fn tls_client_config() -> Result<Arc<rustls::ClientConfig>, String> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
+        .map_err(|e| format!("tls setup failed: {e}"))
 }
 
 /// What one component may reach: its `name@version` and declared hosts.
