@@ -30,6 +30,10 @@ pub struct SledStore {
     path: PathBuf,
     db: Db,
     commit: std::sync::Arc<super::group_commit::GroupCommit>,
+    /// Decoded integration versions (immutable once stored).
+    integration_cache: std::sync::Arc<
+        std::sync::RwLock<std::collections::HashMap<(String, u32), IntegrationRecord>>,
+    >,
     meta: Tree,
     components: Tree,
     component_bytes: Tree,
@@ -79,6 +83,7 @@ impl SledStore {
             execution_steps: tree("execution_steps")?,
             execution_keys: tree("execution_keys")?,
             commit: Default::default(),
+            integration_cache: Default::default(),
             db,
         };
         store.check_schema()?;
@@ -262,11 +267,30 @@ impl IntegrationStore for SledStore {
     }
 
     fn get_integration(&self, name: &str, version: u32) -> Result<Option<IntegrationRecord>> {
-        Self::get(
+        // Integration versions are immutable, so a decoded one stays valid;
+        // every webhook and execution reads one, and decoding its JSON
+        // dominated the cost.
+        let key = (name.to_owned(), version);
+        if let Some(found) = self
+            .integration_cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(Some(found.clone()));
+        }
+        let found: Option<IntegrationRecord> = Self::get(
             &self.integrations,
             "integration",
             &integration_key(name, version),
-        )
+        )?;
+        if let Some(record) = &found {
+            self.integration_cache
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key, record.clone());
+        }
+        Ok(found)
     }
 
     fn latest_integration(&self, name: &str) -> Result<Option<IntegrationRecord>> {
