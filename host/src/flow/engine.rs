@@ -483,11 +483,19 @@ struct PersistingObserver<'a> {
 }
 
 impl ExecutionObserver for PersistingObserver<'_> {
-    fn step_finished(&self, record: &StepRecord) {
-        self.engine.metrics.step(record);
-        if let Err(e) = self.engine.store.put_step(self.id, record) {
-            tracing::error!(execution_id = %self.id, step = %record.path, error = %e, "cannot persist step");
-        }
+    fn step_finished<'a>(&'a self, record: &'a StepRecord) -> futures::future::BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.engine.metrics.step(record);
+            // Durable before the next step starts (sharing the fsync with
+            // concurrent executions), so a finished step is never re-run.
+            let stored = match self.engine.store.put_step(self.id, record) {
+                Ok(()) => self.engine.store.durable().await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = stored {
+                tracing::error!(execution_id = %self.id, step = %record.path, error = %e, "cannot persist step");
+            }
+        })
     }
 
     fn responded(&self, response: &FlowResponse) {

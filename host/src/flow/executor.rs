@@ -34,7 +34,9 @@ pub trait ComponentSource: Send + Sync {
 /// Receives progress as it happens, to persist it.
 pub trait ExecutionObserver: Send + Sync {
     /// A step (at any depth) finished; its record is final.
-    fn step_finished(&self, record: &StepRecord);
+    /// The executor awaits it before the next step starts, so a record
+    /// persisted here is durable before anything later happens.
+    fn step_finished<'a>(&'a self, record: &'a StepRecord) -> BoxFuture<'a, ()>;
     /// A `respond` step produced the flow's HTTP response.
     fn responded(&self, response: &FlowResponse);
 }
@@ -115,8 +117,8 @@ impl RunCx<'_> {
         Value::Object(ctx)
     }
 
-    fn record(&self, record: StepRecord) {
-        self.observer.step_finished(&record);
+    async fn record(&self, record: StepRecord) {
+        self.observer.step_finished(&record).await;
     }
 }
 
@@ -274,7 +276,7 @@ impl Executor {
         match result {
             Ok(output) => {
                 record.output = Some(cx.redactor.value(&output));
-                cx.record(record);
+                cx.record(record).await;
                 Ok(output)
             }
             Err(failure) => {
@@ -282,7 +284,7 @@ impl Executor {
                 let message = format!("step '{path}' failed: {}", failure.message);
                 record.status = StepStatus::Failed;
                 record.error = Some(failure.clone());
-                cx.record(record);
+                cx.record(record).await;
                 match on_error(step) {
                     OnError::Continue => Ok(error_output(&failure)),
                     OnError::Fail => Err(Stop(message)),

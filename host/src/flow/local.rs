@@ -83,11 +83,15 @@ impl RecordingObserver {
 }
 
 impl super::ExecutionObserver for RecordingObserver {
-    fn step_finished(&self, record: &super::StepRecord) {
+    fn step_finished<'a>(
+        &'a self,
+        record: &'a super::StepRecord,
+    ) -> futures::future::BoxFuture<'a, ()> {
         self.records
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(record.clone());
+        Box::pin(std::future::ready(()))
     }
 
     fn responded(&self, _response: &super::FlowResponse) {}

@@ -7,11 +7,10 @@
 //! | `execution_keys` | `instance \0 flow \0 idempotency key` | execution id |
 //!
 //! A new execution is durable once [`Storage::durable`] returns (the
-//! engine awaits it before anyone is told of the execution), so an
-//! execution acknowledged to a caller survives `kill -9`. Step records and status
-//! changes are group-committed within [`GROUP_COMMIT_MS`] instead of one
-//! fsync each (a `kill -9` inside that window re-runs at most the steps
-//! that finished in it — steps are at-least-once anyway); pruning flushes.
+//! engine awaits it before anyone is told of the execution, and after each
+//! step record, before the next step starts), so neither an acknowledged
+//! execution nor a finished step is lost to `kill -9`. Other status changes
+//! reach the disk within [`GROUP_COMMIT_MS`]; pruning flushes.
 //!
 //! [`GROUP_COMMIT_MS`]: super::sled_store::GROUP_COMMIT_MS
 
@@ -68,8 +67,8 @@ pub trait ExecutionStore: Send + Sync {
         id: &str,
         change: &mut dyn FnMut(&mut ExecutionRecord),
     ) -> Result<Option<ExecutionRecord>>;
-    /// Stores (or replaces) a step record of an execution. Durable within
-    /// the group-commit window, not on return.
+    /// Stores (or replaces) a step record of an execution; durable after
+    /// [`Storage::durable`].
     fn put_step(&self, id: &str, step: &StepRecord) -> Result<()>;
     /// Executions matching `filter`, newest first, without steps.
     fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionRecord>>;
