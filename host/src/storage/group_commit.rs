@@ -1,67 +1,46 @@
-//! Group commit: callers that need their writes on disk before they answer
-//! (a new execution before its 202) share fsyncs. The first waiter with no
-//! flush under way leads: it flushes everything written so far while the
-//! others wait asynchronously; one fsync then covers a whole batch of
-//! concurrent requests instead of one each.
+//! Group commit: callers that need their writes on disk before they go on
+//! (a new execution before its 202, a step record before the next step)
+//! share fsyncs. Waiters queue on one lock; whoever holds it flushes
+//! everything written so far, and the waiters queued behind it whose writes
+//! that flush covered return without flushing again.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sled::Db;
-use tokio::sync::{Mutex, watch};
+use tokio::sync::Mutex;
 
 use super::sled_store::backend;
 use super::{Result, StorageError};
 
 /// Shared flush state of one sled database.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct GroupCommit {
-    /// Durability requests so far (each waiter takes a number).
+    /// Durability requests so far (each caller takes a number after its
+    /// writes).
     requested: AtomicU64,
-    /// Held by the waiter currently flushing.
-    leader: Mutex<()>,
-    /// The highest request number known to be on disk.
-    flushed: watch::Sender<u64>,
-}
-
-impl Default for GroupCommit {
-    fn default() -> Self {
-        Self {
-            requested: AtomicU64::new(0),
-            leader: Mutex::new(()),
-            flushed: watch::Sender::new(0),
-        }
-    }
+    /// The highest request number known to be on disk; guarded by the
+    /// lock for writers.
+    flushed: Mutex<u64>,
 }
 
 impl GroupCommit {
     /// Returns once everything written to `db` before the call is on disk.
     pub async fn durable(&self, db: &Db) -> Result<()> {
-        let mut flushed = self.flushed.subscribe();
         let mine = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
-        loop {
-            if *flushed.borrow_and_update() >= mine {
-                return Ok(());
-            }
-            if let Ok(_lead) = self.leader.try_lock() {
-                if *self.flushed.borrow() >= mine {
-                    return Ok(());
-                }
-                // Every request numbered up to here wrote before taking its
-                // number, so this flush covers all of them.
-                let covered = self.requested.load(Ordering::SeqCst);
-                let db = db.clone();
-                tokio::task::spawn_blocking(move || db.flush())
-                    .await
-                    .map_err(|e| StorageError::Backend(format!("flush task failed: {e}")))?
-                    .map_err(backend)?;
-                self.flushed.send_modify(|f| *f = (*f).max(covered));
-                continue;
-            }
-            // Someone else is flushing: wait for it to finish.
-            if flushed.changed().await.is_err() {
-                return Err(StorageError::Backend("flush state dropped".into()));
-            }
+        let mut flushed = self.flushed.lock().await;
+        if *flushed >= mine {
+            return Ok(());
         }
+        // Every request numbered up to here wrote before taking its number,
+        // so this flush covers all of them.
+        let covered = self.requested.load(Ordering::SeqCst);
+        let db = db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StorageError::Backend(format!("flush task failed: {e}")))?
+            .map_err(backend)?;
+        *flushed = (*flushed).max(covered);
+        Ok(())
     }
 }
 
@@ -85,7 +64,7 @@ mod tests {
         for task in tasks {
             task.await.unwrap();
         }
-        assert_eq!(*commit.flushed.borrow(), 32);
+        assert_eq!(*commit.flushed.lock().await, 32);
         drop(db);
         let _ = std::fs::remove_dir_all(dir);
     }
