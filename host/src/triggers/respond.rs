@@ -2,6 +2,10 @@
 //! {"execution_id"}` with `Location` for async flows (and for sync flows
 //! past their timeout), else the flow's response, its last step's output,
 //! or `500 {execution_id, error}` for a failed run.
+//!
+//! The caller waiting on a run gets its answer in clear (the flow's
+//! business); an answer built from the stored record (a repeated
+//! `Idempotency-Key`, a run of another process) is the redacted copy.
 
 use std::time::Duration;
 
@@ -11,7 +15,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::flow::{ExecutionRecord, ExecutionStatus, FlowResponse, Progress, Submitted};
+use crate::flow::{
+    ExecutionRecord, ExecutionStatus, FlowResponse, LiveAnswer, Progress, Submitted,
+};
 use crate::storage::Storage;
 
 /// Header carrying the execution id on sync answers.
@@ -84,6 +90,22 @@ pub fn from_record(record: &ExecutionRecord) -> Response {
     }
 }
 
+/// The answer for an execution that just ended in this process: its
+/// response or output in clear when it succeeded, else as
+/// [`from_record`].
+pub fn finished(record: &ExecutionRecord, live: Option<&LiveAnswer>) -> Response {
+    match (record.status, live) {
+        (ExecutionStatus::Succeeded, Some(live)) => match &live.response {
+            Some(response) => flow_response(&record.id, response),
+            None => with_id(
+                (StatusCode::OK, Json(live.output.clone())).into_response(),
+                &record.id,
+            ),
+        },
+        _ => from_record(record),
+    }
+}
+
 /// `500 {execution_id, error}`.
 pub fn failed(id: &str, error: Option<&str>) -> Response {
     let body = json!({
@@ -125,7 +147,7 @@ async fn wait(
         let current = progress.borrow_and_update().clone();
         match current {
             Progress::Responded(response) => return flow_response(id, &response),
-            Progress::Finished(record) => return from_record(&record),
+            Progress::Finished(record, live) => return finished(&record, live.as_deref()),
             Progress::Pending => {}
         }
         match tokio::time::timeout_at(deadline, progress.changed()).await {
