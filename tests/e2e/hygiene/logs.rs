@@ -44,6 +44,17 @@ fn nothing_a_step_produces_reaches_the_server_log_unredacted() {
         .wait_for(FLOW_DEADLINE, |h| h.path == "/cb/done")
         .expect("callback delivered");
     assert_eq!(hit.body["execution_id"], exec);
+    let callback_secrets = [CALLBACK_PASSWORD, CALLBACK_TOKEN];
+    // The callback's log line is the last one this run writes.
+    assert!(
+        server.wait_for_stderr("/cb/done", FLOW_DEADLINE),
+        "the callback is logged with its path: {}",
+        server.stderr()
+    );
+    let stderr = server.stderr();
+    assert!(stderr.contains("retrying step"), "{stderr}");
+    assert_clean("the server log", &stderr, &callback_secrets);
+
     let mut shown = json!(null);
     let recorded = crate::server::poll(FLOW_DEADLINE, || {
         shown = api.get(&format!("/v1/executions/{exec}")).json;
@@ -71,7 +82,6 @@ fn nothing_a_step_produces_reaches_the_server_log_unredacted() {
         "{}",
         cli.stdout
     );
-    let callback_secrets = [CALLBACK_PASSWORD, CALLBACK_TOKEN];
     assert_clean(
         "the execution record",
         &shown.to_string(),
@@ -79,14 +89,4 @@ fn nothing_a_step_produces_reaches_the_server_log_unredacted() {
     );
     assert_clean("weft exec show", &cli.stdout, &callback_secrets);
     assert_clean("the callback body", &hit.body.to_string(), &[]);
-
-    // The callback's log line is the last one this run writes.
-    assert!(
-        server.wait_for_stderr("/cb/done", FLOW_DEADLINE),
-        "the callback is logged with its path: {}",
-        server.stderr()
-    );
-    let stderr = server.stderr();
-    assert!(stderr.contains("retrying step"), "{stderr}");
-    assert_clean("the server log", &stderr, &callback_secrets);
 }
