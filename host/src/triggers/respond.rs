@@ -125,8 +125,11 @@ pub async fn sync(store: &dyn Storage, submitted: Submitted, timeout: Duration) 
     if submitted.record.status.is_finished() || submitted.record.response.is_some() {
         return from_record(&submitted.record);
     }
+    // A repeat (same Idempotency-Key) is answered from the record even
+    // while the first run goes on: only the first caller gets it live.
+    let live = submitted.created;
     match submitted.progress {
-        Some(progress) => wait(store, &id, progress, timeout).await,
+        Some(progress) => wait(store, &id, progress, timeout, live).await,
         // Not running in this process (an earlier host queued it): report
         // what is stored.
         None => match store.get_execution(&id) {
@@ -141,13 +144,23 @@ async fn wait(
     id: &str,
     mut progress: watch::Receiver<Progress>,
     timeout: Duration,
+    live: bool,
 ) -> Response {
     let deadline = tokio::time::Instant::now() + timeout;
+    let stored = || match store.get_execution(id) {
+        Ok(Some(record)) => from_record(&record),
+        _ => accepted(id),
+    };
     loop {
         let current = progress.borrow_and_update().clone();
         match current {
-            Progress::Responded(response) => return flow_response(id, &response),
-            Progress::Finished(record, live) => return finished(&record, live.as_deref()),
+            Progress::Responded(response) if live => return flow_response(id, &response),
+            // The engine stores the response before it tells of it.
+            Progress::Responded(_) => return stored(),
+            Progress::Finished(record, answer) if live => {
+                return finished(&record, answer.as_deref());
+            }
+            Progress::Finished(record, _) => return from_record(&record),
             Progress::Pending => {}
         }
         match tokio::time::timeout_at(deadline, progress.changed()).await {
@@ -155,12 +168,7 @@ async fn wait(
             Ok(Ok(())) => {}
             // The engine let go of the execution without a last word:
             // whatever it stored is the answer.
-            Ok(Err(_)) => {
-                return match store.get_execution(id) {
-                    Ok(Some(record)) => from_record(&record),
-                    _ => accepted(id),
-                };
-            }
+            Ok(Err(_)) => return stored(),
         }
     }
 }
