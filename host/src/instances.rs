@@ -261,6 +261,12 @@ impl Instances {
             .ok_or_else(|| InstanceError::UnknownIntegration(instance.integration_ref()))
     }
 
+    /// The master key's box, for sealing what executions keep in clear
+    /// (see `flow::Sealer`).
+    pub fn secret_box(&self) -> SecretBox {
+        self.secrets.clone()
+    }
+
     /// The instance's secrets in clear (for resolving, never for showing).
     fn open_secrets(
         &self,

@@ -5,6 +5,7 @@ mod control;
 mod executions;
 mod flows_local;
 mod hostile;
+mod hygiene;
 mod loading;
 mod outbound;
 mod scaffold;

@@ -278,5 +278,9 @@ fn print_execution(e: &Value) -> anyhow::Result<()> {
     } else if let Some(output) = e.get("output").filter(|o| !o.is_null()) {
         println!("output       {}", serde_json::to_string_pretty(output)?);
     }
+    if let Some(callback) = e["callback"].as_str() {
+        let outcome = e["callback_outcome"].as_str().unwrap_or("pending");
+        println!("callback     {callback}: {outcome}");
+    }
     Ok(())
 }

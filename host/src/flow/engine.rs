@@ -14,9 +14,12 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use super::dispatch::Dispatcher;
-use super::executor::{ComponentSource, ExecutionObserver, Executor, FlowRun, InstanceInfo};
+use super::executor::{
+    ComponentSource, ExecutionObserver, Executor, FlowLimits, FlowRun, InstanceInfo,
+};
 use super::metrics::EngineMetrics;
-use super::record::{ExecutionRecord, ExecutionStatus, FlowResponse, StepRecord};
+use super::record::{ExecutionRecord, ExecutionStatus, FlowResponse, LiveAnswer, StepRecord};
+use super::sealed::Sealer;
 use crate::instances::Instances;
 use crate::integration::split_component_ref;
 use crate::metrics::Metrics;
@@ -36,6 +39,11 @@ pub struct EngineConfig {
     /// Finished executions older than this are deleted. Default 14 days.
     #[serde(with = "duration_serde")]
     pub retention: Duration,
+    /// Most items one `for_each` may iterate over. Default 10,000.
+    pub for_each_max_items: usize,
+    /// Most `for_each` items one execution may start over all its loops
+    /// (nested ones included). Default 100,000.
+    pub for_each_max_total: usize,
 }
 
 impl Default for EngineConfig {
@@ -44,6 +52,8 @@ impl Default for EngineConfig {
             workers: 16,
             per_tenant: 4,
             retention: Duration::from_secs(14 * 24 * 3600),
+            for_each_max_items: FlowLimits::default().for_each_max_items,
+            for_each_max_total: FlowLimits::default().for_each_max_total,
         }
     }
 }
@@ -55,8 +65,10 @@ pub enum Progress {
     Pending,
     /// A `respond` step produced the HTTP response (the run may go on).
     Responded(FlowResponse),
-    /// It ended; the record includes its steps.
-    Finished(Box<ExecutionRecord>),
+    /// It ended; the record (as stored, redacted) includes its steps; the
+    /// answer in clear for the caller waiting in this process, if the run
+    /// produced one here.
+    Finished(Box<ExecutionRecord>, Option<Arc<LiveAnswer>>),
 }
 
 /// A request to run a flow of an instance.
@@ -115,6 +127,7 @@ pub struct FlowEngine {
     store: Arc<dyn Storage>,
     instances: Instances,
     executor: Executor,
+    sealer: Sealer,
     dispatcher: Dispatcher,
     watchers: Mutex<HashMap<String, watch::Sender<Progress>>>,
     metrics: EngineMetrics,
@@ -148,8 +161,16 @@ impl FlowEngine {
         config: EngineConfig,
     ) -> Arc<Self> {
         let state: Arc<dyn crate::sandbox::StateStore> = store.clone();
+        let sealer = Sealer::new(instances.secret_box());
+        let limits = FlowLimits {
+            for_each_max_items: config.for_each_max_items,
+            for_each_max_total: config.for_each_max_total,
+        };
         Arc::new(Self {
-            executor: Executor::new(sandbox, components, state),
+            executor: Executor::new(sandbox, components, state)
+                .with_sealer(sealer.clone())
+                .with_limits(limits),
+            sealer,
             dispatcher: Dispatcher::new(config.per_tenant),
             watchers: Mutex::new(HashMap::new()),
             metrics: EngineMetrics::register(metrics),
@@ -237,12 +258,12 @@ impl FlowEngine {
             .store
             .get_integration(&instance.integration, instance.version)?
             .ok_or_else(|| EngineError::UnknownInstance(new.instance.clone()))?;
-        if integration.model.flow(&new.flow).is_none() {
+        let Some(flow) = integration.model.flow(&new.flow) else {
             return Err(EngineError::UnknownFlow {
                 integration: integration.reference(),
                 flow: new.flow,
             });
-        }
+        };
         let mut record = ExecutionRecord::queued(
             &instance.tenant,
             &instance.id,
@@ -253,6 +274,11 @@ impl FlowEngine {
         record.idempotency_key = new.idempotency_key;
         record.callback = new.callback;
         record.replay_of = new.replay_of;
+        // Records keep credential headers and secrets blanked; the flow
+        // gets the payload from its sealed copy.
+        let config = self.instances.resolve_config(&instance).ok();
+        let secrets = config.iter().flat_map(|c| c.secret_values());
+        self.sealer.protect_trigger(&mut record, flow, secrets);
         let (sender, receiver) = watch::channel(Progress::Pending);
         self.watchers().insert(record.id.clone(), sender);
         match self.store.create_execution(&record) {
@@ -293,7 +319,7 @@ impl FlowEngine {
         let id = submitted.record.id.clone();
         if let Some(mut progress) = submitted.progress {
             loop {
-                if let Progress::Finished(record) = &*progress.borrow_and_update() {
+                if let Progress::Finished(record, _) = &*progress.borrow_and_update() {
                     return Ok(*record.clone());
                 }
                 if progress.changed().await.is_err() {
@@ -312,10 +338,14 @@ impl FlowEngine {
             .store
             .get_execution(id)?
             .ok_or_else(|| EngineError::UnknownExecution(id.to_owned()))?;
+        let trigger = self
+            .sealer
+            .trigger(&original)
+            .map_err(|e| StorageError::Backend(e.to_string()))?;
         self.submit(NewExecution {
             instance: original.instance,
             flow: original.flow,
-            trigger: original.trigger,
+            trigger,
             replay_of: Some(original.id),
             ..NewExecution::default()
         })
@@ -339,14 +369,9 @@ impl FlowEngine {
                 tracing::error!(execution_id = %ticket.execution, error = %e, "execution panicked");
                 self.end(
                     &ticket.execution,
-                    &super::FlowResult {
-                        status: ExecutionStatus::Failed,
-                        output: Value::Null,
-                        error: Some(
-                            "internal error while running the flow; see the server log".into(),
-                        ),
-                        response: None,
-                    },
+                    &super::FlowResult::failed(
+                        "internal error while running the flow; see the server log",
+                    ),
                 );
             }
             self.dispatcher.done(&ticket);
@@ -385,12 +410,7 @@ impl FlowEngine {
                 let observer = PersistingObserver { engine: self, id };
                 self.executor.run(&run, &observer).await
             }
-            Err(message) => super::FlowResult {
-                status: ExecutionStatus::Failed,
-                output: Value::Null,
-                error: Some(message),
-                response: None,
-            },
+            Err(message) => super::FlowResult::failed(message),
         };
         self.end(id, &result);
     }
@@ -417,7 +437,7 @@ impl FlowEngine {
         if let Some(sender) = self.watchers().remove(id)
             && let Some(record) = record
         {
-            sender.send_replace(Progress::Finished(Box::new(record)));
+            sender.send_replace(Progress::Finished(Box::new(record), result.live.clone()));
         }
     }
 
@@ -451,6 +471,7 @@ impl FlowEngine {
             .instances
             .resolve_config(&instance)
             .map_err(|e| format!("instance config: {e}"))?;
+        let trigger = self.sealer.trigger(&record).map_err(|e| e.to_string())?;
         let completed = record
             .steps
             .iter()
@@ -469,7 +490,7 @@ impl FlowEngine {
                     .filter_map(|p| p.parse().ok())
                     .collect(),
             },
-            trigger: record.trigger,
+            trigger,
             config,
             completed,
         })
@@ -498,15 +519,15 @@ impl ExecutionObserver for PersistingObserver<'_> {
         })
     }
 
-    fn responded(&self, response: &FlowResponse) {
-        let stored = self.engine.store.update_execution(self.id, &mut |r| {
-            r.response = Some(response.clone());
+    fn responded(&self, live: &FlowResponse, stored: &FlowResponse) {
+        let persisted = self.engine.store.update_execution(self.id, &mut |r| {
+            r.response = Some(stored.clone());
         });
-        if let Err(e) = stored {
+        if let Err(e) = persisted {
             tracing::error!(execution_id = %self.id, error = %e, "cannot persist response");
         }
         if let Some(sender) = self.engine.watchers().get(self.id) {
-            sender.send_replace(Progress::Responded(response.clone()));
+            sender.send_replace(Progress::Responded(live.clone()));
         }
     }
 }

@@ -3,6 +3,16 @@
 //! `branch`, `for_each` and `respond`, and reporting every finished step to
 //! an observer that persists it. Given the records of steps that already
 //! finished, a run resumes after them instead of repeating them.
+//!
+//! Records never hold a secret: inputs are recorded as rendered from a
+//! view whose secrets are already `***` ([`context`]), outputs, logs and
+//! errors are redacted, and an output that held a secret is kept sealed
+//! next to its record ([`Sealer`]) so a resumed run reads what the
+//! interrupted one would have.
+
+mod action;
+mod context;
+mod control;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -10,19 +20,17 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::future::BoxFuture;
-use futures::{StreamExt, stream};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
+use self::context::{Out, RunCx, Scope, Seen};
 use super::record::{
-    ExecutionStatus, FlowResponse, FlowResult, StepFailure, StepRecord, StepStatus,
+    ExecutionStatus, FlowResponse, FlowResult, LiveAnswer, StepFailure, StepRecord, StepStatus,
 };
-use super::redact::Redactor;
-use crate::integration::{
-    ActionStep, BranchCase, Flow, ForEachStep, OnError, ResolvedConfig, RespondStep, Step, StepKind,
-};
-use crate::sandbox::{HostPattern, LoadedComponent, Sandbox, StateStore, StepContext, StepRequest};
+use super::sealed::Sealer;
+use crate::integration::{Flow, OnError, ResolvedConfig, Step, StepKind};
+use crate::sandbox::{HostPattern, LoadedComponent, Sandbox, StateStore};
 use crate::template::Templates;
 
 /// Where the executor finds components by `name@version`.
@@ -37,8 +45,9 @@ pub trait ExecutionObserver: Send + Sync {
     /// The executor awaits it before the next step starts, so a record
     /// persisted here is durable before anything later happens.
     fn step_finished<'a>(&'a self, record: &'a StepRecord) -> BoxFuture<'a, ()>;
-    /// A `respond` step produced the flow's HTTP response.
-    fn responded(&self, response: &FlowResponse);
+    /// A `respond` step produced the flow's HTTP response: `live` is what
+    /// the caller gets, `stored` the redacted copy to keep.
+    fn responded(&self, live: &FlowResponse, stored: &FlowResponse);
 }
 
 /// The instance a flow runs for, as templates see it (`instance.*`).
@@ -65,12 +74,31 @@ pub struct FlowRun {
     pub flow: Flow,
     /// The instance.
     pub instance: InstanceInfo,
-    /// The trigger payload (`trigger.*`).
+    /// The trigger payload (`trigger.*`), in clear.
     pub trigger: Value,
     /// The instance's configuration, secrets included (for rendering).
     pub config: ResolvedConfig,
     /// Records of steps that already finished (resume), by path.
     pub completed: HashMap<String, StepRecord>,
+}
+
+/// Bounds on the work of one execution's loops (`[engine]` in `weft.toml`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowLimits {
+    /// Most items one `for_each` may iterate over. Default 10,000.
+    pub for_each_max_items: usize,
+    /// Most `for_each` items one execution may start, over all its loops
+    /// (nested ones included). Default 100,000.
+    pub for_each_max_total: usize,
+}
+
+impl Default for FlowLimits {
+    fn default() -> Self {
+        Self {
+            for_each_max_items: 10_000,
+            for_each_max_total: 100_000,
+        }
+    }
 }
 
 /// Runs flows.
@@ -79,48 +107,20 @@ pub struct Executor {
     templates: Templates,
     components: Arc<dyn ComponentSource>,
     state: Arc<dyn StateStore>,
+    sealer: Option<Sealer>,
+    limits: FlowLimits,
 }
 
 impl std::fmt::Debug for Executor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Executor").finish_non_exhaustive()
+        f.debug_struct("Executor")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
     }
 }
 
 /// A flow stopped by a failed step.
 struct Stop(String);
-
-/// Per-run data shared by every step.
-struct RunCx<'a> {
-    run: &'a FlowRun,
-    observer: &'a dyn ExecutionObserver,
-    redactor: Redactor,
-    base: Map<String, Value>,
-    response: std::sync::Mutex<Option<FlowResponse>>,
-}
-
-/// What steps of one scope see: outputs of earlier steps, and the loop item.
-#[derive(Clone, Default)]
-struct Scope {
-    steps: Map<String, Value>,
-    item: Option<(Value, usize)>,
-}
-
-impl RunCx<'_> {
-    fn context(&self, scope: &Scope) -> Value {
-        let mut ctx = self.base.clone();
-        ctx.insert("steps".into(), Value::Object(scope.steps.clone()));
-        if let Some((item, index)) = &scope.item {
-            ctx.insert("item".into(), item.clone());
-            ctx.insert("index".into(), json!(index));
-        }
-        Value::Object(ctx)
-    }
-
-    async fn record(&self, record: StepRecord) {
-        self.observer.step_finished(&record).await;
-    }
-}
 
 fn child_path(prefix: &str, id: &str) -> String {
     if prefix.is_empty() {
@@ -146,7 +146,8 @@ fn error_output(failure: &StepFailure) -> Value {
 
 impl Executor {
     /// An executor running steps in `sandbox`, components from `components`,
-    /// the `state` import backed by `state`.
+    /// the `state` import backed by `state`, with default [`FlowLimits`]
+    /// and no sealing (a resumed run then reads redacted outputs).
     pub fn new(
         sandbox: Arc<Sandbox>,
         components: Arc<dyn ComponentSource>,
@@ -157,7 +158,22 @@ impl Executor {
             templates: Templates::new(),
             components,
             state,
+            sealer: None,
+            limits: FlowLimits::default(),
         }
+    }
+
+    /// The same executor, sealing outputs that hold secrets with `sealer`
+    /// (and opening them on resume).
+    pub fn with_sealer(mut self, sealer: Sealer) -> Self {
+        self.sealer = Some(sealer);
+        self
+    }
+
+    /// The same executor with these loop bounds.
+    pub fn with_limits(mut self, limits: FlowLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Runs (or resumes) a flow to its end.
@@ -169,39 +185,34 @@ impl Executor {
             instance = %run.instance.id,
             flow = %run.flow.name,
         );
-        let mut base = Map::new();
-        base.insert("trigger".into(), run.trigger.clone());
-        base.insert("config".into(), run.config.to_context());
-        base.insert("instance".into(), json!(run.instance));
-        base.insert(
-            "execution".into(),
-            json!({ "id": run.execution_id, "flow": run.flow.name }),
-        );
-        let cx = RunCx {
-            run,
-            observer,
-            redactor: Redactor::new(run.config.secret_values()),
-            base,
-            response: std::sync::Mutex::new(None),
-        };
+        let cx = RunCx::new(run, observer, self.sealer.as_ref());
         let mut scope = Scope::default();
         let outcome = self
             .run_steps(&cx, &run.flow.steps, &mut scope, "")
             .instrument(span)
             .await;
-        let response = cx.response.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let responses = cx.response.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let (live_response, response) = match responses {
+            Some((live, stored)) => (Some(live), Some(stored)),
+            None => (None, None),
+        };
         match outcome {
             Ok(output) => FlowResult {
                 status: ExecutionStatus::Succeeded,
-                output: cx.redactor.value(&output),
+                output: match output.shown {
+                    Some(shown) => shown,
+                    None => output.real.clone(),
+                },
                 error: None,
                 response,
+                live: Some(Arc::new(LiveAnswer {
+                    output: output.real,
+                    response: live_response,
+                })),
             },
             Err(Stop(message)) => FlowResult {
-                status: ExecutionStatus::Failed,
-                output: Value::Null,
-                error: Some(cx.redactor.text(&message)),
                 response,
+                ..FlowResult::failed(cx.redactor.text(&message))
             },
         }
     }
@@ -212,25 +223,19 @@ impl Executor {
         steps: &'a [Step],
         scope: &'a mut Scope,
         prefix: &'a str,
-    ) -> BoxFuture<'a, Result<Value, Stop>> {
+    ) -> BoxFuture<'a, Result<Out, Stop>> {
         Box::pin(async move {
-            let mut last = Value::Null;
+            let mut last = Out::plain(Value::Null);
             for step in steps {
                 let path = child_path(prefix, &step.id);
                 let output = match cx.run.completed.get(&path) {
-                    Some(done) => match (&done.output, &done.error) {
-                        (Some(output), _) => output.clone(),
-                        // A step that failed the flow before the host died
-                        // fails it again on resume, instead of continuing.
-                        (None, Some(failure)) if on_error(step) == OnError::Fail => {
-                            return Err(Stop(format!("step '{path}' failed: {}", failure.message)));
-                        }
-                        (None, Some(failure)) => error_output(failure),
-                        (None, None) => Value::Null,
-                    },
+                    Some(done) => resumed_output(cx, step, &path, done)?,
                     None => self.run_step(cx, step, scope, &path).await?,
                 };
-                scope.steps.insert(step.id.clone(), output.clone());
+                scope.steps.insert(
+                    step.id.clone(),
+                    Seen::new(&output.real, output.shown.as_ref()),
+                );
                 last = output;
             }
             Ok(last)
@@ -243,7 +248,7 @@ impl Executor {
         step: &Step,
         scope: &Scope,
         path: &str,
-    ) -> Result<Value, Stop> {
+    ) -> Result<Out, Stop> {
         let started = Instant::now();
         let mut record = StepRecord {
             path: path.to_owned(),
@@ -261,6 +266,7 @@ impl Executor {
             fuel_used: 0,
             peak_memory: 0,
             started_at: Utc::now(),
+            sealed_output: None,
         };
         let result = match &step.kind {
             StepKind::Action(action) => {
@@ -274,10 +280,24 @@ impl Executor {
         };
         record.duration = started.elapsed();
         match result {
-            Ok(output) => {
-                record.output = Some(cx.redactor.value(&output));
+            Ok(out) => {
+                // Without secrets or blanked headers the record shows the
+                // output itself.
+                let shown = cx.distinct.then(|| match out.shown {
+                    Some(shown) => shown,
+                    None => cx.redactor.value(&out.real),
+                });
+                let shown = shown.filter(|shown| *shown != out.real);
+                if let (Some(_), Some(sealer)) = (&shown, cx.sealer) {
+                    record.sealed_output =
+                        Some(sealer.seal_output(&cx.run.execution_id, path, &out.real));
+                }
+                record.output = Some(shown.clone().unwrap_or_else(|| out.real.clone()));
                 cx.record(record).await;
-                Ok(output)
+                Ok(Out {
+                    real: out.real,
+                    shown,
+                })
             }
             Err(failure) => {
                 let failure = cx.redactor.failure(failure);
@@ -286,210 +306,47 @@ impl Executor {
                 record.error = Some(failure.clone());
                 cx.record(record).await;
                 match on_error(step) {
-                    OnError::Continue => Ok(error_output(&failure)),
+                    OnError::Continue => Ok(Out::plain(error_output(&failure))),
                     OnError::Fail => Err(Stop(message)),
                 }
             }
         }
     }
+}
 
-    async fn run_action(
-        &self,
-        cx: &RunCx<'_>,
-        action: &ActionStep,
-        scope: &Scope,
-        path: &str,
-        record: &mut StepRecord,
-    ) -> Result<Value, StepFailure> {
-        let ctx = cx.context(scope);
-        let input = render_fields(&self.templates, &action.input, &ctx, "input")?;
-        record.input = Some(cx.redactor.value(&input));
-        let component = self.components.resolve(&action.component).ok_or_else(|| {
-            StepFailure::other(
-                "component_missing",
-                format!("component {} is not registered", action.component),
-            )
-        })?;
-        let mut limits = self.sandbox.limits().clone();
-        if let Some(timeout) = &action.timeout {
-            limits.timeout = timeout.duration;
-        }
-        let input_text = input.to_string();
-        let idempotency_key = idempotency_key(&cx.run.execution_id, path);
-        let max_attempts = action.retry.as_ref().map_or(1, |r| r.attempts.max(1));
-        let mut attempt = 1;
-        loop {
-            let request = StepRequest {
-                action: action.action.clone(),
-                input: input_text.clone(),
-                context: StepContext {
-                    execution_id: cx.run.execution_id.clone(),
-                    tenant: cx.run.instance.tenant.clone(),
-                    instance: cx.run.instance.id.clone(),
-                    flow: cx.run.flow.name.clone(),
-                    step: path.to_owned(),
-                    attempt,
-                    idempotency_key: idempotency_key.clone(),
-                },
-                limits: limits.clone(),
-                state: self.state.clone(),
-                outbound_allow: cx.run.instance.outbound_allow.clone(),
-            };
-            let span = tracing::info_span!("weft.step", step = %path, attempt);
-            let outcome = self
-                .sandbox
-                .run_step(&component, request)
-                .instrument(span)
-                .await;
-            record.attempts = attempt;
-            record.fuel_used += outcome.fuel_used;
-            record.peak_memory = record.peak_memory.max(outcome.peak_memory);
-            record.logs = cx.redactor.logs(outcome.logs);
-            match outcome.result {
-                Ok(output) => return Ok(output),
-                Err(error) if error.is_retryable() && attempt < max_attempts => {
-                    let policy = action.retry.as_ref().expect("retries imply a policy");
-                    let delay = jitter(policy.delay_after(attempt));
-                    tracing::info!(step = %path, attempt, error = %error, ?delay, "retrying step");
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-                Err(error) => return Err(StepFailure::from_step_error(error)),
-            }
-        }
-    }
-
-    async fn run_branch(
-        &self,
-        cx: &RunCx<'_>,
-        cases: &[BranchCase],
-        scope: &Scope,
-        path: &str,
-    ) -> Result<Value, StepFailure> {
-        let ctx = cx.context(scope);
-        for (index, case) in cases.iter().enumerate() {
-            let chosen = match case {
-                BranchCase::When { when, .. } => {
-                    self.templates.eval_truthy(when, &ctx).map_err(|e| {
-                        StepFailure::other("template", format!("branch[{index}].when: {e}"))
-                    })?
-                }
-                BranchCase::Else { .. } => true,
-            };
-            if chosen {
-                let mut inner = scope.clone();
-                return self
-                    .run_steps(cx, case.steps(), &mut inner, path)
-                    .await
-                    .map_err(|Stop(message)| StepFailure::other("nested", message));
-            }
-        }
-        Ok(Value::Null)
-    }
-
-    async fn run_for_each(
-        &self,
-        cx: &RunCx<'_>,
-        each: &ForEachStep,
-        scope: &Scope,
-        path: &str,
-    ) -> Result<Value, StepFailure> {
-        let ctx = cx.context(scope);
-        let items = self
-            .templates
-            .eval_expression(&each.for_each, &ctx)
-            .map_err(|e| StepFailure::other("template", format!("for_each: {e}")))?;
-        let items = match items {
-            Value::Array(items) => items,
-            Value::Null => Vec::new(),
-            other => {
-                return Err(StepFailure::other(
-                    "template",
-                    format!("for_each: expected a list, got {}", type_name(&other)),
-                ));
-            }
-        };
-        let concurrency = each.concurrency().max(1) as usize;
-        let results: Vec<Result<Value, Stop>> = stream::iter(items.into_iter().enumerate())
-            .map(|(index, item)| {
-                let mut inner = Scope {
-                    steps: scope.steps.clone(),
-                    item: Some((item, index)),
-                };
-                let prefix = format!("{path}[{index}]");
-                async move { self.run_steps(cx, &each.steps, &mut inner, &prefix).await }
-            })
-            .buffered(concurrency)
-            .collect()
-            .await;
-        let mut outputs = Vec::with_capacity(results.len());
-        for result in results {
-            match result {
-                Ok(output) => outputs.push(output),
-                Err(Stop(message)) => return Err(StepFailure::other("nested", message)),
-            }
-        }
-        Ok(Value::Array(outputs))
-    }
-
-    fn respond(
-        &self,
-        cx: &RunCx<'_>,
-        respond: &RespondStep,
-        scope: &Scope,
-    ) -> Result<Value, StepFailure> {
-        let ctx = cx.context(scope);
-        let body = render_fields(&self.templates, &respond.body, &ctx, "respond.body")?;
-        let mut headers = BTreeMap::new();
-        for (name, value) in &respond.headers {
-            let rendered = self.templates.render_string(value, &ctx).map_err(|e| {
-                StepFailure::other("template", format!("respond.headers.{name}: {e}"))
-            })?;
-            headers.insert(name.clone(), rendered);
-        }
-        let response = FlowResponse {
-            status: respond.status,
-            headers,
-            body: body.clone(),
-        };
-        let mut slot = cx.response.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.is_none() {
-            cx.observer.responded(&response);
-            *slot = Some(response);
-        }
-        Ok(body)
+impl RunCx<'_> {
+    async fn record(&self, record: StepRecord) {
+        self.observer.step_finished(&record).await;
     }
 }
 
-/// Renders every string leaf of `value`, naming the field in errors
-/// (`input.sku: …`).
-fn render_fields(
-    templates: &Templates,
-    value: &Value,
-    ctx: &Value,
-    path: &str,
-) -> Result<Value, StepFailure> {
-    match value {
-        Value::String(_) => templates
-            .render_value(value, ctx)
-            .map_err(|e| StepFailure::other("template", format!("{path}: {e}"))),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| render_fields(templates, v, ctx, &format!("{path}[{i}]")))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Value::Array),
-        Value::Object(map) => map
-            .iter()
-            .map(|(k, v)| {
-                Ok((
-                    k.clone(),
-                    render_fields(templates, v, ctx, &format!("{path}.{k}"))?,
-                ))
-            })
-            .collect::<Result<Map<_, _>, _>>()
-            .map(Value::Object),
-        other => Ok(other.clone()),
+/// What a step that finished before a restart gives later steps: its
+/// output in clear (opened from its sealed copy when it held a secret)
+/// and as recorded.
+fn resumed_output(cx: &RunCx<'_>, step: &Step, path: &str, done: &StepRecord) -> Result<Out, Stop> {
+    match (&done.output, &done.error) {
+        (Some(output), _) => match (&done.sealed_output, cx.sealer) {
+            (None, _) => Ok(Out::plain(output.clone())),
+            (Some(sealed), Some(sealer)) => {
+                let real = sealer
+                    .open_output(&cx.run.execution_id, path, sealed)
+                    .map_err(|e| Stop(format!("step '{path}' cannot resume: {e}")))?;
+                Ok(Out {
+                    real,
+                    shown: Some(output.clone()),
+                })
+            }
+            (Some(_), None) => Err(Stop(format!(
+                "step '{path}' cannot resume: its output is sealed and no key was given"
+            ))),
+        },
+        // A step that failed the flow before the host died fails it again
+        // on resume, instead of continuing.
+        (None, Some(failure)) if on_error(step) == OnError::Fail => {
+            Err(Stop(format!("step '{path}' failed: {}", failure.message)))
+        }
+        (None, Some(failure)) => Ok(Out::plain(error_output(failure))),
+        (None, None) => Ok(Out::plain(Value::Null)),
     }
 }
 
@@ -508,12 +365,6 @@ fn type_name(value: &Value) -> &'static str {
 pub fn idempotency_key(execution_id: &str, path: &str) -> String {
     let digest = Sha256::digest(format!("{execution_id}/{path}").as_bytes());
     hex::encode(&digest[..16])
-}
-
-/// Between half and all of `delay`, so retries of many executions spread out.
-fn jitter(delay: Duration) -> Duration {
-    use rand::Rng;
-    delay.mul_f64(rand::rng().random_range(0.5..=1.0))
 }
 
 #[cfg(test)]

@@ -94,5 +94,5 @@ impl super::ExecutionObserver for RecordingObserver {
         Box::pin(std::future::ready(()))
     }
 
-    fn responded(&self, _response: &super::FlowResponse) {}
+    fn responded(&self, _live: &super::FlowResponse, _stored: &super::FlowResponse) {}
 }

@@ -9,17 +9,21 @@ mod local;
 mod metrics;
 mod record;
 mod redact;
+mod sealed;
 
 pub use dispatch::{Dispatcher, Ticket};
 pub use engine::{
     EngineConfig, EngineError, FinishListener, FlowEngine, NewExecution, Progress, Submitted,
 };
 pub use executor::{
-    ComponentSource, ExecutionObserver, Executor, FlowRun, InstanceInfo, idempotency_key,
+    ComponentSource, ExecutionObserver, Executor, FlowLimits, FlowRun, InstanceInfo,
+    idempotency_key,
 };
 pub use lifecycle::FlowLifecycle;
 pub use local::{DirectoryComponents, RecordingObserver};
 pub use record::{
-    ExecutionRecord, ExecutionStatus, FlowResponse, FlowResult, StepFailure, StepRecord, StepStatus,
+    ExecutionRecord, ExecutionStatus, FlowResponse, FlowResult, LiveAnswer, StepFailure,
+    StepRecord, StepStatus,
 };
-pub use redact::{REDACTED, Redactor};
+pub use redact::{REDACTED, Redactor, is_sensitive_header, shown_trigger};
+pub use sealed::{SealError, Sealer};

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::sandbox::{LogLine, StepError};
+use crate::storage::SealedSecret;
 
 /// Where an execution is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -143,6 +144,11 @@ pub struct StepRecord {
     pub peak_memory: u64,
     /// When the step started.
     pub started_at: DateTime<Utc>,
+    /// The output in clear, sealed under the master key, when it differs
+    /// from `output` (it held a secret): what later steps read on resume.
+    /// Never served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_output: Option<SealedSecret>,
 }
 
 /// The HTTP response of a sync webhook, from a `respond` step.
@@ -168,6 +174,32 @@ pub struct FlowResult {
     pub error: Option<String>,
     /// The `respond` step's response, if one ran.
     pub response: Option<FlowResponse>,
+    /// What the flow answers its caller, in clear (never stored).
+    #[serde(skip)]
+    pub live: Option<std::sync::Arc<LiveAnswer>>,
+}
+
+impl FlowResult {
+    /// A run that failed before or outside its steps.
+    pub fn failed(error: impl Into<String>) -> Self {
+        Self {
+            status: ExecutionStatus::Failed,
+            output: Value::Null,
+            error: Some(error.into()),
+            response: None,
+            live: None,
+        }
+    }
+}
+
+/// The answer a sync webhook's caller gets, in clear: the flow's business,
+/// unlike every stored or served copy, which is redacted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveAnswer {
+    /// The last top-level step's output.
+    pub output: Value,
+    /// The `respond` step's response, if one ran.
+    pub response: Option<FlowResponse>,
 }
 
 /// One run of one flow of one instance, as stored.
@@ -185,8 +217,13 @@ pub struct ExecutionRecord {
     pub flow: String,
     /// Where it is.
     pub status: ExecutionStatus,
-    /// The trigger payload (`trigger.*` in templates).
+    /// The trigger payload as shown: credential and signature headers
+    /// and secrets are `***` (the flow sees `sealed_trigger`).
     pub trigger: Value,
+    /// The trigger payload in clear, sealed under the master key, when it
+    /// differs from `trigger`. Never served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_trigger: Option<SealedSecret>,
     /// Step records, in the order steps started (filled by `get`, empty in
     /// listings).
     #[serde(default)]
@@ -242,6 +279,7 @@ impl ExecutionRecord {
             flow: flow.to_owned(),
             status: ExecutionStatus::Queued,
             trigger,
+            sealed_trigger: None,
             steps: Vec::new(),
             output: None,
             error: None,

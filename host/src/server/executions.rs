@@ -118,6 +118,14 @@ pub struct ExecutionView {
     /// The caller's `Idempotency-Key`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// The `X-Weft-Callback` URL: scheme, host and path only (its user,
+    /// password and query are never shown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback: Option<String>,
+    /// What delivering the callback ended in (`delivered: HTTP 200
+    /// (attempt 1 of 3)`, `failed after 3 attempts: …`, `refused: …`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_outcome: Option<String>,
     /// Step records in the order steps started; nested steps have paths
     /// like `route.ship` or `each[2].ship`.
     #[schema(value_type = Vec<Object>)]
@@ -135,7 +143,17 @@ impl From<ExecutionRecord> for ExecutionView {
             trigger: r.trigger,
             output: r.output,
             idempotency_key: r.idempotency_key,
-            steps: r.steps,
+            callback: r.callback.as_deref().map(crate::triggers::loggable_url),
+            callback_outcome: r.callback_outcome,
+            // Sealed copies are for resuming, never for showing.
+            steps: r
+                .steps
+                .into_iter()
+                .map(|s| StepRecord {
+                    sealed_output: None,
+                    ..s
+                })
+                .collect(),
         }
     }
 }

@@ -32,7 +32,7 @@
 //! before the cap rejects its result.
 //!
 //! The render context is a JSON object with the roots listed in
-//! [`CONTEXT_ROOTS`].
+//! [`CONTEXT_ROOTS`], given as JSON or as a [`Context`] converted once.
 //!
 //! ```
 //! use serde_json::json;
@@ -135,6 +135,30 @@ pub struct Templates {
     limits: TemplateLimits,
 }
 
+/// A value converted once for rendering: cheap to clone (shared, not
+/// copied) and to nest into a larger context, so a large trigger body or
+/// step output is converted once per execution, not once per render.
+#[derive(Clone, Debug, Default)]
+pub struct Context(minijinja::Value);
+
+impl Context {
+    /// A JSON value, converted.
+    pub fn json(value: &Value) -> Self {
+        Context(minijinja::Value::from_serialize(value))
+    }
+
+    /// An object of already converted values (the roots of a render
+    /// context, or a map of step outputs).
+    pub fn object<K: Into<String>>(entries: impl IntoIterator<Item = (K, Context)>) -> Self {
+        Context(entries.into_iter().map(|(k, v)| (k.into(), v.0)).collect())
+    }
+
+    /// A number (a loop index).
+    pub fn number(n: u64) -> Self {
+        Context(minijinja::Value::from(n))
+    }
+}
+
 impl Default for Templates {
     fn default() -> Self {
         Templates::new()
@@ -177,8 +201,17 @@ impl Templates {
             return Ok(value.clone());
         }
         // Convert the context once, not once per leaf.
-        let ctx = minijinja::Value::from_serialize(ctx);
-        self.render_value_with(value, &ctx)
+        self.render_value_in(value, &Context::json(ctx))
+    }
+
+    /// [`Templates::render_value`] against a context converted once
+    /// ([`Context`]), so rendering many values over a large context (a
+    /// `for_each` over a big trigger body) does not copy it each time.
+    pub fn render_value_in(&self, value: &Value, ctx: &Context) -> Result<Value, TemplateError> {
+        if !contains_template(value) {
+            return Ok(value.clone());
+        }
+        self.render_value_with(value, &ctx.0)
     }
 
     fn render_value_with(
@@ -218,27 +251,49 @@ impl Templates {
         if !is_template(template) {
             return Ok(template.to_owned());
         }
-        self.render_with(template, &minijinja::Value::from_serialize(ctx))
+        self.render_string_in(template, &Context::json(ctx))
+    }
+
+    /// [`Templates::render_string`] against a [`Context`].
+    pub fn render_string_in(&self, template: &str, ctx: &Context) -> Result<String, TemplateError> {
+        if !is_template(template) {
+            return Ok(template.to_owned());
+        }
+        self.render_with(template, &ctx.0)
     }
 
     /// Evaluates a template that is a single `{{ expr }}`, or a bare
     /// expression, to its JSON value.
     pub fn eval_expression(&self, template: &str, ctx: &Value) -> Result<Value, TemplateError> {
+        self.eval_expression_in(template, &Context::json(ctx))
+    }
+
+    /// [`Templates::eval_expression`] against a [`Context`].
+    pub fn eval_expression_in(
+        &self,
+        template: &str,
+        ctx: &Context,
+    ) -> Result<Value, TemplateError> {
         let expr = single_expression(template).unwrap_or(template);
-        self.eval_with(template, expr, &minijinja::Value::from_serialize(ctx))
+        self.eval_with(template, expr, &ctx.0)
     }
 
     /// Evaluates a `branch.when` condition (a single `{{ expr }}`, or a bare
     /// expression) with Jinja truthiness: `false`, `0`, `""`, `[]`, `{}`,
     /// `none` and undefined are false, everything else is true.
     pub fn eval_truthy(&self, template: &str, ctx: &Value) -> Result<bool, TemplateError> {
+        self.eval_truthy_in(template, &Context::json(ctx))
+    }
+
+    /// [`Templates::eval_truthy`] against a [`Context`].
+    pub fn eval_truthy_in(&self, template: &str, ctx: &Context) -> Result<bool, TemplateError> {
         let expr = single_expression(template).unwrap_or(template);
         let compiled = self
             .env
             .compile_expression_owned(expr.to_owned())
             .map_err(|e| syntax_error(template, &e))?;
         let value = compiled
-            .eval(minijinja::Value::from_serialize(ctx))
+            .eval(&ctx.0)
             .map_err(|e| self.eval_error(template, &e))?;
         Ok(value.is_true())
     }

@@ -14,6 +14,9 @@
 //! then twice as long before each retry; any 2xx answer is a delivery.
 //! Delivery is best effort across restarts: a host killed between the end
 //! of an execution and its delivery does not deliver it later.
+//!
+//! The URL may carry a user, a password or a token in its query: logs,
+//! outcomes and the API show it as [`loggable_url`] (scheme, host and path).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
@@ -70,6 +73,7 @@ impl FinishListener for Callbacks {
         .to_string();
         tokio::spawn(async move {
             let outcome = this.deliver(&id, &url, body).await;
+            let url = loggable_url(&url);
             tracing::info!(execution_id = %id, %url, %outcome, "callback");
             let stored = this.store.update_execution(&id, &mut |r| {
                 r.callback_outcome = Some(outcome.clone());
@@ -119,7 +123,8 @@ impl Callbacks {
 
     /// The URL's target if the operator's policy lets it through.
     async fn check(&self, url: &str) -> Result<Target, String> {
-        let parsed = url::Url::parse(url).map_err(|e| format!("invalid url {url:?}: {e}"))?;
+        let parsed = url::Url::parse(url)
+            .map_err(|e| format!("invalid url {:?}: {e}", loggable_url(url)))?;
         let https = match parsed.scheme() {
             "http" => false,
             "https" => true,
@@ -128,7 +133,7 @@ impl Callbacks {
         let host = match parsed.host() {
             Some(url::Host::Ipv6(ip)) => ip.to_string(),
             Some(host) => host.to_string(),
-            None => return Err(format!("url {url:?} has no host")),
+            None => return Err(format!("url {:?} has no host", loggable_url(url))),
         };
         let port = parsed.port_or_known_default().unwrap_or(80);
         if !self.policy.allow.iter().any(|p| p.matches(&host, port)) {
@@ -222,6 +227,24 @@ impl Callbacks {
     }
 }
 
+/// `url` as logs and records may show it: scheme, host, port and path,
+/// without user, password, query or fragment (`https://hooks.example/cb`).
+/// Text that is not a URL shows as `<invalid url>`.
+pub fn loggable_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) => {
+            let host = match parsed.host() {
+                Some(url::Host::Ipv6(ip)) => format!("[{ip}]"),
+                Some(host) => host.to_string(),
+                None => String::new(),
+            };
+            let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
+            format!("{}://{host}{port}{}", parsed.scheme(), parsed.path())
+        }
+        Err(_) => "<invalid url>".to_owned(),
+    }
+}
+
 /// A checked callback destination.
 struct Target {
     https: bool,
@@ -246,4 +269,19 @@ where
         .await
         .map_err(|e| format!("request failed: {e}"))?;
     Ok(response.status().as_u16())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_url;
+
+    #[test]
+    fn loggable_urls_drop_credentials_and_query() {
+        assert_eq!(
+            loggable_url("https://u:p4ss@hooks.example:8443/cb/x?token=t#f"),
+            "https://hooks.example:8443/cb/x"
+        );
+        assert_eq!(loggable_url("http://[::1]/"), "http://[::1]/");
+        assert_eq!(loggable_url("not a url p4ss"), "<invalid url>");
+    }
 }

@@ -14,7 +14,7 @@ pub mod respond;
 pub mod scheduler;
 pub mod signature;
 
-pub use callback::Callbacks;
+pub use callback::{Callbacks, loggable_url};
 pub use scheduler::Scheduler;
 
 use std::sync::Arc;

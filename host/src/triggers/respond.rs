@@ -2,6 +2,10 @@
 //! {"execution_id"}` with `Location` for async flows (and for sync flows
 //! past their timeout), else the flow's response, its last step's output,
 //! or `500 {execution_id, error}` for a failed run.
+//!
+//! The caller waiting on a run gets its answer in clear (the flow's
+//! business); an answer built from the stored record (a repeated
+//! `Idempotency-Key`, a run of another process) is the redacted copy.
 
 use std::time::Duration;
 
@@ -11,7 +15,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::flow::{ExecutionRecord, ExecutionStatus, FlowResponse, Progress, Submitted};
+use crate::flow::{
+    ExecutionRecord, ExecutionStatus, FlowResponse, LiveAnswer, Progress, Submitted,
+};
 use crate::storage::Storage;
 
 /// Header carrying the execution id on sync answers.
@@ -84,6 +90,22 @@ pub fn from_record(record: &ExecutionRecord) -> Response {
     }
 }
 
+/// The answer for an execution that just ended in this process: its
+/// response or output in clear when it succeeded, else as
+/// [`from_record`].
+pub fn finished(record: &ExecutionRecord, live: Option<&LiveAnswer>) -> Response {
+    match (record.status, live) {
+        (ExecutionStatus::Succeeded, Some(live)) => match &live.response {
+            Some(response) => flow_response(&record.id, response),
+            None => with_id(
+                (StatusCode::OK, Json(live.output.clone())).into_response(),
+                &record.id,
+            ),
+        },
+        _ => from_record(record),
+    }
+}
+
 /// `500 {execution_id, error}`.
 pub fn failed(id: &str, error: Option<&str>) -> Response {
     let body = json!({
@@ -103,8 +125,11 @@ pub async fn sync(store: &dyn Storage, submitted: Submitted, timeout: Duration) 
     if submitted.record.status.is_finished() || submitted.record.response.is_some() {
         return from_record(&submitted.record);
     }
+    // A repeat (same Idempotency-Key) is answered from the record even
+    // while the first run goes on: only the first caller gets it live.
+    let live = submitted.created;
     match submitted.progress {
-        Some(progress) => wait(store, &id, progress, timeout).await,
+        Some(progress) => wait(store, &id, progress, timeout, live).await,
         // Not running in this process (an earlier host queued it): report
         // what is stored.
         None => match store.get_execution(&id) {
@@ -119,13 +144,23 @@ async fn wait(
     id: &str,
     mut progress: watch::Receiver<Progress>,
     timeout: Duration,
+    live: bool,
 ) -> Response {
     let deadline = tokio::time::Instant::now() + timeout;
+    let stored = || match store.get_execution(id) {
+        Ok(Some(record)) => from_record(&record),
+        _ => accepted(id),
+    };
     loop {
         let current = progress.borrow_and_update().clone();
         match current {
-            Progress::Responded(response) => return flow_response(id, &response),
-            Progress::Finished(record) => return from_record(&record),
+            Progress::Responded(response) if live => return flow_response(id, &response),
+            // The engine stores the response before it tells of it.
+            Progress::Responded(_) => return stored(),
+            Progress::Finished(record, answer) if live => {
+                return finished(&record, answer.as_deref());
+            }
+            Progress::Finished(record, _) => return from_record(&record),
             Progress::Pending => {}
         }
         match tokio::time::timeout_at(deadline, progress.changed()).await {
@@ -133,12 +168,7 @@ async fn wait(
             Ok(Ok(())) => {}
             // The engine let go of the execution without a last word:
             // whatever it stored is the answer.
-            Ok(Err(_)) => {
-                return match store.get_execution(id) {
-                    Ok(Some(record)) => from_record(&record),
-                    _ => accepted(id),
-                };
-            }
+            Ok(Err(_)) => return stored(),
         }
     }
 }

@@ -4,7 +4,7 @@
 //! third-party services on loopback ([`fake`]).
 
 mod examples;
-mod fake;
+pub(crate) mod fake;
 mod instance_allow;
 mod lifecycle;
 mod schedules;

@@ -47,6 +47,7 @@ fn failed(path: &str) -> StepRecord {
         fuel_used: 0,
         peak_memory: 0,
         started_at: Utc::now(),
+        sealed_output: None,
     }
 }
 

@@ -1,0 +1,89 @@
+//! Action steps: the input rendered twice (for the component, and for the
+//! record from the redacted view), the component called in a fresh
+//! sandboxed instance per attempt, retryable failures retried with
+//! jittered backoff. What reaches the server log is redacted first.
+
+use std::time::Duration;
+
+use tracing::Instrument;
+
+use super::context::{Out, RunCx, Scope};
+use super::{Executor, idempotency_key};
+use crate::flow::record::{StepFailure, StepRecord};
+use crate::integration::ActionStep;
+use crate::sandbox::{StepContext, StepRequest};
+
+impl Executor {
+    pub(super) async fn run_action(
+        &self,
+        cx: &RunCx<'_>,
+        action: &ActionStep,
+        scope: &Scope,
+        path: &str,
+        record: &mut StepRecord,
+    ) -> Result<Out, StepFailure> {
+        let views = cx.views(scope);
+        let (input, shown) = cx.render(&self.templates, &action.input, &views, "input")?;
+        record.input = Some(shown);
+        let component = self.components.resolve(&action.component).ok_or_else(|| {
+            StepFailure::other(
+                "component_missing",
+                format!("component {} is not registered", action.component),
+            )
+        })?;
+        let mut limits = self.sandbox.limits().clone();
+        if let Some(timeout) = &action.timeout {
+            limits.timeout = timeout.duration;
+        }
+        let input_text = input.to_string();
+        let idempotency_key = idempotency_key(&cx.run.execution_id, path);
+        let max_attempts = action.retry.as_ref().map_or(1, |r| r.attempts.max(1));
+        let mut attempt = 1;
+        loop {
+            let request = StepRequest {
+                action: action.action.clone(),
+                input: input_text.clone(),
+                context: StepContext {
+                    execution_id: cx.run.execution_id.clone(),
+                    tenant: cx.run.instance.tenant.clone(),
+                    instance: cx.run.instance.id.clone(),
+                    flow: cx.run.flow.name.clone(),
+                    step: path.to_owned(),
+                    attempt,
+                    idempotency_key: idempotency_key.clone(),
+                },
+                limits: limits.clone(),
+                state: self.state.clone(),
+                outbound_allow: cx.run.instance.outbound_allow.clone(),
+            };
+            let span = tracing::info_span!("weft.step", step = %path, attempt);
+            let outcome = self
+                .sandbox
+                .run_step(&component, request)
+                .instrument(span)
+                .await;
+            record.attempts = attempt;
+            record.fuel_used += outcome.fuel_used;
+            record.peak_memory = record.peak_memory.max(outcome.peak_memory);
+            record.logs = cx.redactor.logs(outcome.logs);
+            match outcome.result {
+                Ok(output) => return Ok(Out::plain(output)),
+                Err(error) if error.is_retryable() && attempt < max_attempts => {
+                    let policy = action.retry.as_ref().expect("retries imply a policy");
+                    let delay = jitter(policy.delay_after(attempt));
+                    let error = cx.redactor.text(&error.to_string());
+                    tracing::info!(step = %path, attempt, %error, ?delay, "retrying step");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Err(error) => return Err(StepFailure::from_step_error(error)),
+            }
+        }
+    }
+}
+
+/// Between half and all of `delay`, so retries of many executions spread out.
+fn jitter(delay: Duration) -> Duration {
+    use rand::Rng;
+    delay.mul_f64(rand::rng().random_range(0.5..=1.0))
+}

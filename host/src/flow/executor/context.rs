@@ -1,0 +1,253 @@
+//! The two views of a run's data: what steps see (secrets and credential
+//! headers in clear) and what records show (rendered from the same data
+//! with secrets already `***`, so anything derived from a secret in a
+//! template — `Basic base64(user:secret)` — is derived from `***`).
+//!
+//! Each root (trigger, config, instance, execution) and each step output
+//! is converted for templates once per execution and shared by every
+//! render after it, in both views: a `for_each` over many items costs
+//! per item only what its own steps render, never a copy of the whole
+//! context.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicUsize;
+
+use serde_json::{Map, Value, json};
+
+use super::super::record::{FlowResponse, StepFailure};
+use super::super::redact::{REDACTED, Redactor, execution_redactor, shown_trigger};
+use super::super::sealed::{Sealer, signature_headers};
+use super::{ExecutionObserver, FlowRun};
+use crate::template::{Context, Templates};
+
+/// A value as steps see it and as records show it.
+#[derive(Clone)]
+pub(super) struct Seen {
+    pub real: Context,
+    pub shown: Context,
+}
+
+impl Seen {
+    /// Both views of `real`; `shown` is `None` when it is the same.
+    pub fn new(real: &Value, shown: Option<&Value>) -> Self {
+        let real_ctx = Context::json(real);
+        let shown = match shown {
+            Some(shown) => Context::json(shown),
+            None => real_ctx.clone(),
+        };
+        Self {
+            real: real_ctx,
+            shown,
+        }
+    }
+}
+
+/// What steps of one scope see: outputs of earlier steps, and the loop
+/// item. Cloning it clones handles, not data.
+#[derive(Clone, Default)]
+pub(super) struct Scope {
+    pub steps: BTreeMap<String, Seen>,
+    pub item: Option<(Seen, usize)>,
+}
+
+/// A step's result: the output in clear and, when it differs, the view
+/// records show. Before the executor records it, `None` means "the output
+/// redacted"; after, "the output itself".
+pub(super) struct Out {
+    pub real: Value,
+    pub shown: Option<Value>,
+}
+
+impl Out {
+    /// An output whose shown view is the output redacted.
+    pub fn plain(real: Value) -> Self {
+        Self { real, shown: None }
+    }
+}
+
+/// The render contexts of one step.
+pub(super) struct Views {
+    pub real: Context,
+    pub shown: Context,
+}
+
+struct Roots {
+    trigger: Context,
+    config: Context,
+    instance: Context,
+    execution: Context,
+}
+
+/// Per-run data shared by every step.
+pub(super) struct RunCx<'a> {
+    pub run: &'a FlowRun,
+    pub observer: &'a dyn ExecutionObserver,
+    pub redactor: Redactor,
+    pub sealer: Option<&'a Sealer>,
+    /// Whether records can differ from what steps see at all (there are
+    /// secrets, or blanked headers); without, one view serves both.
+    pub distinct: bool,
+    real: Roots,
+    shown: Roots,
+    /// The first `respond` step's response: (live, as stored).
+    pub response: Mutex<Option<(FlowResponse, FlowResponse)>>,
+    /// `for_each` items started so far in this execution.
+    pub iterations: AtomicUsize,
+}
+
+impl<'a> RunCx<'a> {
+    pub fn new(
+        run: &'a FlowRun,
+        observer: &'a dyn ExecutionObserver,
+        sealer: Option<&'a Sealer>,
+    ) -> Self {
+        // Credential headers are secrets of this execution too.
+        let signature = signature_headers(&run.flow);
+        let redactor = execution_redactor(run.config.secret_values(), &run.trigger, &signature);
+        let shown_trigger = shown_trigger(&run.trigger, &signature, &redactor);
+        let distinct = !redactor.is_empty() || shown_trigger != run.trigger;
+        let instance = Context::json(&json!(run.instance));
+        let execution = Context::json(&json!({ "id": run.execution_id, "flow": run.flow.name }));
+        let real = Roots {
+            trigger: Context::json(&run.trigger),
+            config: Context::json(&run.config.to_context()),
+            instance: instance.clone(),
+            execution: execution.clone(),
+        };
+        let shown = if distinct {
+            Roots {
+                trigger: Context::json(&shown_trigger),
+                config: Context::json(&Value::Object(run.config.redacted())),
+                instance,
+                execution,
+            }
+        } else {
+            Roots {
+                trigger: real.trigger.clone(),
+                config: real.config.clone(),
+                instance,
+                execution,
+            }
+        };
+        Self {
+            run,
+            observer,
+            redactor,
+            sealer,
+            distinct,
+            real,
+            shown,
+            response: Mutex::new(None),
+            iterations: AtomicUsize::new(0),
+        }
+    }
+
+    /// The render contexts of a step in `scope`.
+    pub fn views(&self, scope: &Scope) -> Views {
+        let build = |roots: &Roots, pick: fn(&Seen) -> &Context| {
+            let steps = Context::object(
+                scope
+                    .steps
+                    .iter()
+                    .map(|(id, seen)| (id.clone(), pick(seen).clone())),
+            );
+            let mut entries = vec![
+                ("trigger", roots.trigger.clone()),
+                ("config", roots.config.clone()),
+                ("instance", roots.instance.clone()),
+                ("execution", roots.execution.clone()),
+                ("steps", steps),
+            ];
+            if let Some((item, index)) = &scope.item {
+                entries.push(("item", pick(item).clone()));
+                entries.push(("index", Context::number(*index as u64)));
+            }
+            Context::object(entries)
+        };
+        let real = build(&self.real, |s| &s.real);
+        let shown = if self.distinct {
+            build(&self.shown, |s| &s.shown)
+        } else {
+            real.clone()
+        };
+        Views { real, shown }
+    }
+
+    /// Renders `value` for the component and for the record: the record's
+    /// copy comes from the shown view (and is redacted again); if only
+    /// the real view renders, the record shows `***`.
+    pub fn render(
+        &self,
+        templates: &Templates,
+        value: &Value,
+        views: &Views,
+        path: &str,
+    ) -> Result<(Value, Value), StepFailure> {
+        let real = render_fields(templates, value, &views.real, path)?;
+        if !self.distinct {
+            return Ok((real.clone(), real));
+        }
+        let shown = match render_fields(templates, value, &views.shown, path) {
+            Ok(shown) => self.redactor.value(&shown),
+            Err(_) => Value::String(REDACTED.to_owned()),
+        };
+        Ok((real, shown))
+    }
+
+    /// [`RunCx::render`] for a template that renders to text.
+    pub fn render_text(
+        &self,
+        templates: &Templates,
+        template: &str,
+        views: &Views,
+        path: &str,
+    ) -> Result<(String, String), StepFailure> {
+        let fail = |e: crate::template::TemplateError| {
+            StepFailure::other("template", format!("{path}: {e}"))
+        };
+        let real = templates
+            .render_string_in(template, &views.real)
+            .map_err(fail)?;
+        if !self.distinct {
+            return Ok((real.clone(), real));
+        }
+        let shown = match templates.render_string_in(template, &views.shown) {
+            Ok(shown) => self.redactor.text(&shown),
+            Err(_) => REDACTED.to_owned(),
+        };
+        Ok((real, shown))
+    }
+}
+
+/// Renders every string leaf of `value`, naming the field in errors
+/// (`input.sku: …`).
+fn render_fields(
+    templates: &Templates,
+    value: &Value,
+    ctx: &Context,
+    path: &str,
+) -> Result<Value, StepFailure> {
+    match value {
+        Value::String(_) => templates
+            .render_value_in(value, ctx)
+            .map_err(|e| StepFailure::other("template", format!("{path}: {e}"))),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| render_fields(templates, v, ctx, &format!("{path}[{i}]")))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| {
+                Ok((
+                    k.clone(),
+                    render_fields(templates, v, ctx, &format!("{path}.{k}"))?,
+                ))
+            })
+            .collect::<Result<Map<_, _>, _>>()
+            .map(Value::Object),
+        other => Ok(other.clone()),
+    }
+}
