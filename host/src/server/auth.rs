@@ -170,3 +170,20 @@ pub fn ensure_operator_token(
     store.put_token(&token_record(&token, None, "generated"))?;
     Ok(Some(token))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_never_give_a_token_away() {
+        let token = generate_token();
+        assert_eq!(token_prefix(&token), token[..8]);
+        // A short operator-chosen token shows at most a quarter of itself.
+        assert_eq!(token_prefix("0123456789abcdef"), "0123");
+        assert_eq!(token_prefix("abc"), "");
+        let record = token_record(&token, None, "api");
+        assert_eq!(record.prefix.as_deref(), Some(&token[..8]));
+        assert!(!record.sha256.contains(&token[5..]));
+    }
+}
