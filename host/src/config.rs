@@ -85,7 +85,52 @@ impl Config {
         };
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("failed to read config file {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+        let config: Self = toml::from_str(&text)
+            .with_context(|| format!("invalid config file {}", path.display()))?;
+        config
+            .check()
+            .with_context(|| format!("invalid config file {}", path.display()))?;
+        Ok(config)
+    }
+
+    /// Checks what no single field's type can: the instance pool reserves
+    /// `[sandbox.pool] instances` × the per-component `[sandbox.limits]`
+    /// counts of core instances, memories and tables, and each product must
+    /// fit the pooling allocator's 32-bit counters.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let pool = &self.sandbox.pool;
+        let limits = &self.sandbox.limits;
+        if pool.instances == 0 {
+            return Err(ConfigError::new(
+                "[sandbox.pool] instances must be at least 1".to_owned(),
+            ));
+        }
+        for (key, per_component) in [
+            ("instances", limits.instances),
+            ("memories", limits.memories),
+            ("tables", limits.tables),
+        ] {
+            if pool.instances.checked_mul(per_component).is_none() {
+                return Err(ConfigError::new(format!(
+                    "[sandbox.pool] instances ({}) × [sandbox.limits] {key} ({per_component}) = {} exceeds {}; lower one of them",
+                    pool.instances,
+                    u64::from(pool.instances) * u64::from(per_component),
+                    u32::MAX
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A setting combination `weft.toml` cannot have.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    fn new(message: String) -> Self {
+        Self(message)
     }
 }
 
@@ -114,6 +159,45 @@ mod tests {
             "*.example.com:443"
         );
         assert_eq!(config.sandbox.outbound.max_concurrent_requests, 8);
+    }
+
+    #[test]
+    fn pool_products_that_overflow_u32_are_refused() {
+        let parse = |text: &str| toml::from_str::<Config>(text).unwrap();
+        // 2^26 slots × 64 core instances = 2^32: one past u32::MAX.
+        let err = parse("[sandbox.pool]\ninstances = 67108864\n[sandbox.limits]\ninstances = 64\n")
+            .check()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("[sandbox.pool] instances (67108864) × [sandbox.limits] instances (64) = 4294967296 exceeds 4294967295"),
+            "{err}"
+        );
+        let err = parse("[sandbox.pool]\ninstances = 4294967295\n")
+            .check()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[sandbox.limits] instances (32)"), "{err}");
+        let err = parse("[sandbox.pool]\ninstances = 0\n")
+            .check()
+            .unwrap_err();
+        assert!(err.to_string().contains("at least 1"), "{err}");
+        // The largest pool that fits is accepted, as are the defaults.
+        parse("[sandbox.pool]\ninstances = 67108863\n[sandbox.limits]\ninstances = 64\n")
+            .check()
+            .unwrap();
+        Config::default().check().unwrap();
+    }
+
+    #[test]
+    fn load_refuses_an_overflowing_pool() {
+        let path = std::env::temp_dir().join(format!("weft-pool-{}.toml", std::process::id()));
+        std::fs::write(&path, "[sandbox.pool]\ninstances = 4294967295\n").unwrap();
+        let err = Config::load(Some(&path)).unwrap_err();
+        let _ = std::fs::remove_file(&path);
+        let text = format!("{err:#}");
+        assert!(text.contains("invalid config file"), "{text}");
+        assert!(text.contains("exceeds 4294967295"), "{text}");
     }
 
     #[test]

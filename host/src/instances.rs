@@ -15,7 +15,8 @@ use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 
 use crate::integration::{
-    ResolvedConfig, Trigger, ValidationError, ValidationErrors, validate_instance_config,
+    Integration, ResolvedConfig, Trigger, ValidationError, ValidationErrors, config_ref,
+    validate_instance_config,
 };
 use crate::integrations;
 use crate::sandbox::HostPattern;
@@ -147,6 +148,46 @@ pub fn check_outbound_allow(patterns: &[String]) -> Result<(), InstanceError> {
     }
 }
 
+/// Checks every secret a webhook signature check (`auth: hmac_sha256`)
+/// uses is at least [`MIN_SECRET_BYTES`] long: an empty or short key lets
+/// anyone forge signatures. Errors name the secret (`secrets.<key>`).
+///
+/// [`MIN_SECRET_BYTES`]: crate::triggers::signature::MIN_SECRET_BYTES
+pub fn check_signing_secrets(
+    integration: &Integration,
+    resolved: &ResolvedConfig,
+) -> Result<(), InstanceError> {
+    use crate::triggers::signature::MIN_SECRET_BYTES;
+    let mut errors: Vec<ValidationError> = Vec::new();
+    for flow in &integration.flows {
+        let Trigger::Webhook(webhook) = &flow.trigger else {
+            continue;
+        };
+        let Some(key) = webhook
+            .auth
+            .as_ref()
+            .and_then(|a| config_ref(&a.hmac_sha256.secret))
+        else {
+            continue;
+        };
+        let Some(secret) = resolved.get(key).and_then(Value::as_str) else {
+            continue;
+        };
+        let path = format!("secrets.{key}");
+        if secret.len() < MIN_SECRET_BYTES && !errors.iter().any(|e| e.path == path) {
+            errors.push(ValidationError::new(
+                path,
+                format!(
+                    "signing secret '{key}' is {} bytes; the webhook signature check of flow '{}' needs at least {MIN_SECRET_BYTES}",
+                    secret.len(),
+                    flow.name
+                ),
+            ));
+        }
+    }
+    ValidationErrors::check(errors).map_err(InstanceError::Invalid)
+}
+
 /// Instance operations over storage.
 #[derive(Clone)]
 pub struct Instances {
@@ -210,8 +251,9 @@ impl Instances {
         if self.store.get_tenant(&new.tenant)?.is_none() {
             return Err(InstanceError::UnknownTenant(new.tenant));
         }
-        validate_instance_config(&integration.model, &new.config, &new.secrets)
+        let resolved = validate_instance_config(&integration.model, &new.config, &new.secrets)
             .map_err(InstanceError::Invalid)?;
+        check_signing_secrets(&integration.model, &resolved)?;
         check_outbound_allow(&new.outbound_allow)?;
         let id = uuid::Uuid::now_v7().to_string();
         let now = chrono::Utc::now();
@@ -321,8 +363,9 @@ impl Instances {
         }
         let mut secrets = self.open_secrets(&current)?;
         secrets.extend(update.secrets.clone());
-        validate_instance_config(&integration.model, &config, &secrets)
+        let resolved = validate_instance_config(&integration.model, &config, &secrets)
             .map_err(InstanceError::Invalid)?;
+        check_signing_secrets(&integration.model, &resolved)?;
         if let Some(patterns) = &update.outbound_allow {
             check_outbound_allow(patterns)?;
         }

@@ -233,6 +233,18 @@ impl TestServer {
         self.dir.path().join("data")
     }
 
+    /// Replaces the `weft.toml` the next (re)start uses.
+    pub fn set_config(&mut self, config: &str) {
+        self.options.config = Some(config.to_owned());
+    }
+
+    /// Sets an environment variable for the next (re)start (replacing an
+    /// earlier value of the same variable).
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.options.env.retain(|(k, _)| k != key);
+        self.options.env.push((key.to_owned(), value.to_owned()));
+    }
+
     /// The scratch dir holding the data dir (for test files).
     pub fn scratch(&self) -> &Path {
         self.dir.path()

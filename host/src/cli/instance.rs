@@ -78,7 +78,8 @@ pub struct ValueArgs {
     secrets: Vec<String>,
     /// An outbound host pattern this instance adds to the operator
     /// allowlist, e.g. `api.acme.example:443` (repeatable; on update,
-    /// replaces the list).
+    /// replaces the list). Operator token only; it never widens what a
+    /// component declares.
     #[arg(long = "allow-host", value_name = "PATTERN")]
     allow_hosts: Vec<String>,
 }
@@ -131,13 +132,17 @@ pub async fn run(
     let instance: Value = match cmd {
         InstanceCommand::Run(args) => return super::exec::run_flow(args, json, remote).await,
         InstanceCommand::Create(args) => {
-            let body = json!({
+            let mut body = json!({
                 "integration": args.integration,
                 "tenant": args.tenant,
                 "config": args.values.config()?,
                 "secrets": args.values.secrets()?,
-                "outbound_allow": args.values.allow_hosts,
             });
+            // Sent only when given: it is operator-only, so a tenant token
+            // creating an instance must leave it out.
+            if !args.values.allow_hosts.is_empty() {
+                body["outbound_allow"] = json!(args.values.allow_hosts);
+            }
             client.post("/v1/instances", body).await?
         }
         InstanceCommand::Ls { tenant } => {

@@ -55,7 +55,7 @@ enum Command {
     /// Manage tenants (operator).
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
-    /// Create API tokens (operator).
+    /// Create, list and revoke API tokens (operator).
     #[command(subcommand)]
     Token(tenant::TokenCommand),
     /// Manage instances.

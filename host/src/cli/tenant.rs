@@ -1,11 +1,12 @@
-//! `weft tenant create|ls` and `weft token create`.
+//! `weft tenant create|ls` and `weft token create|ls|revoke`.
 
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::client::{Client, RemoteOptions};
+use super::client::{Body, Client, RemoteOptions, segment};
 use super::component_remote::text;
 use super::output::{Table, print_json};
 
@@ -30,6 +31,13 @@ pub enum TokenCommand {
         /// The tenant the token acts for.
         #[arg(long)]
         tenant: Option<String>,
+    },
+    /// List tokens by id and prefix (never the tokens themselves).
+    Ls,
+    /// Revoke a token: it stops working at once.
+    Revoke {
+        /// Token id (from `weft token ls`).
+        id: String,
     },
 }
 
@@ -71,16 +79,56 @@ pub async fn run_token(
     json: bool,
     remote: &RemoteOptions,
 ) -> anyhow::Result<ExitCode> {
-    let TokenCommand::Create { tenant } = cmd;
-    let answer: Value = Client::new(remote)?
-        .post("/v1/tokens", json!({ "tenant": tenant }))
-        .await?;
-    if json {
-        print_json(&answer)?;
-    } else {
-        // The token alone on stdout, for `export WEFT_TOKEN=$(weft token create …)`.
-        println!("{}", text(&answer["token"]));
-        eprintln!("this token is shown once; only its hash is stored");
+    let client = Client::new(remote)?;
+    match cmd {
+        TokenCommand::Create { tenant } => {
+            let answer: Value = client
+                .post("/v1/tokens", json!({ "tenant": tenant }))
+                .await?;
+            if json {
+                print_json(&answer)?;
+            } else {
+                // The token alone on stdout, for `export WEFT_TOKEN=$(weft token create …)`.
+                println!("{}", text(&answer["token"]));
+                eprintln!("this token is shown once; only its hash is stored");
+            }
+        }
+        TokenCommand::Ls => {
+            let all: Vec<Value> = client.get("/v1/tokens").await?;
+            if json {
+                print_json(&all)?;
+            } else {
+                let mut table = Table::new(["id", "prefix", "tenant", "origin", "created"]);
+                for t in &all {
+                    let prefix = t["prefix"]
+                        .as_str()
+                        .map_or("-".to_owned(), |p| format!("{p}…"));
+                    let tenant = t["tenant"].as_str().unwrap_or("(operator)").to_owned();
+                    table.row([
+                        text(&t["id"]),
+                        prefix,
+                        tenant,
+                        text(&t["origin"]),
+                        text(&t["created_at"]),
+                    ]);
+                }
+                table.print();
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            let _: Value = client
+                .send(
+                    Method::DELETE,
+                    &format!("/v1/tokens/{}", segment(&id)),
+                    Body::None,
+                )
+                .await?;
+            if json {
+                print_json(&json!({ "revoked": id }))?;
+            } else {
+                println!("revoked token {id}");
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -54,6 +54,7 @@ pub use model::{
     HmacSha256Auth, HumanDuration, Integration, OnError, RespondStep, RetryPolicy, ScheduleTrigger,
     Step, StepKind, Trigger, WebhookAuth, WebhookMode, WebhookTrigger, split_component_ref,
 };
+pub(crate) use references::config_ref;
 pub use schedule::{ScheduleError, next_after, parse_cron, parse_timezone, schedule_for};
 pub use suggest::{closest, distance, hint};
 pub use validate::validate;

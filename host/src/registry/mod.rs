@@ -7,7 +7,9 @@
 //!   `name@version` is immutable: the same bytes again are a no-op, other
 //!   bytes under an existing `name@version` a [`RegistryError::Conflict`].
 //! - **Start**: every stored component is loaded from its compiled artifact
-//!   in the node-local [`ArtifactCache`] (memory-mapped, no compilation).
+//!   in the node-local [`ArtifactCache`] (memory-mapped, no compilation),
+//!   with the manifest stored at upload as its outbound grant (no second
+//!   `describe()`).
 //!   A missing artifact, or one made by a different engine configuration
 //!   (its fingerprint differs, or wasmtime refuses it), is recompiled from
 //!   the stored bytes and replaced, transparently.
@@ -389,7 +391,12 @@ fn load_stored(
     let path = cache.path(&record.sha256);
     if path.exists() {
         match sandbox.deserialize_file(&path) {
-            Ok(component) => return Ok((RegisteredComponent { record, component }, false)),
+            Ok(component) => {
+                // The outbound grant is the manifest stored (and shown) at
+                // upload, never a fresh describe() at the first step.
+                component.set_manifest(&record.manifest);
+                return Ok((RegisteredComponent { record, component }, false));
+            }
             Err(e) => {
                 tracing::warn!(component = %record.reference(), error = %e, "recompiling component");
             }
@@ -407,6 +414,7 @@ fn load_stored(
             record.reference()
         ))
     })?;
+    component.set_manifest(&record.manifest);
     let code = component.serialize().map_err(RegistryError::Rejected)?;
     cache
         .write(&record.sha256, &code)

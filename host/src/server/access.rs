@@ -1,9 +1,11 @@
 //! `/v1/tenants` and `/v1/tokens`: operator-only management of tenants and
-//! API tokens.
+//! API tokens. Tokens are listed by id and prefix, never in full (only
+//! their hash is stored); a revoked token answers 401 from the next
+//! request on.
 
 use axum::Json;
-use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -12,7 +14,7 @@ use super::AppState;
 use super::auth::{Caller, generate_token, token_record};
 use super::error::{AppError, ErrorBody};
 use crate::instances::check_tenant_name;
-use crate::storage::{Inserted, TenantRecord};
+use crate::storage::{Inserted, TenantRecord, TokenRecord};
 
 /// A tenant.
 #[derive(Debug, Serialize, ToSchema)]
@@ -137,4 +139,78 @@ pub async fn create_token(
             tenant: body.tenant,
         }),
     ))
+}
+
+/// A token as listed: never the token itself.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenView {
+    /// Token id (pass it to `DELETE /v1/tokens/{id}`).
+    pub id: String,
+    /// The token's first characters, to tell tokens apart; null for tokens
+    /// created before prefixes were kept.
+    pub prefix: Option<String>,
+    /// Its tenant, or null for an operator token.
+    pub tenant: Option<String>,
+    /// `env` (`WEFT_OPERATOR_TOKEN`), `generated` (first start) or `api`.
+    pub origin: String,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+}
+
+impl From<TokenRecord> for TokenView {
+    fn from(r: TokenRecord) -> Self {
+        Self {
+            id: r.id,
+            prefix: r.prefix,
+            tenant: r.tenant,
+            origin: r.origin,
+            created_at: r.created_at.to_rfc3339(),
+        }
+    }
+}
+
+/// Lists tokens, oldest first.
+#[utoipa::path(get, path = "/v1/tokens", tag = "tokens",
+    responses(
+        (status = 200, body = Vec<TokenView>),
+        (status = 403, description = "a tenant token", body = ErrorBody),
+    ))]
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<TokenView>>, AppError> {
+    caller.require_operator()?;
+    let tokens = state.store.list_tokens()?;
+    Ok(Json(tokens.into_iter().map(Into::into).collect()))
+}
+
+/// Revokes a token: it answers 401 from the next request on. The last
+/// operator token cannot be revoked (409), so the operator is never locked
+/// out.
+#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "revoked"),
+        (status = 403, description = "a tenant token", body = ErrorBody),
+        (status = 404, description = "no such token", body = ErrorBody),
+        (status = 409, description = "the last operator token", body = ErrorBody),
+    ))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    caller.require_operator()?;
+    let tokens = state.store.list_tokens()?;
+    let Some(token) = tokens.iter().find(|t| t.id == id) else {
+        return Err(AppError::not_found(format!("token {id:?} not found")));
+    };
+    if token.tenant.is_none() && tokens.iter().filter(|t| t.tenant.is_none()).count() == 1 {
+        return Err(AppError::conflict(format!(
+            "token {id:?} is the last operator token; create another (weft token create) before revoking it"
+        )));
+    }
+    state.store.delete_token(&id)?;
+    tracing::info!(token_id = %id, tenant = ?token.tenant, "token revoked");
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -6,7 +6,7 @@
 //! integrations and has full access to its own tenant's instances; another
 //! tenant's instance answers 404 exactly like a missing one, and
 //! operator-only routes (tenants, tokens, uploads, deletes) answer 403. No
-//! token or an unknown one answers 401.
+//! token or an unknown (or revoked) one answers 401.
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
@@ -110,28 +110,56 @@ pub fn generate_token() -> String {
     format!("weft_{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// The record stored for `token` (its hash only).
+/// Longest prefix of a token kept for listing.
+const PREFIX_CHARS: usize = 8;
+
+/// The first characters of `token` shown when listing: 8 (for a generated
+/// token `weft_` and 3 random characters, 18 of its 256 bits), at most a
+/// quarter of a shorter token, so a listing never gives a token away.
+pub fn token_prefix(token: &str) -> String {
+    let n = PREFIX_CHARS.min(token.chars().count() / 4);
+    token.chars().take(n).collect()
+}
+
+/// The record stored for `token` (its hash and prefix only).
 pub fn token_record(token: &str, tenant: Option<String>, origin: &str) -> TokenRecord {
     TokenRecord {
         id: uuid::Uuid::now_v7().to_string(),
         tenant,
         sha256: hex::encode(Sha256::digest(token.as_bytes())),
+        prefix: Some(token_prefix(token)),
         origin: origin.to_owned(),
         created_at: chrono::Utc::now(),
     }
 }
 
-/// Makes sure an operator token exists: stores the hash of
-/// `WEFT_OPERATOR_TOKEN` when given, else generates one on first start and
-/// returns it (to be printed once; only its hash is kept).
+/// Origin of the token registered from [`OPERATOR_TOKEN_ENV`].
+pub const ENV_ORIGIN: &str = "env";
+
+/// Makes sure an operator token exists: registers `WEFT_OPERATOR_TOKEN`
+/// when given (retiring any token an earlier value registered, so changing
+/// the variable replaces the token rather than adding one), else generates
+/// one on first start and returns it (to be printed once; only its hash is
+/// kept).
 pub fn ensure_operator_token(
     store: &dyn AccessStore,
     from_env: Option<&str>,
 ) -> Result<Option<String>, StorageError> {
     if let Some(token) = from_env.filter(|t| !t.is_empty()) {
         let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if store.find_token(&hash)?.is_none() {
-            store.put_token(&token_record(token, None, "env"))?;
+        let current = match store.find_token(&hash)? {
+            Some(record) => record,
+            None => {
+                let record = token_record(token, None, ENV_ORIGIN);
+                store.put_token(&record)?;
+                record
+            }
+        };
+        for old in store.list_tokens()? {
+            if old.origin == ENV_ORIGIN && old.id != current.id {
+                store.delete_token(&old.id)?;
+                tracing::info!(token_id = %old.id, "retired the previous {OPERATOR_TOKEN_ENV} token");
+            }
         }
         return Ok(None);
     }
@@ -141,4 +169,21 @@ pub fn ensure_operator_token(
     let token = generate_token();
     store.put_token(&token_record(&token, None, "generated"))?;
     Ok(Some(token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_never_give_a_token_away() {
+        let token = generate_token();
+        assert_eq!(token_prefix(&token), token[..8]);
+        // A short operator-chosen token shows at most a quarter of itself.
+        assert_eq!(token_prefix("0123456789abcdef"), "0123");
+        assert_eq!(token_prefix("abc"), "");
+        let record = token_record(&token, None, "api");
+        assert_eq!(record.prefix.as_deref(), Some(&token[..8]));
+        assert!(!record.sha256.contains(&token[5..]));
+    }
 }

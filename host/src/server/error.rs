@@ -87,6 +87,11 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// The message the client sees.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 fn lowercase_first(text: String) -> String {

@@ -39,7 +39,8 @@ pub struct InstanceView {
     /// Last deploy/teardown execution.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_lifecycle_execution: Option<String>,
-    /// Outbound host patterns this instance adds to the allowlist.
+    /// Outbound host patterns the operator added to the allowlist for this
+    /// instance (within what each component declares).
     pub outbound_allow: Vec<String>,
     /// RFC 3339 creation time.
     pub created_at: String,
@@ -63,10 +64,12 @@ pub struct CreateInstance {
     /// Secret values (stored encrypted, never shown).
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
-    /// Outbound host patterns added to the operator allowlist for this
-    /// instance (e.g. `api.acme.example:443`).
+    /// Operator only: outbound host patterns added to the operator
+    /// allowlist for this instance (e.g. `api.acme.example:443`), still
+    /// within what each component declares. A tenant token giving it (even
+    /// empty) answers 403.
     #[serde(default)]
-    pub outbound_allow: Vec<String>,
+    pub outbound_allow: Option<Vec<String>>,
 }
 
 /// Body of `PATCH /v1/instances/{id}`.
@@ -84,7 +87,8 @@ pub struct PatchInstance {
     /// active instance re-runs its deploy flows.
     #[serde(default)]
     pub integration: Option<String>,
-    /// Replaces the instance's outbound host patterns.
+    /// Operator only: replaces the instance's outbound host patterns. A
+    /// tenant token giving it (even empty) answers 403.
     #[serde(default)]
     pub outbound_allow: Option<Vec<String>>,
 }
@@ -123,6 +127,21 @@ fn view(state: &AppState, record: InstanceRecord) -> Result<InstanceView, AppErr
     })
 }
 
+/// 403 when a tenant token tries to set `outbound_allow`: what a tenant's
+/// steps may reach is the operator's decision, so a tenant can neither
+/// widen nor clear it.
+fn outbound_allow_by_operator(
+    caller: &Caller,
+    outbound_allow: Option<&Vec<String>>,
+) -> Result<(), AppError> {
+    match (caller, outbound_allow) {
+        (Caller::Tenant(tenant), Some(_)) => Err(AppError::forbidden(format!(
+            "outbound_allow can be set only with an operator token (this is a token of tenant {tenant:?})"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// The instance if the caller may see it; 404 otherwise.
 fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<InstanceRecord, AppError> {
     match state.store.get_instance(id)? {
@@ -135,7 +154,7 @@ fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<InstanceRecord
 #[utoipa::path(post, path = "/v1/instances", tag = "instances", request_body = CreateInstance,
     responses(
         (status = 201, body = InstanceView),
-        (status = 403, description = "a tenant token naming another tenant", body = ErrorBody),
+        (status = 403, description = "a tenant token naming another tenant or setting outbound_allow", body = ErrorBody),
         (status = 422, description = "unknown integration or tenant, invalid config", body = ErrorBody),
     ))]
 pub async fn create(
@@ -144,6 +163,7 @@ pub async fn create(
     body: Result<Json<CreateInstance>, JsonRejection>,
 ) -> Result<(StatusCode, Json<InstanceView>), AppError> {
     let Json(body) = body?;
+    outbound_allow_by_operator(&caller, body.outbound_allow.as_ref())?;
     let tenant = match (caller.tenant(), body.tenant) {
         (Some(own), Some(named)) if own != named => {
             return Err(AppError::forbidden(format!(
@@ -164,7 +184,7 @@ pub async fn create(
         tenant,
         config: body.config,
         secrets: body.secrets,
-        outbound_allow: body.outbound_allow,
+        outbound_allow: body.outbound_allow.unwrap_or_default(),
     })?;
     Ok((StatusCode::CREATED, Json(view(&state, record)?)))
 }
@@ -208,6 +228,7 @@ pub async fn show(
     params(("id" = String, Path)), request_body = PatchInstance,
     responses(
         (status = 200, body = InstanceView),
+        (status = 403, description = "a tenant token setting outbound_allow", body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody),
     ))]
@@ -219,6 +240,7 @@ pub async fn update(
 ) -> Result<Json<InstanceView>, AppError> {
     let before = visible(&state, &caller, &id)?;
     let Json(body) = body?;
+    outbound_allow_by_operator(&caller, body.outbound_allow.as_ref())?;
     let record = state.instances.update(
         &id,
         InstanceUpdate {

@@ -11,7 +11,7 @@
 //! | `GET /v1/components`, `GET /v1/components/{name}/{version}` | any token |
 //! | `POST /v1/integrations` | operator |
 //! | `GET /v1/integrations`, `GET /v1/integrations/{name}[/{version}]` | any token |
-//! | `GET|POST /v1/tenants`, `POST /v1/tokens` | operator |
+//! | `GET|POST /v1/tenants`, `GET|POST /v1/tokens`, `DELETE /v1/tokens/{id}` | operator |
 //! | `GET|POST /v1/instances`, `GET|PATCH /v1/instances/{id}`, `POST …/enable`, `POST …/disable` | operator, or the owning tenant |
 //! | `GET /v1/executions`, `GET /v1/executions/{id}`, `POST …/replay`, `POST /v1/instances/{id}/flows/{flow}/run` | operator, or the owning tenant |
 //! | `POST|PUT|PATCH|GET|DELETE /hooks/{instance}[/{flow}]` | anyone (HMAC per flow; see [`crate::triggers::hooks`]) |
@@ -33,7 +33,7 @@ use std::sync::atomic::AtomicBool;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnRequest, DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -79,7 +79,9 @@ impl std::fmt::Debug for AppState {
 
 /// The API router with its limits: body size (413 past
 /// `[server] max_body`), request timeout (408 past
-/// `[server] request_timeout`) and request tracing.
+/// `[server] request_timeout`; not on `/hooks/…`, whose sync flows have
+/// their own timeout and always answer with the execution id) and request
+/// tracing.
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body.as_usize();
     let timeout = state.config.request_timeout;
@@ -102,7 +104,11 @@ pub fn router(state: AppState) -> Router {
             "/v1/tenants",
             get(access::list_tenants).post(access::create_tenant),
         )
-        .route("/v1/tokens", post(access::create_token))
+        .route(
+            "/v1/tokens",
+            get(access::list_tokens).post(access::create_token),
+        )
+        .route("/v1/tokens/{id}", delete(access::revoke_token))
         .route(
             "/v1/instances",
             get(instances::list).post(instances::create),
@@ -124,15 +130,19 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))
-        .merge(crate::triggers::hooks::routes(
-            state.config.hook_max_body.as_usize(),
-        ))
         .fallback(|| async { AppError::not_found("no such route") })
-        .layer(DefaultBodyLimit::max(max_body))
+        // The webhook routes are merged after this layer, so it does not
+        // cover them: a sync flow's own `timeout` bounds its wait (then 202
+        // with the execution id), and reading a webhook body is bounded by
+        // `request_timeout` in the handler.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        .merge(crate::triggers::hooks::routes(
+            state.config.hook_max_body.as_usize(),
+        ))
+        .layer(DefaultBodyLimit::max(max_body))
         .layer(
             TraceLayer::new_for_http()
                 // Method and path only: a query may carry a token.

@@ -12,7 +12,8 @@ use super::{access, components, executions, instances, integrations, system};
     paths(
         components::upload, components::list, components::show, components::delete,
         integrations::upload, integrations::list, integrations::show_latest, integrations::show,
-        access::create_tenant, access::list_tenants, access::create_token,
+        access::create_tenant, access::list_tenants, access::create_token, access::list_tokens,
+        access::revoke_token,
         instances::create, instances::list, instances::show, instances::update,
         instances::enable, instances::disable,
         executions::run_flow, executions::list, executions::show, executions::replay,

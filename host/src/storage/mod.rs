@@ -164,7 +164,14 @@ pub trait AccessStore: Send + Sync {
     /// The token whose SHA-256 is `hash`.
     fn find_token(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>>;
     /// Whether any operator token exists.
-    fn has_operator_token(&self) -> Result<bool>;
+    fn has_operator_token(&self) -> Result<bool> {
+        Ok(self.list_tokens()?.iter().any(|t| t.tenant.is_none()))
+    }
+    /// Every token record, oldest first.
+    fn list_tokens(&self) -> Result<Vec<TokenRecord>>;
+    /// Removes the token with public id `id`; returns it, or `None` if
+    /// there is none. It stops authenticating at once.
+    fn delete_token(&self, id: &str) -> Result<Option<TokenRecord>>;
 }
 
 /// Instances of integrations.

@@ -137,6 +137,11 @@ pub struct TokenRecord {
     pub tenant: Option<String>,
     /// Hex SHA-256 of the token.
     pub sha256: String,
+    /// The first characters of the token, for telling tokens apart when
+    /// listing (never enough to use it); absent on records stored before
+    /// prefixes were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
     /// Where it came from (`env`, `generated`, `api`).
     pub origin: String,
     /// When it was created.

@@ -1,6 +1,7 @@
 //! The embedded sled implementation of [`Storage`], one tree per record
 //! kind (layout in the [module docs](super)). Mutations flush before they
-//! return, so a record the API acknowledged survives `kill -9`.
+//! return, so a record the API acknowledged survives `kill -9`. The data dir
+//! is created with mode 0700.
 
 use std::path::{Path, PathBuf};
 
@@ -48,6 +49,43 @@ pub struct SledStore {
     pub(super) execution_keys: Tree,
 }
 
+/// Creates the data dir (and missing parents) with mode 0700: it holds the
+/// master key, sealed secrets and every execution record, so no other
+/// local user should list or read it. An existing dir is left as it is,
+/// with a warning when others can enter it.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+        if let Ok(meta) = std::fs::metadata(dir) {
+            let mode = meta.permissions().mode() & 0o777;
+            if meta.is_dir() && mode & 0o077 != 0 {
+                tracing::warn!(
+                    data_dir = %dir.display(),
+                    mode = format!("{mode:o}"),
+                    "the data dir is accessible to other users; chmod 700 it"
+                );
+            }
+            return if meta.is_dir() {
+                Ok(())
+            } else {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "exists and is not a directory",
+                ))
+            };
+        }
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir)
+    }
+}
+
 pub(super) fn backend<E: std::fmt::Display>(e: E) -> StorageError {
     StorageError::Backend(e.to_string().to_lowercase())
 }
@@ -61,7 +99,7 @@ impl SledStore {
             path: data_dir.display().to_string(),
             message,
         };
-        std::fs::create_dir_all(data_dir).map_err(|e| open_error(e.to_string().to_lowercase()))?;
+        create_private_dir(data_dir).map_err(|e| open_error(e.to_string().to_lowercase()))?;
         let db = sled::Config::new()
             .path(data_dir.join(DB_DIR))
             .flush_every_ms(Some(GROUP_COMMIT_MS))
@@ -341,15 +379,23 @@ impl AccessStore for SledStore {
         Self::get(&self.tokens, "token", hash)
     }
 
-    fn has_operator_token(&self) -> Result<bool> {
-        for entry in self.tokens.iter() {
-            let (key, value) = entry.map_err(backend)?;
-            let token: TokenRecord = decode("token", &key, &value)?;
-            if token.tenant.is_none() {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+    fn list_tokens(&self) -> Result<Vec<TokenRecord>> {
+        let mut tokens: Vec<TokenRecord> = Self::list("token", self.tokens.iter())?;
+        // Keyed by hash: order by creation (ids are UUIDv7) for people.
+        tokens.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(tokens)
+    }
+
+    fn delete_token(&self, id: &str) -> Result<Option<TokenRecord>> {
+        // Tokens are few (one per integration partner, not per request): a
+        // scan is simpler than a second index to keep in step.
+        let Some(record) = self.list_tokens()?.into_iter().find(|t| t.id == id) else {
+            return Ok(None);
+        };
+        let hash = hex::decode(&record.sha256).map_err(backend)?;
+        self.tokens.remove(hash).map_err(backend)?;
+        self.sync()?;
+        Ok(Some(record))
     }
 }
 

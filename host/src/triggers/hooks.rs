@@ -5,10 +5,14 @@
 //!
 //! Per request, in order: the instance must exist and be `active` and the
 //! flow must be one of its webhook flows (else 404, nothing stored); the
-//! body must fit `[server] hook_max_body` (413); the signature must match
+//! body must fit `[server] hook_max_body` (413) and arrive within
+//! `[server] request_timeout` (408); the signature must match
 //! (401); a JSON body must parse (400). Then the execution is submitted,
 //! which stores it durably before anything is answered, and the answer
-//! follows the flow's mode (see [`super::respond`]).
+//! follows the flow's mode (see [`super::respond`]). The API's request
+//! timeout does not apply past the body: a sync flow waits its own
+//! `timeout` and then answers 202 with the execution id, so a caller that
+//! got an answer always has the id. `HEAD` answers 405 and runs nothing.
 //!
 //! Headers the caller may send: `Idempotency-Key` (a repeat returns the
 //! first execution and starts nothing) and `X-Weft-Callback: URL` (the
@@ -17,9 +21,9 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::Response;
+use axum::extract::{DefaultBodyLimit, FromRequest as _, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::MethodFilter;
 use axum::routing::on;
 use serde_json::json;
@@ -47,10 +51,55 @@ pub fn routes(max_body: usize) -> Router<AppState> {
         .or(MethodFilter::PATCH)
         .or(MethodFilter::GET)
         .or(MethodFilter::DELETE);
+    // axum answers HEAD with the GET handler unless HEAD has its own: a
+    // HEAD must never start a flow.
     Router::new()
-        .route("/hooks/{instance}/{flow}", on(methods, flow_hook))
-        .route("/hooks/{instance}", on(methods, super::preprocess::hook))
+        .route(
+            "/hooks/{instance}/{flow}",
+            on(methods, flow_hook).on(MethodFilter::HEAD, head_refused),
+        )
+        .route(
+            "/hooks/{instance}",
+            on(methods, super::preprocess::hook).on(MethodFilter::HEAD, head_refused),
+        )
         .layer(DefaultBodyLimit::max(max_body))
+}
+
+/// The methods a webhook accepts, as the `Allow` header lists them.
+pub const ALLOWED_METHODS: &str = "POST, PUT, PATCH, GET, DELETE";
+
+/// `HEAD /hooks/…`: 405 with `Allow`, and nothing runs or is stored.
+async fn head_refused() -> Response {
+    let mut response = AppError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "webhooks do not answer HEAD (it would run the flow); use one of {ALLOWED_METHODS}"
+        ),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
+    response
+}
+
+/// Reads the request body within `[server] request_timeout` (408 past it;
+/// no execution exists yet) and `[server] hook_max_body` (413). The
+/// webhook routes are outside the API's request timeout, so that a sync
+/// flow's wait is bounded by its own `timeout` alone; this keeps a caller
+/// from holding a connection open by trickling its body.
+pub(super) async fn read_body(state: &AppState, request: Request) -> Result<Bytes, AppError> {
+    let limit = state.config.request_timeout;
+    match tokio::time::timeout(limit, Bytes::from_request(request, state)).await {
+        Ok(body) => body_or_413(body),
+        Err(_) => Err(AppError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "webhook body not received within {} ([server] request_timeout)",
+                crate::units::format_duration(limit)
+            ),
+        )),
+    }
 }
 
 /// A webhook flow of an active instance.
@@ -119,7 +168,7 @@ fn not_a_webhook(integration: &IntegrationRecord, name: &str) -> String {
 }
 
 /// The body, or 413 naming the limit.
-pub(super) fn body_or_413(body: Result<Bytes, BytesRejection>) -> Result<Bytes, AppError> {
+fn body_or_413(body: Result<Bytes, BytesRejection>) -> Result<Bytes, AppError> {
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             AppError::new(
@@ -246,11 +295,11 @@ pub(crate) async fn flow_hook(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<Response, AppError> {
     let (instance, integration) = active_instance(&state, &instance)?;
     let hook = webhook_flow(instance, integration, &flow).map_err(AppError::not_found)?;
-    let body = body_or_413(body)?;
+    let body = read_body(&state, request).await?;
     authenticate(&state, &hook, &headers, &body)?;
     let (key, callback) = caller_options(&headers)?;
     let trigger = trigger_value(&method, &headers, uri.query(), &body)

@@ -6,21 +6,26 @@
 //! `trigger.preprocess_execution` set. The answer is the chosen flow's
 //! (202 for async flows, its response for sync ones).
 //!
+//! The chosen flow's own `auth` is checked against the original request
+//! (the same raw body and headers) before its execution is created, exactly
+//! as on `/hooks/{instance_id}/{flow}`: the shared endpoint is no way around
+//! a flow's signature. A request it refuses answers 401, the chosen flow
+//! never runs, and the preprocess execution is marked failed with the
+//! reason.
+//!
 //! A preprocess output that names no webhook flow of the integration marks
 //! the preprocess execution failed with that message and answers 422
 //! `{execution_id, error}`; a failed preprocess run answers 500.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::hooks::{
-    Hook, active_instance, answer, authenticate, body_or_413, caller_options, submit, webhook_flow,
+    Hook, active_instance, answer, authenticate, caller_options, read_body, submit, webhook_flow,
 };
 use super::request::trigger_value;
 use super::respond;
@@ -36,6 +41,7 @@ use crate::server::{AppError, AppState};
     responses(
         (status = 200, description = "the dispatched sync flow's response"),
         (status = 202, description = "the dispatched flow's `{execution_id}`"),
+        (status = 401, description = "missing or bad HMAC signature (of the preprocess flow or of the flow it chose)"),
         (status = 404, description = "unknown or disabled instance, or no preprocess flow"),
         (status = 422, description = "the preprocess flow named no webhook flow")))]
 pub(crate) async fn hook(
@@ -44,7 +50,7 @@ pub(crate) async fn hook(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<Response, AppError> {
     let (instance, integration) = active_instance(&state, &instance)?;
     let Some(flow) = integration.model.preprocess_flow().cloned() else {
@@ -65,7 +71,7 @@ pub(crate) async fn hook(
         flow,
         trigger,
     };
-    let body = body_or_413(body)?;
+    let body = read_body(&state, request).await?;
     authenticate(&state, &pre, &headers, &body)?;
     let (key, callback) = caller_options(&headers)?;
     let trigger = trigger_value(&method, &headers, uri.query(), &body)
@@ -110,6 +116,18 @@ pub(crate) async fn hook(
         Ok(target) => target,
         Err(message) => return Ok(reject(&state, &record.id, &message)),
     };
+    if let Err(refused) = authenticate(&state, &target, &headers, &body) {
+        // The preprocess record is left as it is: with a repeated
+        // Idempotency-Key it is an earlier, legitimate request's.
+        tracing::info!(
+            instance = %target.instance.id,
+            flow = %target.flow.name,
+            preprocess_execution = %record.id,
+            reason = refused.message(),
+            "dispatched webhook refused by the target flow's auth"
+        );
+        return Err(refused);
+    }
     let mut trigger = trigger;
     if let Some(payload) = output.get("payload") {
         trigger["body"] = payload.clone();
@@ -131,6 +149,16 @@ fn choose(output: &Value) -> Result<&str, String> {
 
 /// Marks the preprocess execution failed with `message` and answers 422.
 fn reject(state: &AppState, id: &str, message: &str) -> Response {
+    mark_failed(state, id, message);
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({ "execution_id": id, "error": message })),
+    )
+        .into_response()
+}
+
+/// Marks the preprocess execution `id` failed with `message`.
+fn mark_failed(state: &AppState, id: &str, message: &str) {
     let marked = state.store.update_execution(id, &mut |r| {
         r.status = ExecutionStatus::Failed;
         r.error = Some(message.to_owned());
@@ -139,9 +167,4 @@ fn reject(state: &AppState, id: &str, message: &str) -> Response {
     if let Err(e) = marked {
         tracing::error!(execution_id = %id, error = %e, "cannot mark the preprocess execution failed");
     }
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        Json(json!({ "execution_id": id, "error": message })),
-    )
-        .into_response()
 }

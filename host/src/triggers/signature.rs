@@ -2,9 +2,18 @@
 //! header carries the hex HMAC-SHA256 of the raw body under the instance's
 //! secret, optionally prefixed `sha256=` (as GitHub sends it). The
 //! comparison is constant-time (`hmac`'s `verify_slice`).
+//!
+//! A secret shorter than [`MIN_SECRET_BYTES`] is refused when an instance
+//! is created or updated, and never used to accept a request: with an
+//! empty key anyone can compute the "signature".
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+/// Shortest signing secret accepted, in bytes. 16 bytes (128 bits) is the
+/// floor for an HMAC key an attacker must not guess; senders such as GitHub
+/// and Stripe hand out longer ones.
+pub const MIN_SECRET_BYTES: usize = 16;
 
 /// Why a signature was refused (answers 401; the message names the header,
 /// never the expected value).
@@ -19,6 +28,12 @@ pub enum SignatureError {
     /// The signature does not match.
     #[error("signature in header {0:?} does not match the body")]
     Mismatch(String),
+    /// The instance's secret is too short to prove anything (stored before
+    /// the length check existed); no request is accepted with it.
+    #[error(
+        "signature in header {0:?} cannot be checked: the instance's signing secret is shorter than 16 bytes"
+    )]
+    WeakSecret(String),
 }
 
 /// The hex signature of `body` under `secret` (what a sender computes).
@@ -35,6 +50,9 @@ pub fn verify(
     secret: &[u8],
     body: &[u8],
 ) -> Result<(), SignatureError> {
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(SignatureError::WeakSecret(header.to_owned()));
+    }
     let given = given.ok_or_else(|| SignatureError::Missing(header.to_owned()))?;
     let text = std::str::from_utf8(given)
         .map_err(|_| SignatureError::Malformed(header.to_owned()))?
@@ -54,29 +72,40 @@ mod tests {
 
     #[test]
     fn good_bad_and_missing_signatures() {
-        let sig = sign(b"key", b"body");
-        assert_eq!(
-            verify("x-sig", Some(sig.as_bytes()), b"key", b"body"),
-            Ok(())
-        );
+        let key = b"sixteen-byte-key";
+        let sig = sign(key, b"body");
+        assert_eq!(verify("x-sig", Some(sig.as_bytes()), key, b"body"), Ok(()));
         let github = format!("sha256={sig}");
         assert_eq!(
-            verify("x-sig", Some(github.as_bytes()), b"key", b"body"),
+            verify("x-sig", Some(github.as_bytes()), key, b"body"),
             Ok(())
         );
         assert_eq!(
-            verify("x-sig", Some(sig.as_bytes()), b"key", b"other"),
+            verify("x-sig", Some(sig.as_bytes()), key, b"other"),
             Err(SignatureError::Mismatch("x-sig".into()))
         );
         assert_eq!(
-            verify("x-sig", None, b"key", b"body"),
+            verify("x-sig", None, key, b"body"),
             Err(SignatureError::Missing("x-sig".into()))
         );
         assert_eq!(
-            verify("x-sig", Some(b"zz"), b"key", b"body"),
+            verify("x-sig", Some(b"zz"), key, b"body"),
             Err(SignatureError::Malformed("x-sig".into()))
         );
         // A truncated signature is a mismatch, not a prefix match.
-        assert!(verify("x-sig", Some(&sig.as_bytes()[..10]), b"key", b"body").is_err());
+        assert!(verify("x-sig", Some(&sig.as_bytes()[..10]), key, b"body").is_err());
+    }
+
+    #[test]
+    fn short_secrets_accept_nothing() {
+        // HMAC under "" is computable by anyone: it must not pass.
+        for key in [&b""[..], b"fifteen-bytes!!"] {
+            let forged = sign(key, b"body");
+            assert_eq!(
+                verify("x-sig", Some(forged.as_bytes()), key, b"body"),
+                Err(SignatureError::WeakSecret("x-sig".into())),
+                "{key:?}"
+            );
+        }
     }
 }

@@ -110,6 +110,18 @@ fn every_route_answers_each_caller_exactly() {
         ),
         (
             "GET",
+            "/v1/tokens".into(),
+            Body::None,
+            [401, 401, 403, 403, 200],
+        ),
+        (
+            "DELETE",
+            format!("/v1/tokens/{missing}"),
+            Body::None,
+            [401, 401, 403, 403, 404],
+        ),
+        (
+            "GET",
             "/v1/instances".into(),
             Body::None,
             [401, 401, 200, 200, 200],

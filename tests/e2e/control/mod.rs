@@ -8,6 +8,7 @@ mod components;
 mod integrations;
 mod secrets;
 mod serve;
+mod tokens;
 
 use serde_json::{Value, json};
 

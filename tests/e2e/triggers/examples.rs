@@ -225,6 +225,9 @@ fn two_way_sync_registers_and_removes_its_webhooks() {
     );
 }
 
+/// The event-router example's signing secret.
+const ROUTER_KEY: &str = "router-signing-key-0123";
+
 #[test]
 fn preprocess_dispatches_mixed_events_to_flows() {
     let app = Fake::start(|hit| match hit.path.as_str() {
@@ -237,7 +240,7 @@ fn preprocess_dispatches_mixed_events_to_flows() {
         &server,
         &example("event-router"),
         json!({ "app_url": app.url }),
-        json!({}),
+        json!({ "signing_key": ROUTER_KEY }),
     );
     let path = format!("/hooks/{id}");
 
@@ -257,11 +260,14 @@ fn preprocess_dispatches_mixed_events_to_flows() {
         "the flow saw the payload as its body"
     );
 
-    let paid = post_json(
+    let event = json!({ "type": "invoice.paid", "data": { "invoice": "i7" } }).to_string();
+    let signature = weft::triggers::signature::sign(ROUTER_KEY.as_bytes(), event.as_bytes());
+    let paid = hook(
         &server,
+        "POST",
         &path,
-        &json!({ "type": "invoice.paid", "data": { "invoice": "i7" } }),
-        &[],
+        &[("X-Signature", &signature)],
+        Some((event.into_bytes(), "application/json")),
     );
     assert_eq!(paid.status, 200, "sync flow: {paid:?}");
     assert_eq!(paid.json, json!({ "recorded": "p1" }));
@@ -289,6 +295,80 @@ fn preprocess_dispatches_mixed_events_to_flows() {
         Some((b"not an event".to_vec(), "text/plain")),
     );
     assert_eq!(text.status, 422, "{text:?}");
+}
+
+/// Issue 10 item 2: the shared endpoint checks the chosen flow's own
+/// `auth` against the original request (raw body and headers) before that
+/// flow's execution exists; unsigned, wrongly signed or signed-for-another-
+/// body requests answer 401 and the flow never runs.
+#[test]
+fn preprocess_enforces_the_target_flows_signature() {
+    let app = Fake::start(|hit| match hit.path.as_str() {
+        "/payments" => (201, json!({ "id": "p1" })),
+        _ => (404, json!({})),
+    });
+    let server = server();
+    let id = enabled(
+        &server,
+        &example("event-router"),
+        json!({ "app_url": app.url }),
+        json!({ "signing_key": ROUTER_KEY }),
+    );
+    let path = format!("/hooks/{id}");
+    let event = json!({ "type": "invoice.paid", "data": { "invoice": "forged" } }).to_string();
+    let sign = |body: &str| weft::triggers::signature::sign(ROUTER_KEY.as_bytes(), body.as_bytes());
+    let other = sign(r#"{"type":"invoice.paid","data":{"invoice":"other"}}"#);
+    let under_wrong_key =
+        weft::triggers::signature::sign(b"not-the-signing-key!", event.as_bytes());
+    for (what, headers) in [
+        ("unsigned", vec![]),
+        (
+            "signature of another body",
+            vec![("X-Signature", other.as_str())],
+        ),
+        ("wrong key", vec![("X-Signature", under_wrong_key.as_str())]),
+    ] {
+        let refused = hook(
+            &server,
+            "POST",
+            &path,
+            &headers,
+            Some((event.clone().into_bytes(), "application/json")),
+        );
+        assert_eq!(refused.status, 401, "{what}: {refused:?}");
+        assert!(
+            refused.json["error"]
+                .as_str()
+                .unwrap_or("")
+                .contains("\"x-signature\""),
+            "{what}: {refused:?}"
+        );
+    }
+    let listed = server.api().get(&format!("/v1/executions?instance={id}"));
+    let flows: Vec<Value> = listed.json["executions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{listed:?}"))
+        .iter()
+        .map(|e| e["flow"].clone())
+        .collect();
+    assert_eq!(
+        flows,
+        vec![json!("route"); 3],
+        "only the preprocess runs: {flows:?}"
+    );
+    assert!(app.hits().is_empty(), "the signed flow never ran");
+
+    // Signed over the same raw body, the same request goes through.
+    let good = sign(&event);
+    let paid = hook(
+        &server,
+        "POST",
+        &path,
+        &[("X-Signature", &good)],
+        Some((event.into_bytes(), "application/json")),
+    );
+    assert_eq!(paid.status, 200, "{paid:?}");
+    assert_eq!(paid.json, json!({ "recorded": "p1" }));
 }
 
 #[test]

@@ -5,6 +5,7 @@
 
 mod examples;
 pub(crate) mod fake;
+mod hardening;
 mod instance_allow;
 mod lifecycle;
 mod schedules;

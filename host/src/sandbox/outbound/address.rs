@@ -58,8 +58,9 @@ impl fmt::Display for AddressClass {
 
 /// The forbidden range `ip` falls in, or `None` for an ordinary public
 /// address. IPv6 forms that embed an IPv4 address (mapped `::ffff:a.b.c.d`,
-/// compatible `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) are
-/// judged by that IPv4 address.
+/// translated `::ffff:0:a.b.c.d`, compatible `::a.b.c.d`, NAT64
+/// `64:ff9b::/96` and the local-use NAT64 `64:ff9b:1::/48`, 6to4
+/// `2002::/16`) are judged by that IPv4 address.
 pub fn classify(ip: IpAddr) -> Option<AddressClass> {
     match ip {
         IpAddr::V4(v4) => classify_v4(v4),
@@ -114,10 +115,15 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     match s {
         // ::ffff:a.b.c.d (mapped)
         [0, 0, 0, 0, 0, 0xffff, hi, lo] => Some(low(hi, lo)),
+        // ::ffff:0:a.b.c.d (IPv4-translated, RFC 2765 SIIT)
+        [0, 0, 0, 0, 0xffff, 0, hi, lo] => Some(low(hi, lo)),
         // ::a.b.c.d (compatible, deprecated); not :: or ::1 themselves
         [0, 0, 0, 0, 0, 0, hi, lo] if hi != 0 || lo > 1 => Some(low(hi, lo)),
         // 64:ff9b::a.b.c.d (NAT64 well-known prefix)
         [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(low(hi, lo)),
+        // 64:ff9b:1::/48 (local-use NAT64, RFC 8215): the translator
+        // serves some /96 inside it, the IPv4 address in the last 32 bits
+        [0x64, 0xff9b, 1, _, _, _, hi, lo] => Some(low(hi, lo)),
         // 2002:AABB:CCDD::/48 (6to4)
         [0x2002, hi, lo, ..] => Some(low(hi, lo)),
         _ => None,
@@ -227,6 +233,32 @@ mod tests {
             assert_eq!(class(ip), Some(expected), "{ip}");
         }
         assert_eq!(class("::ffff:8.8.8.8"), None);
+    }
+
+    #[test]
+    fn translated_and_local_nat64_forms_are_judged_as_ipv4() {
+        use AddressClass::*;
+        for (ip, expected) in [
+            // ::ffff:0:a.b.c.d, IPv4-translated
+            ("::ffff:0:127.0.0.1", Loopback),
+            ("::ffff:0:10.0.0.5", Private),
+            ("::ffff:0:169.254.169.254", Metadata),
+            ("::ffff:0:0.0.0.0", Unspecified),
+            // 64:ff9b:1::/48, local-use NAT64
+            ("64:ff9b:1::a00:5", Private),
+            ("64:ff9b:1::7f00:1", Loopback),
+            ("64:ff9b:1::a9fe:a9fe", Metadata),
+            ("64:ff9b:1:abcd::c0a8:101", Private),
+            ("64:ff9b:1:ffff:ffff:ffff:6440:1", SharedCgnat),
+        ] {
+            assert_eq!(class(ip), Some(expected), "{ip}");
+        }
+        assert_eq!(class("::ffff:0:8.8.8.8"), None);
+        assert_eq!(class("64:ff9b:1::808:808"), None);
+        // An operator CIDR for the IPv4 range covers both forms.
+        let cidrs: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        assert!(allowed_by(&cidrs, "::ffff:0:10.0.0.5".parse().unwrap()));
+        assert!(allowed_by(&cidrs, "64:ff9b:1::a00:5".parse().unwrap()));
     }
 
     #[test]
