@@ -119,7 +119,7 @@ pub struct FlowEngine {
     watchers: Mutex<HashMap<String, watch::Sender<Progress>>>,
     metrics: EngineMetrics,
     config: EngineConfig,
-    on_finish: std::sync::OnceLock<Arc<dyn FinishListener>>,
+    on_finish: Mutex<Vec<Arc<dyn FinishListener>>>,
 }
 
 /// Told about every execution that ends (webhook callbacks plug in here).
@@ -156,13 +156,17 @@ impl FlowEngine {
             store,
             instances,
             config,
-            on_finish: std::sync::OnceLock::new(),
+            on_finish: Mutex::new(Vec::new()),
         })
     }
 
-    /// Installs the one [`FinishListener`]; a second call is ignored.
-    pub fn set_finish_listener(&self, listener: Arc<dyn FinishListener>) {
-        let _ = self.on_finish.set(listener);
+    /// Adds a [`FinishListener`] (webhook callbacks, lifecycle
+    /// transitions), told in the order added.
+    pub fn add_finish_listener(&self, listener: Arc<dyn FinishListener>) {
+        self.on_finish
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(listener);
     }
 
     /// Queues every execution a previous run of the host left unfinished,
@@ -411,8 +415,15 @@ impl FlowEngine {
             tracing::error!(execution_id = %id, error = %e, "cannot record the end of an execution");
         }
         let record = self.store.get_execution(id).ok().flatten();
-        if let (Some(listener), Some(record)) = (self.on_finish.get(), &record) {
-            listener.finished(record);
+        if let Some(record) = &record {
+            let listeners = self
+                .on_finish
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            for listener in listeners {
+                listener.finished(record);
+            }
         }
         if let Some(sender) = self.watchers().remove(id)
             && let Some(record) = record

@@ -17,7 +17,7 @@ pub use engine::{
 pub use executor::{
     ComponentSource, ExecutionObserver, Executor, FlowRun, InstanceInfo, idempotency_key,
 };
-pub use lifecycle::FlowLifecycle;
+pub use lifecycle::{FlowLifecycle, LifecycleFinishes};
 pub use local::{DirectoryComponents, RecordingObserver};
 pub use record::{
     ExecutionRecord, ExecutionStatus, FlowResponse, FlowResult, StepFailure, StepRecord, StepStatus,

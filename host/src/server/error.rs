@@ -165,6 +165,7 @@ impl From<InstanceError> for AppError {
     fn from(e: InstanceError) -> Self {
         match e {
             InstanceError::NotFound(_) => Self::not_found(e.to_string()),
+            InstanceError::WrongState { .. } => Self::conflict(e.to_string()),
             InstanceError::UnknownIntegration(_) | InstanceError::UnknownTenant(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
             }
