@@ -8,6 +8,7 @@ mod fake;
 mod instance_allow;
 mod lifecycle;
 mod lifecycle_durable;
+mod load;
 mod schedules;
 mod webhooks;
 

@@ -1,0 +1,110 @@
+//! One tenant's load cannot starve another: its steps get a share of the
+//! sandbox's instance slots and wait for a free one (instead of failing
+//! with the pool's "maximum concurrent limit" error).
+
+use serde_json::{Value, json};
+
+use super::{FLOW_DEADLINE, LOOPBACK_CONFIG, post_json};
+use crate::server::{ServerOptions, TestServer, poll};
+
+const FLOOD: &str = r#"
+name: flood
+version: 1
+config:
+  - { key: gate, type: string, default: "http://127.0.0.1:9" }
+flows:
+  - name: fan
+    trigger: { type: webhook }
+    steps:
+      - id: each
+        for_each: "{{ trigger.body.items }}"
+        concurrency: 16
+        steps:
+          - { id: nap, component: echo@1.0.0, action: sleep, input: { ms: "{{ item }}" } }
+  - name: quick
+    trigger: { type: webhook, mode: sync, timeout: 60s }
+    steps:
+      - { id: a, component: echo@1.0.0, action: echo, input: { ok: true } }
+  - name: slow
+    trigger: { type: webhook }
+    steps:
+      - { id: call, component: http@1.0.0, action: request, input: { method: POST, url: "{{ config.gate }}/slow" } }
+  - name: slow_by_hand
+    trigger: { type: manual }
+    steps:
+      - { id: call, component: http@1.0.0, action: request, input: { method: POST, url: "{{ config.gate }}/slow" } }
+"#;
+
+fn server_with(extra: &str) -> TestServer {
+    let server = TestServer::start(ServerOptions {
+        config: Some(format!("{LOOPBACK_CONFIG}\n{extra}")),
+        ..ServerOptions::with_all_builtins()
+    });
+    let pushed = server.api().push_integration(FLOOD);
+    assert_eq!(pushed.status, 201, "{pushed:?}");
+    server
+}
+
+/// An active instance of `flood@1` for `tenant`; returns its id.
+fn active(server: &TestServer, tenant: &str, config: Value) -> String {
+    let api = server.api();
+    let made = api.post("/v1/tenants", &json!({ "name": tenant }));
+    assert!(made.status == 201 || made.status == 409, "{made:?}");
+    let created = api.post(
+        "/v1/instances",
+        &json!({ "integration": "flood@1", "tenant": tenant, "config": config }),
+    );
+    assert_eq!(created.status, 201, "{created:?}");
+    let id = created.json["id"].as_str().unwrap().to_owned();
+    assert_eq!(api.enable(&id).json["status"], "active");
+    id
+}
+
+#[test]
+fn a_flooding_tenant_waits_for_its_share_of_instances() {
+    // A pool of 8 instances, 4 per tenant; the flood wants 48 at once.
+    let server = server_with("[sandbox.pool]\ninstances = 8\nper_tenant = 4\n");
+    let a = active(&server, "hoarder", json!({}));
+    let b = active(&server, "bystander", json!({}));
+
+    let items = vec![300; 16];
+    let mut flood = Vec::new();
+    for _ in 0..3 {
+        let answer = post_json(
+            &server,
+            &format!("/hooks/{a}/fan"),
+            &json!({ "items": items }),
+            &[],
+        );
+        assert_eq!(answer.status, 202, "{answer:?}");
+        flood.push(answer.execution_id());
+    }
+    // The bystander's sync flow answers while the flood runs.
+    for _ in 0..3 {
+        let answer = post_json(&server, &format!("/hooks/{b}/quick"), &json!({}), &[]);
+        assert_eq!(answer.status, 200, "the bystander's hook: {answer:?}");
+        assert_eq!(answer.json["ok"], true, "{answer:?}");
+    }
+    // The flood's own items waited for slots instead of failing.
+    let api = server.api();
+    for id in &flood {
+        let mut last = Value::Null;
+        let ended = poll(FLOW_DEADLINE, || {
+            last = api.get(&format!("/v1/executions/{id}")).json;
+            matches!(last["status"].as_str(), Some("succeeded" | "failed"))
+        });
+        assert!(ended, "flood execution {id} did not end: {last:#}");
+        assert_eq!(last["status"], "succeeded", "{last:#}");
+        let naps = last["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["step"] == "nap")
+            .count();
+        assert_eq!(naps, 16, "{last:#}");
+    }
+    assert!(
+        !server.stderr().contains("maximum concurrent limit"),
+        "no step hit the pool's limit"
+    );
+}
