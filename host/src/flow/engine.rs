@@ -18,7 +18,8 @@ use super::executor::{ComponentSource, ExecutionObserver, Executor, FlowRun, Ins
 use super::metrics::EngineMetrics;
 use super::record::{ExecutionRecord, ExecutionStatus, FlowResponse, StepRecord};
 use crate::instances::Instances;
-use crate::integration::split_component_ref;
+use crate::instances::lifecycle::is_lifecycle_key;
+use crate::integration::{Trigger, split_component_ref};
 use crate::metrics::Metrics;
 use crate::sandbox::Sandbox;
 use crate::storage::{Inserted, Storage, StorageError};
@@ -36,6 +37,12 @@ pub struct EngineConfig {
     /// Finished executions older than this are deleted. Default 14 days.
     #[serde(with = "duration_serde")]
     pub retention: Duration,
+    /// Executions one tenant may have waiting for a worker (at least 1);
+    /// past it, webhooks, manual runs and replays answer 429 with
+    /// `Retry-After` and store nothing, so a flood of large webhooks
+    /// cannot fill the disk. Deploy and teardown flows are exempt. Default
+    /// 1,000: at 6 MiB per webhook body, about 6 GiB per tenant at most.
+    pub max_queued_per_tenant: usize,
 }
 
 impl Default for EngineConfig {
@@ -44,9 +51,14 @@ impl Default for EngineConfig {
             workers: 16,
             per_tenant: 4,
             retention: Duration::from_secs(14 * 24 * 3600),
+            max_queued_per_tenant: 1_000,
         }
     }
 }
+
+/// What a tenant past [`EngineConfig::max_queued_per_tenant`] is told to
+/// wait before trying again (`Retry-After`).
+pub const QUEUE_FULL_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// How far an execution has come, for callers waiting on it.
 #[derive(Clone, Debug)]
@@ -105,6 +117,16 @@ pub enum EngineError {
     /// No such execution.
     #[error("execution {0:?} not found")]
     UnknownExecution(String),
+    /// The tenant has as many executions queued as it may.
+    #[error(
+        "tenant {tenant:?} already has {limit} executions queued, the most allowed ([engine] max_queued_per_tenant); retry later"
+    )]
+    QueueFull {
+        /// The tenant.
+        tenant: String,
+        /// [`EngineConfig::max_queued_per_tenant`].
+        limit: usize,
+    },
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -241,12 +263,25 @@ impl FlowEngine {
             .store
             .get_integration(&instance.integration, instance.version)?
             .ok_or_else(|| EngineError::UnknownInstance(new.instance.clone()))?;
-        if integration.model.flow(&new.flow).is_none() {
+        let Some(flow) = integration.model.flow(&new.flow) else {
             return Err(EngineError::UnknownFlow {
                 integration: integration.reference(),
                 flow: new.flow,
             });
+        };
+        // Lifecycle flows are bounded by the instances (one transition at
+        // a time each) and must not fail for a flood of the tenant's own.
+        let lifecycle = matches!(flow.trigger, Trigger::Deploy | Trigger::Teardown)
+            && new.idempotency_key.as_deref().is_some_and(is_lifecycle_key);
+        let limit = self.config.max_queued_per_tenant.max(1);
+        if !lifecycle && !self.dispatcher.try_reserve(&instance.tenant, limit) {
+            self.metrics.refused.inc();
+            return Err(EngineError::QueueFull {
+                tenant: instance.tenant,
+                limit,
+            });
         }
+        let reserved = !lifecycle;
         let mut record = ExecutionRecord::queued(
             &instance.tenant,
             &instance.id,
@@ -259,10 +294,18 @@ impl FlowEngine {
         record.replay_of = new.replay_of;
         let (sender, receiver) = watch::channel(Progress::Pending);
         self.watchers().insert(record.id.clone(), sender);
-        match self.store.create_execution(&record) {
+        let stored = self.store.create_execution(&record);
+        if reserved && !matches!(stored, Ok(Inserted::Created)) {
+            self.dispatcher.release(&record.tenant);
+        }
+        match stored {
             Ok(Inserted::Created) => {
                 self.metrics.submitted.inc();
-                self.dispatcher.push(&record.tenant, &record.id);
+                if reserved {
+                    self.dispatcher.push_reserved(&record.tenant, &record.id);
+                } else {
+                    self.dispatcher.push(&record.tenant, &record.id);
+                }
                 self.metrics.queue_depth.set(self.dispatcher.depth() as i64);
                 Ok(Submitted {
                     record,

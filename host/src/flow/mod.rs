@@ -12,7 +12,8 @@ mod redact;
 
 pub use dispatch::{Dispatcher, Ticket};
 pub use engine::{
-    EngineConfig, EngineError, FinishListener, FlowEngine, NewExecution, Progress, Submitted,
+    EngineConfig, EngineError, FinishListener, FlowEngine, NewExecution, Progress,
+    QUEUE_FULL_RETRY_AFTER, Submitted,
 };
 pub use executor::{
     ComponentSource, ExecutionObserver, Executor, FlowRun, InstanceInfo, idempotency_key,

@@ -1,9 +1,11 @@
 //! One tenant's load cannot starve another: its steps get a share of the
 //! sandbox's instance slots and wait for a free one (instead of failing
-//! with the pool's "maximum concurrent limit" error).
+//! with the pool's "maximum concurrent limit" error), and its queue of
+//! executions is bounded (429 with `Retry-After` past it, nothing stored).
 
 use serde_json::{Value, json};
 
+use super::fake::HeldFake;
 use super::{FLOW_DEADLINE, LOOPBACK_CONFIG, post_json};
 use crate::server::{ServerOptions, TestServer, poll};
 
@@ -60,6 +62,17 @@ fn active(server: &TestServer, tenant: &str, config: Value) -> String {
     id
 }
 
+fn executions_of(server: &TestServer, instance: &str) -> Vec<Value> {
+    let page = server
+        .api()
+        .get(&format!("/v1/executions?instance={instance}&limit=500"));
+    assert_eq!(page.status, 200, "{page:?}");
+    page.json["executions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
 #[test]
 fn a_flooding_tenant_waits_for_its_share_of_instances() {
     // A pool of 8 instances, 4 per tenant; the flood wants 48 at once.
@@ -107,4 +120,69 @@ fn a_flooding_tenant_waits_for_its_share_of_instances() {
         !server.stderr().contains("maximum concurrent limit"),
         "no step hit the pool's limit"
     );
+}
+
+#[test]
+fn a_tenant_past_its_queue_bound_gets_429_and_nothing_is_stored() {
+    let held = HeldFake::start();
+    let server = server_with("[engine]\nper_tenant = 1\nmax_queued_per_tenant = 3\n");
+    let a = active(&server, "flooder", json!({ "gate": held.url }));
+    let b = active(&server, "patient", json!({ "gate": held.url }));
+    let hook =
+        |instance: &str| post_json(&server, &format!("/hooks/{instance}/slow"), &json!({}), &[]);
+
+    // One runs (held at its step), three wait: the bound.
+    let first = hook(&a);
+    assert_eq!(first.status, 202, "{first:?}");
+    assert!(
+        held.wait_arrivals("/slow", 1, FLOW_DEADLINE),
+        "the first one runs"
+    );
+    for _ in 0..3 {
+        let queued = hook(&a);
+        assert_eq!(queued.status, 202, "{queued:?}");
+    }
+    // Past it: webhooks, manual runs and replays are refused.
+    let api = server.api();
+    let refused = [
+        hook(&a).status,
+        api.post(
+            &format!("/v1/instances/{a}/flows/slow_by_hand/run"),
+            &json!({}),
+        )
+        .status,
+    ];
+    assert_eq!(refused, [429, 429]);
+    let replay = api.post(
+        &format!("/v1/executions/{}/replay", first.execution_id()),
+        &json!({}),
+    );
+    assert_eq!(replay.status, 429, "{replay:?}");
+    assert_eq!(replay.headers["retry-after"], "5", "{replay:?}");
+    assert!(
+        replay.error().contains("max_queued_per_tenant"),
+        "{replay:?}"
+    );
+    let webhook = hook(&a);
+    assert_eq!(webhook.status, 429, "{webhook:?}");
+    assert!(webhook.headers.contains_key("retry-after"), "{webhook:?}");
+    assert_eq!(
+        executions_of(&server, &a).len(),
+        4,
+        "nothing stored past the bound"
+    );
+    // Another tenant has its own bound.
+    assert_eq!(hook(&b).status, 202);
+    assert_eq!(server.metric("weft_executions_refused_total"), Some(4.0));
+
+    // Once the queue drains, the tenant is accepted again.
+    held.release();
+    let drained = poll(FLOW_DEADLINE, || {
+        executions_of(&server, &a)
+            .iter()
+            .all(|e| e["status"] == "succeeded")
+    });
+    assert!(drained, "{:#?}", executions_of(&server, &a));
+    let again = hook(&a);
+    assert_eq!(again.status, 202, "{again:?}");
 }
