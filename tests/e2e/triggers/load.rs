@@ -186,3 +186,49 @@ fn a_tenant_past_its_queue_bound_gets_429_and_nothing_is_stored() {
     let again = hook(&a);
     assert_eq!(again.status, 202, "{again:?}");
 }
+
+#[test]
+fn a_step_waits_for_a_slot_within_its_own_deadline() {
+    // One slot, a 2s deadline, two items of 1.2s at once: the second
+    // waits 1.2s for the slot and has 0.8s left, so it runs out of time
+    // (the typed deadline error), never "maximum concurrent limit".
+    let server = server_with("[sandbox.pool]\ninstances = 1\n[sandbox.limits]\ntimeout = \"2s\"\n");
+    let a = active(&server, "patient", json!({}));
+    let answer = post_json(
+        &server,
+        &format!("/hooks/{a}/fan"),
+        &json!({ "items": [1200, 1200] }),
+        &[],
+    );
+    assert_eq!(answer.status, 202, "{answer:?}");
+    let id = answer.execution_id();
+    let api = server.api();
+    let mut last = Value::Null;
+    let ended = poll(FLOW_DEADLINE, || {
+        last = api.get(&format!("/v1/executions/{id}")).json;
+        matches!(last["status"].as_str(), Some("succeeded" | "failed"))
+    });
+    assert!(ended, "{last:#}");
+    let step = |path: &str| {
+        last["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["path"] == path)
+            .cloned()
+            .unwrap_or_else(|| panic!("no step {path} in {last:#}"))
+    };
+    let (first, second) = (step("each[0].nap"), step("each[1].nap"));
+    let (waited, ran) = if first["status"] == "succeeded" {
+        (second, first)
+    } else {
+        (first, second)
+    };
+    assert_eq!(ran["status"], "succeeded", "{last:#}");
+    assert_eq!(waited["status"], "failed", "{last:#}");
+    assert_eq!(waited["error"]["code"], "deadline", "{waited:#}");
+    assert_eq!(
+        waited["error"]["message"], "deadline 2s exceeded",
+        "{waited:#}"
+    );
+}
