@@ -432,3 +432,6 @@ impl Instances {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
