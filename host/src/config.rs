@@ -7,6 +7,13 @@
 //! timeout = "30s"
 //! memory = "64MiB"
 //!
+//! [sandbox.pool]
+//! instances = 128      # steps running at once
+//! per_tenant = 32      # of those, one tenant's at most
+//!
+//! [engine]
+//! max_queued_per_tenant = 1000
+//!
 //! [server]
 //! public_url = "https://weft.example.com"   # default: http://<listen address>
 //! builtins = "target/components"             # default: none
@@ -198,6 +205,19 @@ mod tests {
         let text = format!("{err:#}");
         assert!(text.contains("invalid config file"), "{text}");
         assert!(text.contains("exceeds 4294967295"), "{text}");
+    }
+
+    #[test]
+    fn tenant_shares_parse() {
+        let config: Config =
+            toml::from_str("[sandbox.pool]\nper_tenant = 4\n[engine]\nmax_queued_per_tenant = 3\n")
+                .unwrap();
+        assert_eq!(config.sandbox.pool.per_tenant, 4);
+        assert_eq!(config.sandbox.pool.instances, 128);
+        assert_eq!(config.engine.max_queued_per_tenant, 3);
+        let defaults = Config::default();
+        assert_eq!(defaults.sandbox.pool.per_tenant, 32);
+        assert_eq!(defaults.engine.max_queued_per_tenant, 1_000);
     }
 
     #[test]

@@ -1,17 +1,16 @@
 //! Instances: an integration version deployed for one tenant with its own
-//! config and secrets, and its lifecycle (`created` → `active` or
-//! `deploy_failed` on enable, → `disabled` on disable).
+//! config and secrets, and its lifecycle (`created → deploying → active |
+//! deploy_failed`, `active → disabling → disabled`; see [`lifecycle`]).
 //!
 //! Secrets are sealed with the master key before they reach storage and
 //! are opened only to resolve the config a flow runs with
-//! ([`Instances::resolve_config`]). Enabling and disabling call a
-//! [`Lifecycle`] hook, where the flow engine runs the integration's deploy
-//! and teardown flows; until it exists, [`NoLifecycle`] succeeds at once.
+//! ([`Instances::resolve_config`]). Enabling and disabling submit the
+//! integration's deploy and teardown flows through a [`Lifecycle`] hook
+//! (the flow engine); the status follows their executions' ends.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 
 use crate::integration::{
@@ -19,6 +18,11 @@ use crate::integration::{
     validate_instance_config,
 };
 use crate::integrations;
+pub use lifecycle::{
+    Lifecycle, LifecycleExecution, LifecycleKind, LifecycleStarted, NoLifecycle, lifecycle_key,
+};
+
+pub mod lifecycle;
 use crate::sandbox::HostPattern;
 use crate::storage::{
     CryptoError, InstanceRecord, InstanceStatus, IntegrationRecord, SealedSecret, SecretBox,
@@ -40,6 +44,17 @@ pub enum InstanceError {
     /// Config or secrets do not fit the integration.
     #[error("instance config is invalid")]
     Invalid(ValidationErrors),
+    /// The instance's status does not allow the operation (`enable` of an
+    /// active instance, anything while deploying or disabling).
+    #[error("instance {id:?} is {}; {hint}", status.as_str())]
+    WrongState {
+        /// The instance.
+        id: String,
+        /// Its status.
+        status: InstanceStatus,
+        /// What would be allowed instead.
+        hint: &'static str,
+    },
     /// A stored secret does not open.
     #[error(transparent)]
     Crypto(#[from] CryptoError),
@@ -48,54 +63,11 @@ pub enum InstanceError {
     Storage(#[from] StorageError),
 }
 
-/// What a lifecycle flow run ended in.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct LifecycleOutcome {
-    /// Whether every flow succeeded.
-    pub ok: bool,
-    /// The execution that ran them, if any.
-    pub execution_id: Option<String>,
-}
-
-/// Runs an instance's deploy and teardown flows (the flow engine plugs in
-/// here).
-pub trait Lifecycle: Send + Sync {
-    /// Runs the deploy flows of an instance being enabled.
-    fn deploy<'a>(&'a self, instance: &'a InstanceRecord) -> BoxFuture<'a, LifecycleOutcome>;
-    /// Runs the teardown flows of an instance being disabled.
-    fn teardown<'a>(&'a self, instance: &'a InstanceRecord) -> BoxFuture<'a, LifecycleOutcome>;
-}
-
 /// Told when an instance's status or config changes (the scheduler plugs
 /// in here).
 pub trait InstanceListener: Send + Sync {
-    /// `instance` as it now is; a disabling instance is reported as
-    /// `disabled` before its teardown flows run.
+    /// `instance` as it now is (anything but `active` runs no schedules).
     fn changed(&self, instance: &InstanceRecord);
-}
-
-/// A lifecycle with no flows: enabling and disabling always succeed.
-#[derive(Debug, Default)]
-pub struct NoLifecycle;
-
-impl Lifecycle for NoLifecycle {
-    fn deploy<'a>(&'a self, _: &'a InstanceRecord) -> BoxFuture<'a, LifecycleOutcome> {
-        Box::pin(async {
-            LifecycleOutcome {
-                ok: true,
-                execution_id: None,
-            }
-        })
-    }
-
-    fn teardown<'a>(&'a self, _: &'a InstanceRecord) -> BoxFuture<'a, LifecycleOutcome> {
-        Box::pin(async {
-            LifecycleOutcome {
-                ok: true,
-                execution_id: None,
-            }
-        })
-    }
 }
 
 /// A request to create an instance.
@@ -195,6 +167,8 @@ pub struct Instances {
     secrets: SecretBox,
     lifecycle: Arc<dyn Lifecycle>,
     listener: Option<Arc<dyn InstanceListener>>,
+    /// Woken whenever a status changes ([`Instances::wait_settled`]).
+    status_changed: Arc<tokio::sync::Notify>,
     public_url: String,
 }
 
@@ -223,6 +197,7 @@ impl Instances {
             secrets,
             lifecycle,
             listener: None,
+            status_changed: Arc::new(tokio::sync::Notify::new()),
             public_url: public_url.trim_end_matches('/').to_owned(),
         }
     }
@@ -266,6 +241,7 @@ impl Instances {
             config: new.config,
             status: InstanceStatus::Created,
             last_lifecycle_execution: None,
+            lifecycle_run: None,
             created_at: now,
             updated_at: now,
             outbound_allow: new.outbound_allow,
@@ -345,6 +321,14 @@ impl Instances {
         update: InstanceUpdate,
     ) -> Result<InstanceRecord, InstanceError> {
         let current = self.get(id)?;
+        if update.integration.is_some() && current.status.is_transitional() {
+            // Its lifecycle flows run from the version it has now.
+            return Err(InstanceError::WrongState {
+                id: id.to_owned(),
+                status: current.status,
+                hint: "wait until its lifecycle flows end before changing its integration",
+            });
+        }
         let integration = match &update.integration {
             // Only versions of the same integration: another integration
             // would make the stored config and state meaningless.
@@ -383,67 +367,6 @@ impl Instances {
         let updated = updated.ok_or_else(|| InstanceError::NotFound(id.to_owned()))?;
         self.notify(&updated);
         Ok(updated)
-    }
-
-    /// After an update moved an instance to another integration version:
-    /// an active instance runs the new version's deploy flows (and ends
-    /// `active` or `deploy_failed`); any other is left as it is.
-    pub async fn upgrade_deploy(
-        &self,
-        before: &InstanceRecord,
-        after: InstanceRecord,
-    ) -> Result<InstanceRecord, InstanceError> {
-        if before.version == after.version || after.status != InstanceStatus::Active {
-            return Ok(after);
-        }
-        tracing::info!(instance = %after.id, from = before.version, to = after.version, "instance upgraded; re-running deploy");
-        self.enable(&after.id).await
-    }
-
-    /// Enables an instance: runs its deploy flows, then records `active`
-    /// or `deploy_failed`.
-    pub async fn enable(&self, id: &str) -> Result<InstanceRecord, InstanceError> {
-        let current = self.get(id)?;
-        let outcome = self.lifecycle.deploy(&current).await;
-        let status = if outcome.ok {
-            InstanceStatus::Active
-        } else {
-            InstanceStatus::DeployFailed
-        };
-        self.set_status(id, status, outcome.execution_id)
-    }
-
-    /// Disables an instance: runs its teardown flows, then records
-    /// `disabled` (a failed teardown does not keep it active).
-    pub async fn disable(&self, id: &str) -> Result<InstanceRecord, InstanceError> {
-        let current = self.get(id)?;
-        let mut stopping = current.clone();
-        stopping.status = InstanceStatus::Disabled;
-        self.notify(&stopping);
-        let outcome = self.lifecycle.teardown(&current).await;
-        if !outcome.ok {
-            tracing::warn!(instance = %id, execution = ?outcome.execution_id, "teardown failed; disabling anyway");
-        }
-        self.set_status(id, InstanceStatus::Disabled, outcome.execution_id)
-    }
-
-    fn set_status(
-        &self,
-        id: &str,
-        status: InstanceStatus,
-        execution: Option<String>,
-    ) -> Result<InstanceRecord, InstanceError> {
-        let updated = self.store.update_instance(id, &mut |record| {
-            record.status = status;
-            if execution.is_some() {
-                record.last_lifecycle_execution = execution.clone();
-            }
-            record.updated_at = chrono::Utc::now();
-        })?;
-        let record = updated.ok_or_else(|| InstanceError::NotFound(id.to_owned()))?;
-        tracing::info!(instance = %id, status = status.as_str(), "instance status changed");
-        self.notify(&record);
-        Ok(record)
     }
 
     /// The webhook URL of each webhook flow: `{public_url}/hooks/{id}/{flow}`,

@@ -404,11 +404,16 @@ pub fn poll(deadline: Duration, mut check: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// How long an instance may stay `deploying` or `disabling` in a test.
+pub const LIFECYCLE_DEADLINE: Duration = Duration::from_secs(60);
+
 /// An HTTP answer.
 #[derive(Debug, Clone)]
 pub struct Resp {
     /// Status code.
     pub status: u16,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
     /// Body text.
     pub text: String,
     /// Body as JSON (`Null` when it is not JSON).
@@ -443,9 +448,15 @@ impl Api {
         }
         let resp = req.send().unwrap_or_else(|e| panic!("{path}: {e}"));
         let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
         let text = resp.text().unwrap_or_default();
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp { status, text, json }
+        Resp {
+            status,
+            headers,
+            text,
+            json,
+        }
     }
 
     /// `GET path`.
@@ -479,6 +490,50 @@ impl Api {
     /// `DELETE path`.
     pub fn delete(&self, path: &str) -> Resp {
         self.request("DELETE", path, None)
+    }
+
+    /// Enables instance `id` (asserting the 202) and waits until it is no
+    /// longer `deploying`; returns the instance as then shown.
+    pub fn enable(&self, id: &str) -> Resp {
+        self.transition(id, "enable")
+    }
+
+    /// Disables instance `id` (asserting the 202) and waits until it is
+    /// no longer `disabling`; returns the instance as then shown.
+    pub fn disable(&self, id: &str) -> Resp {
+        self.transition(id, "disable")
+    }
+
+    fn transition(&self, id: &str, action: &str) -> Resp {
+        let started = self.post(
+            &format!("/v1/instances/{id}/{action}"),
+            &serde_json::json!({}),
+        );
+        assert_eq!(started.status, 202, "{action} {id}: {started:?}");
+        self.wait_settled(id)
+    }
+
+    /// Polls instance `id` until its status is no longer `deploying` or
+    /// `disabling`; panics after [`LIFECYCLE_DEADLINE`].
+    pub fn wait_settled(&self, id: &str) -> Resp {
+        let mut last = None;
+        let settled = poll(LIFECYCLE_DEADLINE, || {
+            let shown = self.get(&format!("/v1/instances/{id}"));
+            let done = shown.status != 200
+                || !matches!(
+                    shown.json["status"].as_str(),
+                    Some("deploying" | "disabling")
+                );
+            last = Some(shown);
+            done
+        });
+        let last = last.expect("polled at least once");
+        assert!(
+            settled,
+            "instance {id} still {} after {LIFECYCLE_DEADLINE:?}",
+            last.json["status"]
+        );
+        last
     }
 
     /// Uploads a component; returns the answer.

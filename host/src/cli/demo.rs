@@ -1,5 +1,6 @@
 //! `weft serve --demo FILE`: seeds a ready-to-call demo (the integration in
-//! FILE, tenant `demo`, one enabled instance) and prints its webhook URLs.
+//! FILE, tenant `demo`, one enabled instance, waiting for its deploy flows to
+//! end) and prints its webhook URLs.
 //! Idempotent: a second start with the same data dir reuses all three.
 
 use std::path::Path;
@@ -13,6 +14,10 @@ use crate::storage::{Inserted, InstanceStatus, TenantRecord};
 
 /// The demo tenant's name.
 pub const DEMO_TENANT: &str = "demo";
+
+/// How long seeding waits for the demo instance's deploy flows to end
+/// before printing it as it is (`deploying`) and serving anyway.
+const DEMO_DEPLOY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Seeds the demo and prints how to call it.
 pub async fn seed(state: &AppState, file: &Path) -> anyhow::Result<()> {
@@ -56,8 +61,19 @@ pub async fn seed(state: &AppState, file: &Path) -> anyhow::Result<()> {
             ..NewInstance::default()
         })?,
     };
+    if instance.status.is_transitional() {
+        // A restart during the demo's own deploy: it resumes by itself.
+        instance = state
+            .instances
+            .wait_settled(&instance.id, DEMO_DEPLOY_DEADLINE)
+            .await?;
+    }
     if instance.status != InstanceStatus::Active {
-        instance = state.instances.enable(&instance.id).await?;
+        state.instances.enable(&instance.id).await?;
+        instance = state
+            .instances
+            .wait_settled(&instance.id, DEMO_DEPLOY_DEADLINE)
+            .await?;
     }
     let webhooks = state.instances.webhooks(&instance, &integration);
     println!(

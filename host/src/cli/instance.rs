@@ -2,7 +2,9 @@
 //! with the execution commands, in `exec.rs`).
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
@@ -40,15 +42,21 @@ pub enum InstanceCommand {
         #[command(flatten)]
         values: ValueArgs,
     },
-    /// Enable an instance (runs its deploy flows).
+    /// Enable an instance (runs its deploy flows) and wait until it is
+    /// `active` (exit 0) or `deploy_failed` (exit 1).
     Enable {
         /// Instance id.
         id: String,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
-    /// Disable an instance (runs its teardown flows).
+    /// Disable an instance (runs its teardown flows) and wait until it is
+    /// `disabled`.
     Disable {
         /// Instance id.
         id: String,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     /// Start a flow whose trigger is `manual`.
     Run(super::exec::RunFlowArgs),
@@ -64,6 +72,18 @@ pub struct CreateArgs {
     tenant: Option<String>,
     #[command(flatten)]
     values: ValueArgs,
+}
+
+/// How `enable` and `disable` wait for the lifecycle flows.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Return once the server has started the flows (status `deploying`
+    /// or `disabling`) instead of waiting for the final status.
+    #[arg(long)]
+    no_wait: bool,
+    /// Give up waiting after this long (exit 1; the flows go on).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = crate::units::parse_duration)]
+    wait_timeout: Duration,
 }
 
 /// `--config` and `--secret` values.
@@ -129,6 +149,7 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let client = Client::new(remote)?;
     let path = |id: &str| format!("/v1/instances/{}", segment(id));
+    let waits = matches!(cmd, InstanceCommand::Update { .. });
     let instance: Value = match cmd {
         InstanceCommand::Run(args) => return super::exec::run_flow(args, json, remote).await,
         InstanceCommand::Create(args) => {
@@ -184,23 +205,124 @@ pub async fn run(
                 .send(Method::PATCH, &path(&id), Body::Json(body))
                 .await?
         }
-        InstanceCommand::Enable { id } => {
-            client
-                .post(&format!("{}/enable", path(&id)), json!({}))
-                .await?
+        InstanceCommand::Enable { id, wait } => {
+            return transition(&client, &id, "enable", &wait, json).await;
         }
-        InstanceCommand::Disable { id } => {
-            client
-                .post(&format!("{}/disable", path(&id)), json!({}))
-                .await?
+        InstanceCommand::Disable { id, wait } => {
+            return transition(&client, &id, "disable", &wait, json).await;
         }
+    };
+    // An upgrade of an active instance re-runs deploy: wait for it (and
+    // exit 1 if it failed).
+    let (instance, code) = if waits && is_transitional(&instance) {
+        let id = text(&instance["id"]);
+        let settled = settle(&client, &id, "deploying", Duration::from_secs(600)).await?;
+        let code = exit_for(&settled);
+        (settled, code)
+    } else {
+        (instance, ExitCode::SUCCESS)
     };
     if json {
         print_json(&instance)?;
     } else {
         print_instance(&instance);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
+}
+
+/// How long the CLI waits between looks at a transitional instance.
+const POLL_EVERY: Duration = Duration::from_millis(200);
+
+fn is_transitional(instance: &Value) -> bool {
+    matches!(instance["status"].as_str(), Some("deploying" | "disabling"))
+}
+
+/// 1 for `deploy_failed` (and a status still transitional), else 0.
+fn exit_for(instance: &Value) -> ExitCode {
+    match instance["status"].as_str() {
+        Some("deploy_failed" | "deploying" | "disabling") => ExitCode::FAILURE,
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+/// `enable` or `disable`: starts the transition, then (unless
+/// `--no-wait`) waits for the final status with a spinner.
+async fn transition(
+    client: &Client,
+    id: &str,
+    action: &str,
+    wait: &WaitArgs,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let path = format!("/v1/instances/{}", segment(id));
+    let started: Value = client
+        .post(&format!("{path}/{action}"), json!({}))
+        .await
+        .with_context(|| format!("failed to {action} instance {id}"))?;
+    if wait.no_wait {
+        if json {
+            print_json(&started)?;
+        } else {
+            println!("instance     {}", text(&started["instance"]));
+            println!("status       {}", text(&started["status"]));
+            if let Some(execution) = started["execution_id"].as_str() {
+                println!("lifecycle    execution {execution}");
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let doing = text(&started["status"]);
+    let instance = settle(client, id, &doing, wait.wait_timeout).await?;
+    if json {
+        print_json(&instance)?;
+    } else {
+        print_instance(&instance);
+    }
+    if is_transitional(&instance) {
+        anyhow::bail!(
+            "instance {id} is still {} after {}; its flows go on (weft instance show {id})",
+            text(&instance["status"]),
+            crate::units::format_duration(wait.wait_timeout)
+        );
+    }
+    if instance["status"] == "deploy_failed" {
+        let execution = text(&instance["last_lifecycle_execution"]);
+        eprintln!("error: a deploy flow failed; see weft exec show {execution}");
+    }
+    Ok(exit_for(&instance))
+}
+
+/// Polls the instance until it leaves `deploying`/`disabling` or
+/// `deadline` passes; a spinner on a terminal shows it is alive.
+async fn settle(
+    client: &Client,
+    id: &str,
+    doing: &str,
+    deadline: Duration,
+) -> anyhow::Result<Value> {
+    let path = format!("/v1/instances/{}", segment(id));
+    let spinner = std::io::stderr().is_terminal().then(|| {
+        let spinner = indicatif::ProgressBar::new_spinner();
+        spinner.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        spinner.set_message(format!("instance {id} is {doing}"));
+        spinner.enable_steady_tick(Duration::from_millis(100));
+        spinner
+    });
+    let end = Instant::now() + deadline;
+    let instance = loop {
+        let instance: Value = client.get(&path).await?;
+        if !is_transitional(&instance) || Instant::now() >= end {
+            break instance;
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    };
+    if let Some(spinner) = spinner {
+        spinner.finish_and_clear();
+    }
+    Ok(instance)
 }
 
 /// Prints an instance for people.

@@ -14,7 +14,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use crate::config::Config;
-use crate::flow::{FlowEngine, FlowLifecycle};
+use crate::flow::{FlowEngine, FlowLifecycle, LifecycleFinishes};
 use crate::instances::{Instances, NoLifecycle};
 use crate::metrics::Metrics;
 use crate::registry::ComponentRegistry;
@@ -94,12 +94,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         &metrics,
         config.engine.clone(),
     );
-    instances.set_lifecycle(Arc::new(FlowLifecycle::new(engine.clone(), store.clone())));
+    instances.set_lifecycle(Arc::new(FlowLifecycle::new(engine.clone())));
     let scheduler =
         crate::triggers::install(&store, &mut instances, &engine, &config.sandbox.outbound);
+    engine.add_finish_listener(Arc::new(LifecycleFinishes::new(instances.clone())));
     engine
         .start()
         .context("failed to resume unfinished executions")?;
+    instances
+        .recover_lifecycles()
+        .context("failed to resume unfinished deploys and teardowns")?;
     scheduler.start().context("failed to start the scheduler")?;
     let state = AppState {
         instances,

@@ -27,6 +27,9 @@ struct Queues {
     tenants: HashMap<String, TenantQueue>,
     /// Tenants in turn order; a tenant is moved to the back when served.
     turns: VecDeque<String>,
+    /// Places held by submits storing their execution
+    /// ([`Dispatcher::try_reserve`]), by tenant.
+    reserved: HashMap<String, usize>,
 }
 
 /// Per-tenant queues served round-robin under a per-tenant cap.
@@ -52,10 +55,53 @@ impl Dispatcher {
         self.queues.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Holds a place in `tenant`'s queue unless it already has `limit`
+    /// executions queued (or places held); `false` when it is full. Turn
+    /// the place into an execution with [`Dispatcher::push_reserved`] or
+    /// give it back with [`Dispatcher::release`].
+    pub fn try_reserve(&self, tenant: &str, limit: usize) -> bool {
+        let mut queues = self.queues();
+        let queued = queues.tenants.get(tenant).map_or(0, |q| q.queued.len());
+        let reserved = queues.reserved.entry(tenant.to_owned()).or_default();
+        if queued + *reserved >= limit {
+            if *reserved == 0 {
+                queues.reserved.remove(tenant);
+            }
+            return false;
+        }
+        *reserved += 1;
+        true
+    }
+
+    /// Gives back a place held by [`Dispatcher::try_reserve`].
+    pub fn release(&self, tenant: &str) {
+        let mut queues = self.queues();
+        if let Some(reserved) = queues.reserved.get_mut(tenant) {
+            *reserved = reserved.saturating_sub(1);
+            if *reserved == 0 {
+                queues.reserved.remove(tenant);
+            }
+        }
+    }
+
+    /// Queues an execution in a place held by [`Dispatcher::try_reserve`].
+    pub fn push_reserved(&self, tenant: &str, execution: &str) {
+        self.release(tenant);
+        self.push(tenant, execution);
+    }
+
+    /// Executions of `tenant` waiting for a worker.
+    pub fn queued(&self, tenant: &str) -> usize {
+        self.queues()
+            .tenants
+            .get(tenant)
+            .map_or(0, |q| q.queued.len())
+    }
+
     /// Queues an execution of `tenant`.
     pub fn push(&self, tenant: &str, execution: &str) {
         let mut queues = self.queues();
-        let Queues { tenants, turns } = &mut *queues;
+        let Queues { tenants, turns, .. } = &mut *queues;
         let queue = tenants.entry(tenant.to_owned()).or_insert_with(|| {
             turns.push_back(tenant.to_owned());
             TenantQueue::default()
@@ -82,7 +128,7 @@ impl Dispatcher {
     /// with work queued and room under its cap.
     pub fn try_next(&self) -> Option<Ticket> {
         let mut queues = self.queues();
-        let Queues { tenants, turns } = &mut *queues;
+        let Queues { tenants, turns, .. } = &mut *queues;
         let position = turns.iter().position(|tenant| {
             tenants
                 .get(tenant)
@@ -99,7 +145,7 @@ impl Dispatcher {
     /// A worker finished `ticket`'s execution.
     pub fn done(&self, ticket: &Ticket) {
         let mut queues = self.queues();
-        let Queues { tenants, turns } = &mut *queues;
+        let Queues { tenants, turns, .. } = &mut *queues;
         if let Some(queue) = tenants.get_mut(&ticket.tenant) {
             queue.running = queue.running.saturating_sub(1);
             if queue.running == 0 && queue.queued.is_empty() {
@@ -136,6 +182,24 @@ mod tests {
         d.done(&first);
         assert_eq!(d.try_next().unwrap().execution, "a1");
         assert_eq!(d.depth(), 1);
+    }
+
+    #[test]
+    fn a_full_queue_refuses_places_until_one_leaves() {
+        let d = Dispatcher::new(1);
+        assert!(d.try_reserve("a", 2));
+        d.push_reserved("a", "a0");
+        assert!(d.try_reserve("a", 2));
+        assert!(!d.try_reserve("a", 2), "one queued and one place held");
+        assert!(d.try_reserve("b", 2), "other tenants have their own bound");
+        d.release("a");
+        assert!(d.try_reserve("a", 2));
+        d.push_reserved("a", "a1");
+        assert!(!d.try_reserve("a", 2));
+        let running = d.try_next().unwrap();
+        assert_eq!(d.queued("a"), 1, "a running execution is not queued");
+        assert!(d.try_reserve("a", 2));
+        d.done(&running);
     }
 
     #[tokio::test]

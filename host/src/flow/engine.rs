@@ -21,7 +21,8 @@ use super::metrics::EngineMetrics;
 use super::record::{ExecutionRecord, ExecutionStatus, FlowResponse, LiveAnswer, StepRecord};
 use super::sealed::Sealer;
 use crate::instances::Instances;
-use crate::integration::split_component_ref;
+use crate::instances::lifecycle::is_lifecycle_key;
+use crate::integration::{Trigger, split_component_ref};
 use crate::metrics::Metrics;
 use crate::sandbox::Sandbox;
 use crate::storage::{Inserted, Storage, StorageError};
@@ -44,6 +45,12 @@ pub struct EngineConfig {
     /// Most `for_each` items one execution may start over all its loops
     /// (nested ones included). Default 100,000.
     pub for_each_max_total: usize,
+    /// Executions one tenant may have waiting for a worker (at least 1);
+    /// past it, webhooks, manual runs and replays answer 429 with
+    /// `Retry-After` and store nothing, so a flood of large webhooks
+    /// cannot fill the disk. Deploy and teardown flows are exempt. Default
+    /// 1,000: at 6 MiB per webhook body, about 6 GiB per tenant at most.
+    pub max_queued_per_tenant: usize,
 }
 
 impl Default for EngineConfig {
@@ -54,9 +61,14 @@ impl Default for EngineConfig {
             retention: Duration::from_secs(14 * 24 * 3600),
             for_each_max_items: FlowLimits::default().for_each_max_items,
             for_each_max_total: FlowLimits::default().for_each_max_total,
+            max_queued_per_tenant: 1_000,
         }
     }
 }
+
+/// What a tenant past [`EngineConfig::max_queued_per_tenant`] is told to
+/// wait before trying again (`Retry-After`).
+pub const QUEUE_FULL_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// How far an execution has come, for callers waiting on it.
 #[derive(Clone, Debug)]
@@ -117,6 +129,16 @@ pub enum EngineError {
     /// No such execution.
     #[error("execution {0:?} not found")]
     UnknownExecution(String),
+    /// The tenant has as many executions queued as it may.
+    #[error(
+        "tenant {tenant:?} already has {limit} executions queued, the most allowed ([engine] max_queued_per_tenant); retry later"
+    )]
+    QueueFull {
+        /// The tenant.
+        tenant: String,
+        /// [`EngineConfig::max_queued_per_tenant`].
+        limit: usize,
+    },
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -132,7 +154,7 @@ pub struct FlowEngine {
     watchers: Mutex<HashMap<String, watch::Sender<Progress>>>,
     metrics: EngineMetrics,
     config: EngineConfig,
-    on_finish: std::sync::OnceLock<Arc<dyn FinishListener>>,
+    on_finish: Mutex<Vec<Arc<dyn FinishListener>>>,
 }
 
 /// Told about every execution that ends (webhook callbacks plug in here).
@@ -177,13 +199,17 @@ impl FlowEngine {
             store,
             instances,
             config,
-            on_finish: std::sync::OnceLock::new(),
+            on_finish: Mutex::new(Vec::new()),
         })
     }
 
-    /// Installs the one [`FinishListener`]; a second call is ignored.
-    pub fn set_finish_listener(&self, listener: Arc<dyn FinishListener>) {
-        let _ = self.on_finish.set(listener);
+    /// Adds a [`FinishListener`] (webhook callbacks, lifecycle
+    /// transitions), told in the order added.
+    pub fn add_finish_listener(&self, listener: Arc<dyn FinishListener>) {
+        self.on_finish
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(listener);
     }
 
     /// Queues every execution a previous run of the host left unfinished,
@@ -264,6 +290,19 @@ impl FlowEngine {
                 flow: new.flow,
             });
         };
+        // Lifecycle flows are bounded by the instances (one transition at
+        // a time each) and must not fail for a flood of the tenant's own.
+        let lifecycle = matches!(flow.trigger, Trigger::Deploy | Trigger::Teardown)
+            && new.idempotency_key.as_deref().is_some_and(is_lifecycle_key);
+        let limit = self.config.max_queued_per_tenant.max(1);
+        if !lifecycle && !self.dispatcher.try_reserve(&instance.tenant, limit) {
+            self.metrics.refused.inc();
+            return Err(EngineError::QueueFull {
+                tenant: instance.tenant,
+                limit,
+            });
+        }
+        let reserved = !lifecycle;
         let mut record = ExecutionRecord::queued(
             &instance.tenant,
             &instance.id,
@@ -281,10 +320,18 @@ impl FlowEngine {
         self.sealer.protect_trigger(&mut record, flow, secrets);
         let (sender, receiver) = watch::channel(Progress::Pending);
         self.watchers().insert(record.id.clone(), sender);
-        match self.store.create_execution(&record) {
+        let stored = self.store.create_execution(&record);
+        if reserved && !matches!(stored, Ok(Inserted::Created)) {
+            self.dispatcher.release(&record.tenant);
+        }
+        match stored {
             Ok(Inserted::Created) => {
                 self.metrics.submitted.inc();
-                self.dispatcher.push(&record.tenant, &record.id);
+                if reserved {
+                    self.dispatcher.push_reserved(&record.tenant, &record.id);
+                } else {
+                    self.dispatcher.push(&record.tenant, &record.id);
+                }
                 self.metrics.queue_depth.set(self.dispatcher.depth() as i64);
                 Ok(Submitted {
                     record,
@@ -431,8 +478,15 @@ impl FlowEngine {
             tracing::error!(execution_id = %id, error = %e, "cannot record the end of an execution");
         }
         let record = self.store.get_execution(id).ok().flatten();
-        if let (Some(listener), Some(record)) = (self.on_finish.get(), &record) {
-            listener.finished(record);
+        if let Some(record) = &record {
+            let listeners = self
+                .on_finish
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            for listener in listeners {
+                listener.finished(record);
+            }
         }
         if let Some(sender) = self.watchers().remove(id)
             && let Some(record) = record

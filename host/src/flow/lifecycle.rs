@@ -1,92 +1,84 @@
-//! Deploy and teardown: enabling an instance runs its `deploy` flows,
-//! disabling it runs its `teardown` flows, each to its end, through the
-//! durable engine (so they are recorded like any execution).
+//! Deploy and teardown through the durable engine: [`FlowLifecycle`]
+//! submits an instance's lifecycle flows (recorded like any execution),
+//! and [`LifecycleFinishes`] tells the instances when one ends, which
+//! moves the instance's status on (see [`crate::instances::lifecycle`]).
 
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use serde_json::json;
 
-use super::engine::{FlowEngine, NewExecution};
+use super::engine::{FinishListener, FlowEngine, NewExecution};
 use super::executor::ComponentSource;
-use super::record::ExecutionStatus;
-use crate::instances::{Lifecycle, LifecycleOutcome};
-use crate::integration::{Trigger, split_component_ref};
+use super::record::{ExecutionRecord, ExecutionStatus};
+use crate::instances::{Instances, Lifecycle, LifecycleExecution, LifecycleKind};
+use crate::integration::split_component_ref;
 use crate::registry::ComponentRegistry;
 use crate::sandbox::LoadedComponent;
-use crate::storage::{InstanceRecord, Storage};
+use crate::storage::InstanceRecord;
 
-/// Runs lifecycle flows through the engine.
+/// Submits lifecycle flows to the engine.
 #[derive(Debug, Clone)]
 pub struct FlowLifecycle {
     engine: Arc<FlowEngine>,
-    store: Arc<dyn Storage>,
 }
 
 impl FlowLifecycle {
-    /// Lifecycle flows run by `engine`, integrations read from `store`.
-    pub fn new(engine: Arc<FlowEngine>, store: Arc<dyn Storage>) -> Self {
-        Self { engine, store }
-    }
-
-    async fn run(&self, instance: &InstanceRecord, kind: &'static str) -> LifecycleOutcome {
-        let integration = match self
-            .store
-            .get_integration(&instance.integration, instance.version)
-        {
-            Ok(Some(integration)) => integration,
-            Ok(None) | Err(_) => {
-                tracing::error!(instance = %instance.id, "integration of instance not found");
-                return LifecycleOutcome {
-                    ok: false,
-                    execution_id: None,
-                };
-            }
-        };
-        let flows = integration.model.flows.iter().filter(|f| match kind {
-            "deploy" => matches!(f.trigger, Trigger::Deploy),
-            _ => matches!(f.trigger, Trigger::Teardown),
-        });
-        let mut outcome = LifecycleOutcome {
-            ok: true,
-            execution_id: None,
-        };
-        for flow in flows {
-            let run = self
-                .engine
-                .run_to_end(NewExecution {
-                    instance: instance.id.clone(),
-                    flow: flow.name.clone(),
-                    trigger: json!({ "type": kind }),
-                    ..NewExecution::default()
-                })
-                .await;
-            match run {
-                Ok(record) => {
-                    outcome.execution_id = Some(record.id.clone());
-                    if record.status != ExecutionStatus::Succeeded {
-                        outcome.ok = false;
-                        break;
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(instance = %instance.id, flow = %flow.name, error = %e, "lifecycle flow could not run");
-                    outcome.ok = false;
-                    break;
-                }
-            }
-        }
-        outcome
+    /// Lifecycle flows run by `engine`.
+    pub fn new(engine: Arc<FlowEngine>) -> Self {
+        Self { engine }
     }
 }
 
 impl Lifecycle for FlowLifecycle {
-    fn deploy<'a>(&'a self, instance: &'a InstanceRecord) -> BoxFuture<'a, LifecycleOutcome> {
-        Box::pin(self.run(instance, "deploy"))
+    fn submit<'a>(
+        &'a self,
+        instance: &'a InstanceRecord,
+        flow: &'a str,
+        kind: LifecycleKind,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<LifecycleExecution, String>> {
+        Box::pin(async move {
+            let submitted = self
+                .engine
+                .submit(NewExecution {
+                    instance: instance.id.clone(),
+                    flow: flow.to_owned(),
+                    trigger: json!({ "type": kind.as_str() }),
+                    idempotency_key: Some(key.to_owned()),
+                    ..NewExecution::default()
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = submitted.record.status;
+            Ok(LifecycleExecution {
+                id: submitted.record.id,
+                outcome: status
+                    .is_finished()
+                    .then_some(status == ExecutionStatus::Succeeded),
+            })
+        })
     }
+}
 
-    fn teardown<'a>(&'a self, instance: &'a InstanceRecord) -> BoxFuture<'a, LifecycleOutcome> {
-        Box::pin(self.run(instance, "teardown"))
+/// Tells the instances about every execution that ends, so a lifecycle
+/// transition moves on when its execution ends.
+#[derive(Debug)]
+pub struct LifecycleFinishes {
+    instances: Instances,
+}
+
+impl LifecycleFinishes {
+    /// A listener for `instances` (the fully wired one).
+    pub fn new(instances: Instances) -> Self {
+        Self { instances }
+    }
+}
+
+impl FinishListener for LifecycleFinishes {
+    fn finished(&self, record: &ExecutionRecord) {
+        self.instances
+            .lifecycle_execution_ended(&record.instance, record.idempotency_key.as_deref());
     }
 }
 

@@ -1,5 +1,5 @@
 //! The flow engine's Prometheus metrics: executions by status, step
-//! duration and fuel, queue depth and queue wait.
+//! duration and fuel, queue depth and queue wait, submits refused.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -26,6 +26,9 @@ struct StepLabel {
 pub struct EngineMetrics {
     /// Executions stored (`weft_executions_submitted_total`).
     pub submitted: Counter,
+    /// Submits refused because the tenant's queue was full
+    /// (`weft_executions_refused_total`).
+    pub refused: Counter,
     executions: Family<StatusLabel, Counter>,
     steps: Family<StepLabel, Histogram>,
     step_fuel: Histogram,
@@ -40,6 +43,7 @@ impl EngineMetrics {
     pub fn register(metrics: &Metrics) -> Self {
         let this = Self {
             submitted: Counter::default(),
+            refused: Counter::default(),
             executions: Family::default(),
             steps: Family::new_with_constructor(|| {
                 Histogram::new(exponential_buckets(0.0005, 2.0, 16))
@@ -52,6 +56,11 @@ impl EngineMetrics {
             "executions_submitted",
             "Executions stored and queued",
             this.submitted.clone(),
+        );
+        metrics.register(
+            "executions_refused",
+            "Submits refused because the tenant had max_queued_per_tenant executions queued",
+            this.refused.clone(),
         );
         metrics.register(
             "executions",

@@ -13,13 +13,14 @@ mod sealed;
 
 pub use dispatch::{Dispatcher, Ticket};
 pub use engine::{
-    EngineConfig, EngineError, FinishListener, FlowEngine, NewExecution, Progress, Submitted,
+    EngineConfig, EngineError, FinishListener, FlowEngine, NewExecution, Progress,
+    QUEUE_FULL_RETRY_AFTER, Submitted,
 };
 pub use executor::{
     ComponentSource, ExecutionObserver, Executor, FlowLimits, FlowRun, InstanceInfo,
     idempotency_key,
 };
-pub use lifecycle::FlowLifecycle;
+pub use lifecycle::{FlowLifecycle, LifecycleFinishes};
 pub use local::{DirectoryComponents, RecordingObserver};
 pub use record::{
     ExecutionRecord, ExecutionStatus, FlowResponse, FlowResult, LiveAnswer, StepFailure,

@@ -76,8 +76,17 @@ pub struct PoolConfig {
     /// Use the pooling allocator (falls back to on-demand allocation when
     /// the virtual-memory reservation fails). Default true.
     pub enabled: bool,
-    /// Component instances alive at once (running steps). Default 128.
+    /// Component instances alive at once (running steps). A step that
+    /// finds them all taken waits for one within its own deadline.
+    /// Default 128.
     pub instances: u32,
+    /// Of those, the most one tenant's steps may hold at once (its share;
+    /// at most `instances`); its further steps wait for one of its own
+    /// slots within their deadline, so one tenant's flood cannot take the
+    /// pool from the others. Default 32: a quarter of the default pool,
+    /// room for a `for_each` of concurrency 32 while three other tenants
+    /// are as busy.
+    pub per_tenant: u32,
 }
 
 impl Default for PoolConfig {
@@ -85,6 +94,7 @@ impl Default for PoolConfig {
         Self {
             enabled: true,
             instances: 128,
+            per_tenant: 32,
         }
     }
 }

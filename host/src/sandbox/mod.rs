@@ -24,6 +24,7 @@ mod limits;
 mod manifest;
 mod outbound;
 mod runner;
+mod slots;
 mod state;
 
 use std::sync::Arc;
@@ -42,6 +43,7 @@ pub use outbound::{
     OutboundStats, PatternError, tls_client_config,
 };
 pub use runner::{StepContext, StepOutcome, StepRequest};
+pub use slots::{InstanceSlots, SlotPermit};
 pub use state::{MemoryStateStore, StateError, StateScope, StateStore};
 
 use host_state::StepState;
@@ -66,6 +68,7 @@ pub struct Sandbox {
     limits: StepLimits,
     outbound: Arc<OutboundPolicy>,
     outbound_stats: Arc<OutboundStats>,
+    slots: InstanceSlots,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -95,6 +98,7 @@ impl Sandbox {
             limits: config.limits.clone(),
             outbound: Arc::new(OutboundPolicy::new(config.outbound.clone())),
             outbound_stats: Arc::default(),
+            slots: InstanceSlots::new(config.pool.instances, config.pool.per_tenant),
         })
     }
 

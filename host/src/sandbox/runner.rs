@@ -138,7 +138,31 @@ impl Sandbox {
             req.outbound_allow.into(),
             self.outbound_stats.clone(),
         );
-        let mut store = match self.new_store(&limits, identity, req.state, hooks) {
+        // A slot of the pool (and of the tenant's share), waited for
+        // within the step's deadline; held until the store is dropped.
+        let deadline = tokio::time::Instant::from_std(started) + limits.timeout;
+        let Some(_slot) = self
+            .slots
+            .acquire(Some(&req.context.tenant), deadline)
+            .await
+        else {
+            return StepOutcome {
+                result: Err(StepError::Deadline {
+                    limit: limits.timeout,
+                }),
+                fuel_used: 0,
+                duration: started.elapsed(),
+                peak_memory: 0,
+                logs: Vec::new(),
+            };
+        };
+        // What is left of the deadline bounds the run.
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let run_limits = StepLimits {
+            timeout: left,
+            ..limits.clone()
+        };
+        let mut store = match self.new_store(&run_limits, identity, req.state, hooks) {
             Ok(store) => store,
             Err(error) => {
                 return StepOutcome {
@@ -165,7 +189,7 @@ impl Sandbox {
                 .call_run(&mut store, &req.action, &req.input, &ctx)
                 .await
         };
-        let result = match tokio::time::timeout(limits.timeout, call).await {
+        let result = match tokio::time::timeout(left, call).await {
             Err(_elapsed) => Err(StepError::Deadline {
                 limit: limits.timeout,
             }),
@@ -203,12 +227,21 @@ impl Sandbox {
             Arc::new([]),
             self.outbound_stats.clone(),
         );
+        let deadline = tokio::time::Instant::now() + limits.timeout;
+        let _slot = self
+            .slots
+            .acquire(None, deadline)
+            .await
+            .ok_or(StepError::Deadline {
+                limit: limits.timeout,
+            })?;
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let mut store = self.new_store(&limits, StepIdentity::default(), state, hooks)?;
         let call = async {
             let connector = component.pre.instantiate_async(&mut store).await?;
             connector.call_describe(&mut store).await
         };
-        match tokio::time::timeout(limits.timeout, call).await {
+        match tokio::time::timeout(left, call).await {
             Err(_elapsed) => Err(StepError::Deadline {
                 limit: limits.timeout,
             }),

@@ -30,6 +30,8 @@ pub struct AppError {
     status: StatusCode,
     message: String,
     details: Vec<String>,
+    /// Seconds for `Retry-After` (429).
+    retry_after: Option<u64>,
 }
 
 impl AppError {
@@ -39,7 +41,15 @@ impl AppError {
             status,
             message: lowercase_first(message.into()),
             details: Vec::new(),
+            retry_after: None,
         }
+    }
+
+    /// 429 with `Retry-After` (whole seconds, at least 1).
+    pub fn too_many_requests(message: impl Into<String>, retry_after: std::time::Duration) -> Self {
+        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, message);
+        error.retry_after = Some(retry_after.as_secs().max(1));
+        error
     }
 
     /// 400.
@@ -113,6 +123,7 @@ impl IntoResponse for AppError {
             tracing::debug!(status = %self.status, error = %self.message, "request refused");
         }
         let unauthorized = self.status == StatusCode::UNAUTHORIZED;
+        let retry_after = self.retry_after;
         let body = ErrorBody {
             error: self.message,
             details: self.details,
@@ -122,6 +133,11 @@ impl IntoResponse for AppError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -170,6 +186,7 @@ impl From<InstanceError> for AppError {
     fn from(e: InstanceError) -> Self {
         match e {
             InstanceError::NotFound(_) => Self::not_found(e.to_string()),
+            InstanceError::WrongState { .. } => Self::conflict(e.to_string()),
             InstanceError::UnknownIntegration(_) | InstanceError::UnknownTenant(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
             }

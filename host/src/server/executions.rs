@@ -247,6 +247,9 @@ impl From<EngineError> for AppError {
             EngineError::UnknownInstance(_)
             | EngineError::UnknownFlow { .. }
             | EngineError::UnknownExecution(_) => Self::not_found(e.to_string()),
+            EngineError::QueueFull { .. } => {
+                Self::too_many_requests(e.to_string(), crate::flow::QUEUE_FULL_RETRY_AFTER)
+            }
             EngineError::Storage(e) => Self::internal(e),
         }
     }
@@ -359,6 +362,7 @@ pub async fn show(
         (status = 202, body = Started, headers(("Location" = String, description = "/v1/executions/{new id}"))),
         (status = 404, body = ErrorBody),
         (status = 409, description = "the instance is not active", body = ErrorBody),
+        (status = 429, description = "the tenant has `max_queued_per_tenant` executions queued; nothing stored; see `Retry-After`", body = ErrorBody),
     ))]
 pub async fn replay(
     State(state): State<AppState>,
@@ -400,6 +404,7 @@ pub async fn replay(
         (status = 400, description = "the body is not JSON, or a bad Idempotency-Key", body = ErrorBody),
         (status = 404, description = "no such instance or flow", body = ErrorBody),
         (status = 409, description = "the flow is not manual, or the instance is not active", body = ErrorBody),
+        (status = 429, description = "the tenant has `max_queued_per_tenant` executions queued; nothing stored; see `Retry-After`", body = ErrorBody),
     ))]
 pub async fn run_flow(
     State(state): State<AppState>,

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -15,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::Caller;
 use super::error::{AppError, ErrorBody};
-use crate::instances::{InstanceUpdate, NewInstance};
+use crate::instances::{InstanceUpdate, LifecycleStarted, NewInstance};
 use crate::storage::InstanceRecord;
 
 /// An instance as shown: config values, secrets as `***`, webhook URLs.
@@ -27,7 +28,8 @@ pub struct InstanceView {
     pub tenant: String,
     /// `name@version` of the integration.
     pub integration: String,
-    /// `created`, `active`, `deploy_failed` or `disabled`.
+    /// `created`, `deploying`, `active`, `deploy_failed`, `disabling` or
+    /// `disabled`.
     pub status: String,
     /// Plain config values as given.
     #[schema(value_type = Object)]
@@ -254,30 +256,71 @@ pub async fn update(
     Ok(Json(view(&state, record)?))
 }
 
-/// Enables an instance (runs its deploy flows).
+/// Answer of `enable` and `disable`: the transition has started.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LifecycleAccepted {
+    /// The lifecycle execution now running (`null` when the integration
+    /// has no such flows and the status is already final).
+    pub execution_id: Option<String>,
+    /// The instance.
+    pub instance: String,
+    /// Its status now: `deploying` or `disabling` until the flows end
+    /// (poll `GET /v1/instances/{id}`), then `active`, `deploy_failed` or
+    /// `disabled`.
+    pub status: String,
+}
+
+fn lifecycle_accepted(started: LifecycleStarted) -> Response {
+    let location = started
+        .execution_id
+        .as_ref()
+        .and_then(|id| HeaderValue::from_str(&format!("/v1/executions/{id}")).ok());
+    let body = LifecycleAccepted {
+        execution_id: started.execution_id,
+        instance: started.instance.id,
+        status: started.instance.status.as_str().to_owned(),
+    };
+    let mut response = (StatusCode::ACCEPTED, Json(body)).into_response();
+    if let Some(location) = location {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+/// Enables an instance: stores `deploying`, starts its deploy flows and
+/// answers at once; the status becomes `active` or `deploy_failed` when
+/// they end (durably, also across a restart of the host).
 #[utoipa::path(post, path = "/v1/instances/{id}/enable", tag = "instances",
     params(("id" = String, Path)),
-    responses((status = 200, body = InstanceView), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 202, body = LifecycleAccepted, headers(("Location" = String, description = "/v1/executions/{deploy execution id}"))),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "the instance is active, deploying or disabling", body = ErrorBody),
+    ))]
 pub async fn enable(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<InstanceView>, AppError> {
+) -> Result<Response, AppError> {
     visible(&state, &caller, &id)?;
-    let record = state.instances.enable(&id).await?;
-    Ok(Json(view(&state, record)?))
+    Ok(lifecycle_accepted(state.instances.enable(&id).await?))
 }
 
-/// Disables an instance (runs its teardown flows).
+/// Disables an instance: stores `disabling` (its hooks and schedules stop
+/// at once), starts its teardown flows and answers at once; the status
+/// becomes `disabled` when they end.
 #[utoipa::path(post, path = "/v1/instances/{id}/disable", tag = "instances",
     params(("id" = String, Path)),
-    responses((status = 200, body = InstanceView), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 202, body = LifecycleAccepted, headers(("Location" = String, description = "/v1/executions/{teardown execution id}"))),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "the instance is created, disabled, deploying or disabling", body = ErrorBody),
+    ))]
 pub async fn disable(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<InstanceView>, AppError> {
+) -> Result<Response, AppError> {
     visible(&state, &caller, &id)?;
-    let record = state.instances.disable(&id).await?;
-    Ok(Json(view(&state, record)?))
+    Ok(lifecycle_accepted(state.instances.disable(&id).await?))
 }

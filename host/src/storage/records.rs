@@ -148,16 +148,24 @@ pub struct TokenRecord {
     pub created_at: DateTime<Utc>,
 }
 
-/// Lifecycle state of an instance.
+/// Lifecycle state of an instance: `created → deploying → active |
+/// deploy_failed`, `active | deploy_failed → disabling → disabled`,
+/// `disabled | deploy_failed → deploying` again. The two transitional
+/// states last while the lifecycle flows run; they are stored before the
+/// flows start, so a restarted host picks the transition up again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InstanceStatus {
     /// Created, never enabled.
     Created,
+    /// Being enabled: its deploy flows are running.
+    Deploying,
     /// Enabled (deploy flows succeeded).
     Active,
     /// Enabling failed in a deploy flow.
     DeployFailed,
+    /// Being disabled: its teardown flows are running.
+    Disabling,
     /// Disabled (teardown ran).
     Disabled,
 }
@@ -167,10 +175,17 @@ impl InstanceStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Created => "created",
+            Self::Deploying => "deploying",
             Self::Active => "active",
             Self::DeployFailed => "deploy_failed",
+            Self::Disabling => "disabling",
             Self::Disabled => "disabled",
         }
+    }
+
+    /// Whether lifecycle flows are running (`deploying`, `disabling`).
+    pub fn is_transitional(self) -> bool {
+        matches!(self, Self::Deploying | Self::Disabling)
     }
 }
 
@@ -191,9 +206,14 @@ pub struct InstanceRecord {
     pub secrets: BTreeMap<String, SealedSecret>,
     /// Lifecycle state.
     pub status: InstanceStatus,
-    /// Id of the last deploy or teardown execution (flow engine, later).
+    /// Id of the last deploy or teardown execution.
     #[serde(default)]
     pub last_lifecycle_execution: Option<String>,
+    /// Id of the current (or last) lifecycle transition: its flows'
+    /// executions carry it in their idempotency key, so resubmitting a
+    /// flow of the same transition returns the execution already stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle_run: Option<String>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.

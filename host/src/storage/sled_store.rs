@@ -524,6 +524,7 @@ mod tests {
                     secrets,
                     status: InstanceStatus::Created,
                     last_lifecycle_execution: None,
+                    lifecycle_run: None,
                     created_at: now,
                     updated_at: now,
                     outbound_allow: Vec::new(),

@@ -31,7 +31,7 @@ use serde_json::json;
 use super::request::trigger_value;
 use super::respond;
 use super::signature;
-use crate::flow::{EngineError, NewExecution, Submitted};
+use crate::flow::{NewExecution, Submitted};
 use crate::integration::{Flow, Trigger, WebhookTrigger};
 use crate::server::{AppError, AppState};
 use crate::storage::{InstanceRecord, InstanceStatus, IntegrationRecord};
@@ -261,12 +261,7 @@ pub(super) async fn submit(
             replay_of: None,
         })
         .await
-        .map_err(|e| match e {
-            EngineError::UnknownInstance(_) | EngineError::UnknownFlow { .. } => {
-                AppError::not_found(e.to_string())
-            }
-            EngineError::UnknownExecution(_) | EngineError::Storage(_) => AppError::internal(e),
-        })
+        .map_err(AppError::from)
 }
 
 /// Answers a submitted execution of `hook` by its mode.
@@ -288,6 +283,7 @@ pub(super) async fn answer(state: &AppState, hook: &Hook, submitted: Submitted) 
         (status = 401, description = "missing or bad HMAC signature"),
         (status = 404, description = "unknown or disabled instance, or unknown flow"),
         (status = 413, description = "body over the webhook limit"),
+        (status = 429, description = "the tenant has `max_queued_per_tenant` executions queued; nothing stored; see `Retry-After`"),
         (status = 500, description = "sync: the flow failed; `{execution_id, error}`")))]
 pub(crate) async fn flow_hook(
     State(state): State<AppState>,

@@ -33,7 +33,7 @@ pub fn install(
     engine: &Arc<FlowEngine>,
     outbound: &OutboundConfig,
 ) -> Arc<Scheduler> {
-    engine.set_finish_listener(Arc::new(Callbacks::new(store.clone(), outbound.clone())));
+    engine.add_finish_listener(Arc::new(Callbacks::new(store.clone(), outbound.clone())));
     let scheduler = Scheduler::new(store.clone(), instances.clone(), engine.clone());
     instances.set_listener(scheduler.clone());
     scheduler

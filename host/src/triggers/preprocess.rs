@@ -29,7 +29,7 @@ use super::hooks::{
 };
 use super::request::trigger_value;
 use super::respond;
-use crate::flow::{EngineError, ExecutionStatus, NewExecution};
+use crate::flow::{ExecutionStatus, NewExecution};
 use crate::integration::Trigger;
 use crate::server::{AppError, AppState};
 
@@ -86,12 +86,7 @@ pub(crate) async fn hook(
             ..NewExecution::default()
         })
         .await
-        .map_err(|e| match e {
-            EngineError::UnknownInstance(_) | EngineError::UnknownFlow { .. } => {
-                AppError::not_found(e.to_string())
-            }
-            _ => AppError::internal(e),
-        })?;
+        .map_err(AppError::from)?;
     match record.status {
         ExecutionStatus::Succeeded => {}
         ExecutionStatus::Failed => return Ok(respond::failed(&record.id, record.error.as_deref())),

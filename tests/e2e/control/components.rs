@@ -153,11 +153,7 @@ fn restart_keeps_everything_and_compiles_nothing() {
     );
     let instance = hello_instance(&api, "acme");
     let id = instance["id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        api.post(&format!("/v1/instances/{id}/enable"), &json!({}))
-            .status,
-        200
-    );
+    assert_eq!(api.enable(&id).json["status"], "active");
 
     for round in ["graceful", "kill -9"] {
         if round == "graceful" {

@@ -51,6 +51,7 @@ fn secret_values_appear_nowhere_in_clear() {
     answers.push(tenant.get(&format!("/v1/instances/{id}")));
     answers.push(api.get("/v1/instances"));
     answers.push(tenant.post(&format!("/v1/instances/{id}/enable"), &json!({})));
+    answers.push(tenant.wait_settled(&id));
     // A rejected update must not echo the secret either.
     let rejected = tenant.patch(
         &format!("/v1/instances/{id}"),

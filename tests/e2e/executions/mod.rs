@@ -132,8 +132,7 @@ pub fn instance(api: &Api, tenant: &str, secret: Option<&str>, enable: bool) -> 
     assert_eq!(made.status, 201, "{made:?}");
     let id = made.json["id"].as_str().unwrap().to_owned();
     if enable {
-        let enabled = api.post(&format!("/v1/instances/{id}/enable"), &json!({}));
-        assert_eq!(enabled.status, 200, "{enabled:?}");
+        let enabled = api.enable(&id);
         assert_eq!(enabled.json["status"], "active", "{enabled:?}");
     }
     id

@@ -207,9 +207,7 @@ fn two_way_sync_registers_and_removes_its_webhooks() {
     assert_eq!(patched.body["name"], "Acme Corp");
 
     // Teardown removes every registered webhook.
-    let disabled = server
-        .api()
-        .post(&format!("/v1/instances/{id}/disable"), &json!({}));
+    let disabled = server.api().disable(&id);
     assert_eq!(disabled.json["status"], "disabled", "{disabled:?}");
     assert!(
         crm_hooks.lock().unwrap().is_empty(),

@@ -139,3 +139,85 @@ impl Drop for Fake {
         }
     }
 }
+
+/// A fake service that accepts every request and holds it open until the
+/// test releases it (then it, and every later request, gets
+/// `200 {"ok": true}`): a third party that is slow for exactly as long as
+/// the test needs, e.g. to kill the host in the middle of a step.
+pub struct HeldFake {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    arrived: Arc<Mutex<Vec<String>>>,
+    open: tokio::sync::watch::Sender<bool>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl HeldFake {
+    /// Starts the fake, holding requests.
+    pub fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a fake service");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let arrived = Arc::new(Mutex::new(Vec::new()));
+        let (open, opened) = tokio::sync::watch::channel(false);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let recorded = arrived.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("fake runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                let app = axum::Router::new().fallback(move |uri: Uri| {
+                    let recorded = recorded.clone();
+                    let mut opened = opened.clone();
+                    async move {
+                        recorded.lock().unwrap().push(uri.path().to_owned());
+                        let _ = opened.wait_for(|open| *open).await;
+                        axum::Json(serde_json::json!({ "ok": true }))
+                    }
+                });
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            });
+        });
+        Self {
+            url,
+            arrived,
+            open,
+            stop: Some(stop),
+        }
+    }
+
+    /// Waits until `n` requests to `path` have arrived (held or not);
+    /// false after `deadline`.
+    pub fn wait_arrivals(&self, path: &str, n: usize, deadline: Duration) -> bool {
+        crate::server::poll(deadline, || {
+            self.arrived
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|p| *p == path)
+                .count()
+                >= n
+        })
+    }
+
+    /// Answers the held requests and every later one at once.
+    pub fn release(&self) {
+        self.open.send_replace(true);
+    }
+}
+
+impl Drop for HeldFake {
+    fn drop(&mut self) {
+        self.release();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

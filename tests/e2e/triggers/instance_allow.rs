@@ -40,9 +40,7 @@ fn create(server: &TestServer, base: &str, allow: Value) -> crate::server::Resp 
 }
 
 fn enable(server: &TestServer, id: &str) {
-    let enabled = server
-        .api()
-        .post(&format!("/v1/instances/{id}/enable"), &json!({}));
+    let enabled = server.api().enable(id);
     assert_eq!(enabled.json["status"], "active", "{enabled:?}");
 }
 

@@ -8,6 +8,8 @@ pub(crate) mod fake;
 mod hardening;
 mod instance_allow;
 mod lifecycle;
+mod lifecycle_durable;
+mod load;
 mod schedules;
 mod webhooks;
 
@@ -72,10 +74,7 @@ pub fn enabled(server: &TestServer, yaml: &str, config: Value, secrets: Value) -
         .as_str()
         .unwrap()
         .to_owned();
-    let enabled = server
-        .api()
-        .post(&format!("/v1/instances/{id}/enable"), &json!({}));
-    assert_eq!(enabled.status, 200, "{enabled:?}");
+    let enabled = server.api().enable(&id);
     assert_eq!(enabled.json["status"], "active", "{enabled:?}");
     id
 }

@@ -105,9 +105,7 @@ fn schedules_fire_once_per_due_time_and_stop_when_disabled() {
     assert!(ticks(&recorder, &yearly).is_empty());
 
     // Disabling stops the schedule at once.
-    let disabled = server
-        .api()
-        .post(&format!("/v1/instances/{every2}/disable"), &json!({}));
+    let disabled = server.api().disable(&every2);
     assert_eq!(disabled.json["status"], "disabled");
     let stopped_at = ticks(&recorder, &every2).len();
     let seen3 = ticks(&recorder, &every3).len();

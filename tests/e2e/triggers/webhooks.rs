@@ -237,9 +237,7 @@ fn sync_async_failure_timeout_and_refusals() {
     assert_eq!(bad_callback.status, 400, "{bad_callback:?}");
 
     // A disabled instance answers 404 and runs nothing.
-    let disabled = server
-        .api()
-        .post(&format!("/v1/instances/{id}/disable"), &json!({}));
+    let disabled = server.api().disable(&id);
     assert_eq!(disabled.json["status"], "disabled", "{disabled:?}");
     let gone = post_json(
         &server,
