@@ -228,3 +228,5 @@ async fn host_survives_every_fixture_on_one_engine() {
 mod limits;
 mod rss;
 mod server;
+mod state;
+mod uploads;

@@ -34,13 +34,13 @@ fn push(api: &Api, path: &str) -> crate::server::Resp {
     api.push_component(std::fs::read(weft_tests::component_path(path)).expect("read fixture"))
 }
 
-/// Creates a tenant and an enabled instance of the integration.
-fn enabled_instance(api: &Api) -> String {
+/// Creates tenant `hostile` and an enabled instance of `integration`.
+pub fn enabled_instance(api: &Api, integration: &str) -> String {
     let created = api.post("/v1/tenants", &json!({ "name": "hostile" }));
     assert_eq!(created.status, 201, "{created:?}");
     let made = api.post(
         "/v1/instances",
-        &json!({ "integration": "hostile@1", "tenant": "hostile" }),
+        &json!({ "integration": integration, "tenant": "hostile" }),
     );
     assert_eq!(made.status, 201, "{made:?}");
     let id = made.json["id"].as_str().unwrap().to_owned();
@@ -53,16 +53,19 @@ fn enabled_instance(api: &Api) -> String {
     id
 }
 
-fn run(api: &Api, instance: &str, flow: &str) -> (Value, usize) {
-    let started = api.post(
-        &format!("/v1/instances/{instance}/flows/{flow}/run"),
-        &json!({}),
-    );
+/// Runs `flow` with `body` to its end; returns the execution and the size
+/// of its record as served.
+pub fn run_with(api: &Api, instance: &str, flow: &str, body: &Value) -> (Value, usize) {
+    let started = api.post(&format!("/v1/instances/{instance}/flows/{flow}/run"), body);
     assert_eq!(started.status, 202, "{started:?}");
     let id = started.json["execution_id"].as_str().unwrap().to_owned();
     let done = finished(api, &id);
     let size = api.get(&format!("/v1/executions/{id}")).text.len();
     (done, size)
+}
+
+fn run(api: &Api, instance: &str, flow: &str) -> (Value, usize) {
+    run_with(api, instance, flow, &json!({}))
 }
 
 /// Peak resident memory of `pid` (`VmHWM` in `/proc/PID/status`), bytes.
@@ -106,7 +109,7 @@ fn hostile_steps_are_recorded_bounded_and_the_server_keeps_serving() {
     }
     let pushed = api.push_integration(INTEGRATION);
     assert_eq!(pushed.status, 201, "{pushed:?}");
-    let instance = enabled_instance(&api);
+    let instance = enabled_instance(&api, "hostile@1");
 
     for (flow, code, message) in [
         ("json", "invalid_output", "component returned invalid json"),
