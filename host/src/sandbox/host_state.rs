@@ -22,6 +22,15 @@ pub const MAX_STATE_KEY: usize = 256;
 /// Largest state value, in bytes of JSON.
 pub const MAX_STATE_VALUE: usize = 256 * 1024;
 
+/// Most random bytes one `wasi:random` call may ask the host for
+/// (wasmtime's default is 64 MiB).
+const MAX_RANDOM_BYTES: u64 = 1 << 20;
+
+/// Largest in-memory size of one set of HTTP headers (`fields`) the guest
+/// builds (wasmtime's default is 128 KiB); with the resource cap this
+/// bounds what headers can make the host hold.
+const MAX_HTTP_FIELDS_BYTES: usize = 64 << 10;
+
 /// Severity of a log line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -230,12 +239,15 @@ impl StepState {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
+            .max_random_size(MAX_RANDOM_BYTES)
             .build();
         let mut table = ResourceTable::new();
         table.set_max_capacity(limits.resources as usize);
+        let mut http = WasiHttpCtx::new();
+        http.set_field_size_limit(MAX_HTTP_FIELDS_BYTES);
         Self {
             wasi,
-            http: WasiHttpCtx::new(),
+            http,
             table,
             hooks,
             limiter: StepLimiter::new(limits),
