@@ -88,6 +88,10 @@ mod expect {
     pub const hostile_json: Expectation =
         expect("invalid_output", "component returned invalid json");
     pub const hostile_utf8: Expectation = expect("host", "utf-8");
+    pub const hostile_describe_log: Expectation = Expectation {
+        describe: true,
+        ..expect("describe", "log limit 1 MiB exceeded")
+    };
     pub const hostile_describe: Expectation = Expectation {
         describe: true,
         ..expect("describe", "declares 10000 actions; the limit is 256")

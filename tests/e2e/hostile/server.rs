@@ -4,8 +4,8 @@
 //! not recorded (output that is not JSON or not UTF-8) ends in a failed
 //! step recorded on its execution with its typed error; the records stay
 //! small, the server's peak RSS stays under the bound, and it keeps
-//! serving. An upload whose `describe()` declares too many actions is
-//! refused with 422.
+//! serving. An upload whose `describe()` declares too many actions, or
+//! floods the log, is refused with 422.
 
 use serde_json::{Value, json};
 
@@ -95,6 +95,14 @@ fn hostile_steps_are_recorded_bounded_and_the_server_keeps_serving() {
             .error()
             .contains("declares 10000 actions; the limit is 256"),
         "{refused:?}"
+    );
+    let flood = push(&api, weft_tests::HOSTILE_DESCRIBE_LOG);
+    assert_eq!(flood.status, 422, "{flood:?}");
+    assert!(
+        flood
+            .error()
+            .contains("describe() failed: log limit 1 MiB exceeded"),
+        "{flood:?}"
     );
     for fixture in [
         weft_tests::HOSTILE_JSON,
