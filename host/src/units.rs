@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// Binary units, largest first, for printing sizes.
+const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+
 /// A number of bytes, written like `64MiB`, `512KiB`, `10MB` or `4096`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ByteSize(pub u64);
@@ -29,7 +32,6 @@ impl ByteSize {
 
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
         for (name, size) in UNITS {
             if self.0 >= size {
                 return if self.0.is_multiple_of(size) {
@@ -73,8 +75,17 @@ impl FromStr for ByteSize {
 }
 
 impl Serialize for ByteSize {
+    /// A whole number of KiB, MiB or GiB as text (`64MiB`), anything else as
+    /// the number of bytes, so every size reads back exactly (the display
+    /// form `4.5 MiB` is rounded).
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string().replace(' ', ""))
+        match UNITS
+            .iter()
+            .find(|(_, size)| self.0 >= *size && self.0.is_multiple_of(*size))
+        {
+            Some((name, size)) => s.serialize_str(&format!("{}{name}", self.0 / size)),
+            None => s.serialize_u64(self.0),
+        }
     }
 }
 
@@ -157,6 +168,34 @@ mod tests {
                 .contains("parsecs")
         );
         assert!("MiB".parse::<ByteSize>().is_err());
+    }
+
+    #[test]
+    fn every_size_serializes_and_reads_back_exactly() {
+        for n in [
+            0,
+            1,
+            12,
+            1023,
+            1024,
+            1536,
+            4 << 20,
+            (4 << 20) + 1,
+            3 << 30,
+            u64::MAX,
+        ] {
+            let json = serde_json::to_string(&ByteSize(n)).unwrap();
+            assert_eq!(
+                serde_json::from_str::<ByteSize>(&json).unwrap(),
+                ByteSize(n),
+                "{json}"
+            );
+        }
+        assert_eq!(
+            serde_json::to_string(&ByteSize::mib(64)).unwrap(),
+            "\"64MiB\""
+        );
+        assert_eq!(serde_json::to_string(&ByteSize(1536)).unwrap(), "1536");
     }
 
     #[test]

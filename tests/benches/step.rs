@@ -50,10 +50,14 @@ impl bindings::log::Host for RawHost {
 }
 
 impl bindings::state::Host for RawHost {
-    fn get(&mut self, _: bindings::state::Scope, _: String) -> wasmtime::Result<Option<String>> {
+    async fn get(
+        &mut self,
+        _: bindings::state::Scope,
+        _: String,
+    ) -> wasmtime::Result<Option<String>> {
         Ok(None)
     }
-    fn set(
+    async fn set(
         &mut self,
         _: bindings::state::Scope,
         _: String,
@@ -61,10 +65,14 @@ impl bindings::state::Host for RawHost {
     ) -> wasmtime::Result<Result<(), String>> {
         Ok(Ok(()))
     }
-    fn delete(&mut self, _: bindings::state::Scope, _: String) -> wasmtime::Result<()> {
+    async fn delete(&mut self, _: bindings::state::Scope, _: String) -> wasmtime::Result<()> {
         Ok(())
     }
-    fn keys(&mut self, _: bindings::state::Scope, _: String) -> wasmtime::Result<Vec<String>> {
+    async fn keys(
+        &mut self,
+        _: bindings::state::Scope,
+        _: String,
+    ) -> wasmtime::Result<Vec<String>> {
         Ok(Vec::new())
     }
 }

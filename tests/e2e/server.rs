@@ -228,6 +228,11 @@ impl TestServer {
         &self.url
     }
 
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The data dir (`--data-dir`).
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")

@@ -477,6 +477,13 @@ impl FlowEngine {
         if let Err(e) = finished {
             tracing::error!(execution_id = %id, error = %e, "cannot record the end of an execution");
         }
+        // Execution-scope state lives as long as its execution runs.
+        let scope = crate::sandbox::StateScope::Execution {
+            execution: id.to_owned(),
+        };
+        if let Err(e) = self.store.clear(&scope) {
+            tracing::error!(execution_id = %id, error = %e, "cannot remove execution state");
+        }
         let record = self.store.get_execution(id).ok().flatten();
         if let Some(record) = &record {
             let listeners = self

@@ -2,8 +2,12 @@
 //! and kept loaded (pre-linked) in memory for the flow engine.
 //!
 //! - **Upload**: the bytes are checked (WebAssembly component, world
-//!   `weft:connector`, only imports Weft provides), compiled, asked to
-//!   `describe()` themselves, and stored with the compiled artifact.
+//!   `weft:connector`, only imports Weft provides, sizes under the
+//!   compile caps), compiled, asked to `describe()` themselves, and stored
+//!   with the compiled artifact. Compiling runs on a blocking thread, at
+//!   most [`COMPILE_SLOTS`] at once and within [`COMPILE_DEADLINE`], and
+//!   outside the registry's change lock, so one slow upload never holds
+//!   up the others (past the deadline the upload is refused).
 //!   `name@version` is immutable: the same bytes again are a no-op, other
 //!   bytes under an existing `name@version` a [`RegistryError::Conflict`].
 //! - **Start**: every stored component is loaded from its compiled artifact
@@ -69,6 +73,13 @@ pub enum RegistryError {
     Internal(String),
 }
 
+/// Components compiled at once by uploads (each compile already uses
+/// every core; more would only share them).
+pub const COMPILE_SLOTS: usize = 2;
+
+/// Longest an upload may wait for a compile slot and compile.
+pub const COMPILE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A registered component: its record and its loaded code.
 #[derive(Clone, Debug)]
 pub struct RegisteredComponent {
@@ -95,6 +106,7 @@ pub struct ComponentRegistry {
     cache: ArtifactCache,
     loaded: RwLock<BTreeMap<(String, String), Arc<RegisteredComponent>>>,
     changes: tokio::sync::Mutex<()>,
+    compile_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for ComponentRegistry {
@@ -150,6 +162,7 @@ impl ComponentRegistry {
             metrics,
             loaded: RwLock::new(BTreeMap::new()),
             changes: tokio::sync::Mutex::new(()),
+            compile_slots: Arc::new(tokio::sync::Semaphore::new(COMPILE_SLOTS)),
         };
         let records = registry.store.list_components()?;
         let keep: HashSet<String> = records.iter().map(|r| r.sha256.clone()).collect();
@@ -239,14 +252,11 @@ impl ComponentRegistry {
 
     /// Registers a component from its `.wasm` bytes (see the module docs).
     pub async fn upload(&self, bytes: Vec<u8>, builtin: bool) -> Result<Upload, RegistryError> {
-        let _guard = self.lock_changes().await;
         let sha256 = sha256_hex(&bytes);
-        if let Some(existing) = self.loaded().values().find(|c| c.record.sha256 == sha256) {
-            return Ok(Upload {
-                record: existing.record.clone(),
-                created: false,
-            });
+        if let Some(existing) = self.find_sha(&sha256) {
+            return Ok(existing);
         }
+        // Compiling and describing happen before the change lock.
         let bytes = Arc::new(bytes);
         let component = self.compile(bytes.clone()).await?;
         let manifest = self
@@ -254,6 +264,10 @@ impl ComponentRegistry {
             .describe(&component)
             .await
             .map_err(RegistryError::Rejected)?;
+        let _guard = self.lock_changes().await;
+        if let Some(existing) = self.find_sha(&sha256) {
+            return Ok(existing);
+        }
         let reference = manifest.reference();
         if let Some(existing) = self
             .store
@@ -298,11 +312,43 @@ impl ComponentRegistry {
         })
     }
 
+    fn find_sha(&self, sha256: &str) -> Option<Upload> {
+        self.loaded()
+            .values()
+            .find(|c| c.record.sha256 == sha256)
+            .map(|existing| Upload {
+                record: existing.record.clone(),
+                created: false,
+            })
+    }
+
+    /// Compiles on a blocking thread in one of [`COMPILE_SLOTS`], within
+    /// [`COMPILE_DEADLINE`] (waiting for the slot included). A compile past
+    /// the deadline still finishes in the background (the compiler cannot
+    /// be interrupted) and keeps its slot until then; its size was capped
+    /// before it started.
     async fn compile(&self, bytes: Arc<Vec<u8>>) -> Result<LoadedComponent, RegistryError> {
         let sandbox = self.sandbox.clone();
-        let compiled = tokio::task::spawn_blocking(move || sandbox.compile(&bytes))
+        let slots = self.compile_slots.clone();
+        let task = async move {
+            let slot = slots
+                .acquire_owned()
+                .await
+                .map_err(|e| RegistryError::Internal(e.to_string()))?;
+            tokio::task::spawn_blocking(move || {
+                let _slot = slot;
+                sandbox.compile(&bytes)
+            })
             .await
-            .map_err(|e| RegistryError::Internal(e.to_string()))?;
+            .map_err(|e| RegistryError::Internal(e.to_string()))
+        };
+        let compiled = tokio::time::timeout(COMPILE_DEADLINE, task)
+            .await
+            .map_err(|_| {
+                RegistryError::Rejected(LoadError::CompileTimeout {
+                    limit: COMPILE_DEADLINE,
+                })
+            })??;
         // Count attempts that reached the compiler, failed or not: the
         // metric measures compile work.
         self.metrics.component_compilations.inc();

@@ -5,7 +5,15 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "weft:connector/connector",
-    imports: { default: trappable },
+    // State calls reach storage that flushes to disk: they are async so
+    // the host can run them on a blocking thread.
+    imports: {
+        "weft:connector/state.get": async | trappable,
+        "weft:connector/state.set": async | trappable,
+        "weft:connector/state.delete": async | trappable,
+        "weft:connector/state.keys": async | trappable,
+        default: trappable,
+    },
     exports: { default: async },
     with: {
         "wasi:http": wasmtime_wasi_http::p2::bindings::http,

@@ -72,6 +72,7 @@ impl Sandbox {
     /// Validates and compiles a component from its `.wasm` bytes.
     pub fn compile(&self, bytes: &[u8]) -> Result<LoadedComponent, LoadError> {
         check_header(bytes)?;
+        super::inspect::check_compile_size(bytes)?;
         let component = Component::from_binary(self.engine.engine(), bytes)
             .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
         self.link(component)

@@ -107,7 +107,7 @@ pub enum StepError {
     },
     /// The output was not JSON.
     #[error("component returned invalid json: {0}")]
-    InvalidOutput(String),
+    InvalidOutput(#[serde(with = "message_field")] String),
     /// The guest trapped (a panic, `unreachable`, a bad memory access).
     #[error("guest trapped: {message}")]
     Trap {
@@ -118,10 +118,35 @@ pub enum StepError {
     },
     /// The host failed (storage, a bug); not the guest's fault.
     #[error("host error: {0}")]
-    Host(String),
+    Host(#[serde(with = "message_field")] String),
 }
 
+/// Longest message (and wasm backtrace) of a [`StepError`] the host keeps,
+/// in bytes; the rest is cut with a `… [N bytes cut]` marker. A guest's
+/// error text is recorded on the execution (twice: message and detail) and
+/// printed by the CLI, so it must not be as large as the guest likes.
+pub const MAX_ERROR_MESSAGE: usize = 16 * 1024;
+
 impl StepError {
+    /// The same error with every guest-influenced text cut to
+    /// [`MAX_ERROR_MESSAGE`].
+    pub fn bounded(self) -> Self {
+        let cut = |text: String| super::logbook::cut(text, MAX_ERROR_MESSAGE);
+        match self {
+            Self::Guest { kind, message } => Self::Guest {
+                kind,
+                message: cut(message),
+            },
+            Self::InvalidOutput(message) => Self::InvalidOutput(cut(message)),
+            Self::Trap { message, backtrace } => Self::Trap {
+                message: cut(message),
+                backtrace: backtrace.map(cut),
+            },
+            Self::Host(message) => Self::Host(cut(message)),
+            other => other,
+        }
+    }
+
     /// Whether retrying the step may succeed: guest `upstream` errors and
     /// deadlines; never bad input, fatal errors or exhausted CPU/memory.
     pub fn is_retryable(&self) -> bool {
@@ -154,6 +179,34 @@ impl StepError {
     }
 }
 
+/// Serde adapter for the one-string variants of [`StepError`]: an
+/// internally tagged enum cannot hold a bare string (serde refuses with
+/// "cannot serialize tagged newtype variant"), so the string is written as
+/// `{"kind": "host", "message": "…"}` like the struct variants.
+mod message_field {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize)]
+    struct Ref<'a> {
+        message: &'a str,
+    }
+
+    #[derive(Deserialize)]
+    struct Owned {
+        message: String,
+    }
+
+    /// Writes `{"message": text}`.
+    pub fn serialize<S: Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+        Ref { message: text }.serialize(s)
+    }
+
+    /// Reads `{"message": text}`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        Owned::deserialize(d).map(|o| o.message)
+    }
+}
+
 /// Why a component could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -177,7 +230,226 @@ pub enum LoadError {
     /// `describe()` failed or reported nonsense.
     #[error("describe() failed: {0}")]
     Describe(String),
+    /// Too large to compile safely.
+    #[error("{what} of {size} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// `component` or `function N`.
+        what: String,
+        /// Its size.
+        size: usize,
+        /// The cap.
+        limit: usize,
+    },
+    /// Too many functions to compile safely.
+    #[error("component defines more than {limit} functions")]
+    TooManyFunctions {
+        /// The cap.
+        limit: usize,
+    },
+    /// Compiling took longer than allowed.
+    #[error("compiling took longer than {}", format_duration(*limit))]
+    CompileTimeout {
+        /// The deadline.
+        limit: Duration,
+    },
     /// A precompiled artifact does not fit this engine.
     #[error("precompiled artifact is incompatible with this engine: {0}")]
     Incompatible(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+    use crate::flow::{StepFailure, StepRecord, StepStatus};
+    use crate::storage::records::{decode, encode};
+
+    /// One more than the largest index [`variant_index`] returns.
+    const VARIANTS: usize = 13;
+
+    /// A dense index per variant. Exhaustive on purpose: a new variant
+    /// does not compile until it is added here and to [`sample`].
+    fn variant_index(error: &StepError) -> usize {
+        match error {
+            StepError::Guest { .. } => 0,
+            StepError::OutOfFuel { .. } => 1,
+            StepError::Deadline { .. } => 2,
+            StepError::MemoryLimit { .. } => 3,
+            StepError::TableLimit { .. } => 4,
+            StepError::ResourceLimit { .. } => 5,
+            StepError::LogLimit { .. } => 6,
+            StepError::StackOverflow { .. } => 7,
+            StepError::HostcallLimit { .. } => 8,
+            StepError::OutputTooLarge { .. } => 9,
+            StepError::InvalidOutput(_) => 10,
+            StepError::Trap { .. } => 11,
+            StepError::Host(_) => 12,
+        }
+    }
+
+    /// Text a hostile guest might produce: control characters, quotes,
+    /// backslashes, NUL, multi-byte and astral characters, or nothing.
+    fn text(rng: &mut StdRng) -> String {
+        const PIECES: &[&str] = &[
+            "",
+            "a",
+            " ",
+            "\"",
+            "\\",
+            "\0",
+            "\n",
+            "\r\t",
+            "\u{1}",
+            "\u{7f}",
+            "é",
+            "€",
+            "𝄞",
+            "***",
+            "{\"kind\":\"host\"}",
+            "message",
+            "\u{feff}",
+            "\u{fffd}",
+        ];
+        let len = rng.random_range(0..40);
+        (0..len)
+            .map(|_| PIECES[rng.random_range(0..PIECES.len())])
+            .collect()
+    }
+
+    fn size(rng: &mut StdRng) -> ByteSize {
+        match rng.random_range(0..4) {
+            0 => ByteSize(rng.random_range(0..2048)),
+            1 => ByteSize::mib(rng.random_range(0..4096)),
+            2 => ByteSize(rng.random()),
+            _ => ByteSize(u64::MAX),
+        }
+    }
+
+    fn sample(rng: &mut StdRng, index: usize) -> StepError {
+        let kinds = [
+            GuestErrorKind::InvalidInput,
+            GuestErrorKind::Upstream,
+            GuestErrorKind::Fatal,
+        ];
+        match index {
+            0 => StepError::Guest {
+                kind: kinds[rng.random_range(0..3)],
+                message: text(rng),
+            },
+            1 => StepError::OutOfFuel {
+                budget: rng.random(),
+            },
+            2 => StepError::Deadline {
+                limit: Duration::new(
+                    rng.random_range(0..10 * 366 * 86_400),
+                    rng.random_range(0..1_000_000_000),
+                ),
+            },
+            3 => StepError::MemoryLimit { limit: size(rng) },
+            4 => StepError::TableLimit {
+                limit: rng.random(),
+            },
+            5 => StepError::ResourceLimit {
+                limit: rng.random(),
+            },
+            6 => StepError::LogLimit { limit: size(rng) },
+            7 => StepError::StackOverflow { limit: size(rng) },
+            8 => StepError::HostcallLimit { limit: size(rng) },
+            9 => StepError::OutputTooLarge {
+                size: size(rng),
+                limit: size(rng),
+            },
+            10 => StepError::InvalidOutput(text(rng)),
+            11 => StepError::Trap {
+                message: text(rng),
+                backtrace: rng.random_bool(0.5).then(|| text(rng)),
+            },
+            12 => StepError::Host(text(rng)),
+            other => unreachable!("no variant {other}"),
+        }
+    }
+
+    fn record(error: StepError) -> StepRecord {
+        StepRecord {
+            path: "s".into(),
+            step: "s".into(),
+            kind: "action".into(),
+            component: Some("c@1.0.0".into()),
+            action: Some("run".into()),
+            status: StepStatus::Failed,
+            input: None,
+            output: None,
+            error: Some(StepFailure::from_step_error(error)),
+            logs: Vec::new(),
+            attempts: 1,
+            duration: Duration::from_millis(3),
+            fuel_used: 7,
+            peak_memory: 65536,
+            started_at: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+        }
+    }
+
+    /// Every variant, with many random field values, survives the step
+    /// record's storage encoding unchanged (a variant that failed to
+    /// encode used to lose the failed step's whole record).
+    #[test]
+    fn every_step_error_round_trips_through_the_record_encoding() {
+        let mut seen = [0usize; VARIANTS];
+        for seed in 0..300u64 {
+            let mut rng = StdRng::seed_from_u64(seed);
+            for index in 0..VARIANTS {
+                let error = sample(&mut rng, index);
+                seen[variant_index(&error)] += 1;
+                let step = record(error.clone());
+                let bytes = encode(&step).unwrap_or_else(|e| panic!("{error:?}: {e}"));
+                let back: StepRecord = decode("step", b"k", &bytes).unwrap_or_else(|e| {
+                    panic!("{error:?} from {}: {e}", String::from_utf8_lossy(&bytes))
+                });
+                assert_eq!(back, step, "{}", String::from_utf8_lossy(&bytes));
+                let detail = back.error.and_then(|f| f.detail);
+                assert_eq!(detail.as_ref(), Some(&error));
+                assert_eq!(detail.map(|d| d.to_string()), Some(error.to_string()));
+            }
+        }
+        assert!(seen.iter().all(|&n| n > 0), "{seen:?}");
+    }
+
+    #[test]
+    fn guest_texts_are_cut_to_the_cap() {
+        let huge = "\u{1}".repeat(MAX_ERROR_MESSAGE * 4);
+        let error = StepError::Guest {
+            kind: GuestErrorKind::Fatal,
+            message: huge.clone(),
+        }
+        .bounded();
+        let text = error.to_string();
+        assert!(text.len() < MAX_ERROR_MESSAGE + 64, "{}", text.len());
+        assert!(text.ends_with(&format!("[{} bytes cut]", MAX_ERROR_MESSAGE * 3)));
+        let trap = StepError::Trap {
+            message: huge.clone(),
+            backtrace: Some(huge),
+        }
+        .bounded();
+        let StepError::Trap { message, backtrace } = trap else {
+            unreachable!()
+        };
+        assert!(message.len() < MAX_ERROR_MESSAGE + 64);
+        assert!(backtrace.unwrap().len() < MAX_ERROR_MESSAGE + 64);
+    }
+
+    #[test]
+    fn one_string_variants_are_tagged_objects() {
+        let json = serde_json::to_value(StepError::Host("disk full".into())).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"kind": "host", "message": "disk full"})
+        );
+        let json = serde_json::to_value(StepError::InvalidOutput("eof".into())).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"kind": "invalid_output", "message": "eof"})
+        );
+    }
 }

@@ -2,24 +2,34 @@
 //! with outbound hooks, the resource limiter, captured logs, and the
 //! implementations of the `log` and `state` imports.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::{log, state};
 use super::limits::StepLimits;
+use super::logbook::{self, GuestOutput, LogBook};
 use super::outbound::OutboundHooks;
-use super::state::{StateScope, StateStore};
+use super::state::{ScopeQuota, SetError, StateScope, StateStore};
+use crate::units::ByteSize;
 
 /// Longest state key, in bytes.
 pub const MAX_STATE_KEY: usize = 256;
 /// Largest state value, in bytes of JSON.
 pub const MAX_STATE_VALUE: usize = 256 * 1024;
+
+/// Most random bytes one `wasi:random` call may ask the host for
+/// (wasmtime's default is 64 MiB).
+const MAX_RANDOM_BYTES: u64 = 1 << 20;
+
+/// Largest in-memory size of one set of HTTP headers (`fields`) the guest
+/// builds (wasmtime's default is 128 KiB); with the resource cap this
+/// bounds what headers can make the host hold.
+const MAX_HTTP_FIELDS_BYTES: usize = 64 << 10;
 
 /// Severity of a log line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,18 +167,60 @@ pub struct StepState {
     pub hooks: OutboundHooks,
     /// Memory/table/instance caps.
     pub limiter: StepLimiter,
-    /// Lines from the `log` import (stdout/stderr are collected at the end).
-    pub logs: Vec<LogLine>,
-    log_bytes: usize,
-    log_cap: usize,
-    /// The guest logged past the cap.
-    pub log_exceeded: bool,
-    /// Captured stdout.
-    pub stdout: MemoryOutputPipe,
-    /// Captured stderr.
-    pub stderr: MemoryOutputPipe,
+    /// Lines from the `log` import, stdout and stderr, under one budget.
+    logs: Arc<Mutex<LogBook>>,
     identity: StepIdentity,
     state: Arc<dyn StateStore>,
+    state_budget: StateBudget,
+}
+
+/// What a step may still write to `state`, and the per-scope quota.
+#[derive(Debug)]
+struct StateBudget {
+    bytes_left: u64,
+    writes_left: u32,
+    step_bytes: ByteSize,
+    step_writes: u32,
+    quota: ScopeQuota,
+}
+
+impl StateBudget {
+    fn new(limits: &StepLimits) -> Self {
+        Self {
+            bytes_left: limits.state_step_bytes.0,
+            writes_left: limits.state_step_writes,
+            step_bytes: limits.state_step_bytes,
+            step_writes: limits.state_step_writes,
+            quota: ScopeQuota {
+                bytes: limits.state_scope_bytes.0,
+                keys: u64::from(limits.state_scope_keys),
+            },
+        }
+    }
+
+    /// Takes `bytes` and one write from the budget, or says why not.
+    fn take(&mut self, bytes: u64) -> Result<(), String> {
+        if self.writes_left == 0 {
+            return Err(format!(
+                "this step already made {} state writes, the limit per step",
+                self.step_writes
+            ));
+        }
+        if bytes > self.bytes_left {
+            return Err(format!(
+                "this step may write {} of state in all; this write of {bytes} bytes would pass it",
+                self.step_bytes
+            ));
+        }
+        self.bytes_left -= bytes;
+        self.writes_left -= 1;
+        Ok(())
+    }
+
+    fn give_back(&mut self, bytes: u64) {
+        self.bytes_left += bytes;
+        self.writes_left += 1;
+    }
 }
 
 impl StepState {
@@ -180,57 +232,48 @@ impl StepState {
         state: Arc<dyn StateStore>,
         hooks: OutboundHooks,
     ) -> Self {
-        let log_cap = limits.logs.as_usize();
-        let stdout = MemoryOutputPipe::new(log_cap);
-        let stderr = MemoryOutputPipe::new(log_cap);
+        let logs = Arc::new(Mutex::new(LogBook::new(limits.logs)));
         let wasi = WasiCtxBuilder::new()
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
+            .stdout(GuestOutput::new(logs.clone(), LogSource::Stdout))
+            .stderr(GuestOutput::new(logs.clone(), LogSource::Stderr))
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
+            .max_random_size(MAX_RANDOM_BYTES)
             .build();
         let mut table = ResourceTable::new();
         table.set_max_capacity(limits.resources as usize);
+        let mut http = WasiHttpCtx::new();
+        http.set_field_size_limit(MAX_HTTP_FIELDS_BYTES);
         Self {
             wasi,
-            http: WasiHttpCtx::new(),
+            http,
             table,
             hooks,
             limiter: StepLimiter::new(limits),
-            logs: Vec::new(),
-            log_bytes: 0,
-            log_cap,
-            log_exceeded: false,
-            stdout,
-            stderr,
+            logs,
             identity,
             state,
+            state_budget: StateBudget::new(limits),
         }
     }
 
-    /// Whether stdout or stderr filled up (the guest wrote past the cap).
-    pub fn pipes_full(&self) -> bool {
-        self.stdout.contents().len() >= self.log_cap || self.stderr.contents().len() >= self.log_cap
+    /// Whether the guest went past the step's log budget.
+    pub fn log_exceeded(&self) -> bool {
+        logbook::lock(&self.logs).exceeded()
     }
 
-    /// All log lines: the `log` import's, then host notes, stdout, stderr.
+    /// What the guest wrote to stderr so far.
+    pub fn stderr_text(&self) -> String {
+        logbook::lock(&self.logs).stderr_text()
+    }
+
+    /// All log lines: the `log` import's, stdout's and stderr's in the
+    /// order they came, then host notes (and a line saying the budget ran
+    /// out, if it did).
     pub fn take_logs(&mut self) -> Vec<LogLine> {
-        let mut logs = std::mem::take(&mut self.logs);
-        logs.extend(self.hooks.take_notes());
-        for (pipe, source, level) in [
-            (&self.stdout, LogSource::Stdout, LogLevel::Info),
-            (&self.stderr, LogSource::Stderr, LogLevel::Warn),
-        ] {
-            let text = pipe.contents();
-            let text = String::from_utf8_lossy(&text);
-            logs.extend(text.lines().map(|line| LogLine {
-                level,
-                source,
-                message: line.to_owned(),
-            }));
-        }
-        logs
+        let notes = self.hooks.take_notes();
+        logbook::lock(&self.logs).finish(notes)
     }
 
     fn scope(&self, scope: state::Scope) -> StateScope {
@@ -271,11 +314,6 @@ impl WasiHttpView for StepState {
 
 impl log::Host for StepState {
     fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
-        self.log_bytes = self.log_bytes.saturating_add(message.len());
-        if self.log_bytes > self.log_cap {
-            self.log_exceeded = true;
-            wasmtime::bail!("log limit exceeded");
-        }
         let level = match level {
             log::Level::Trace => LogLevel::Trace,
             log::Level::Debug => LogLevel::Debug,
@@ -283,12 +321,10 @@ impl log::Host for StepState {
             log::Level::Warn => LogLevel::Warn,
             log::Level::Error => LogLevel::Error,
         };
-        self.logs.push(LogLine {
-            level,
-            source: LogSource::Log,
-            message,
-        });
-        Ok(())
+        match logbook::lock(&self.logs).log(level, message) {
+            Ok(()) => Ok(()),
+            Err(logbook::LogLimitReached) => wasmtime::bail!("log limit exceeded"),
+        }
     }
 }
 
@@ -302,15 +338,26 @@ fn check_key(key: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Runs a state backend call on a blocking thread: the sled backend
+/// flushes to disk, which must never stall an async worker.
+async fn blocking<T: Send + 'static>(
+    call: impl FnOnce() -> T + Send + 'static,
+) -> wasmtime::Result<T> {
+    tokio::task::spawn_blocking(call)
+        .await
+        .map_err(|e| wasmtime::format_err!("state call failed: {e}"))
+}
+
 impl state::Host for StepState {
-    fn get(&mut self, scope: state::Scope, key: String) -> wasmtime::Result<Option<String>> {
+    async fn get(&mut self, scope: state::Scope, key: String) -> wasmtime::Result<Option<String>> {
         if check_key(&key).is_err() {
             return Ok(None);
         }
-        Ok(self.state.get(&self.scope(scope), &key)?)
+        let (store, scope) = (self.state.clone(), self.scope(scope));
+        Ok(blocking(move || store.get(&scope, &key)).await??)
     }
 
-    fn set(
+    async fn set(
         &mut self,
         scope: state::Scope,
         key: String,
@@ -328,19 +375,38 @@ impl state::Host for StepState {
         if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&value) {
             return Ok(Err(format!("state value for {key:?} is not json: {e}")));
         }
-        self.state.set(&self.scope(scope), &key, &value)?;
-        Ok(Ok(()))
+        let cost = (key.len() + value.len()) as u64;
+        if let Err(e) = self.state_budget.take(cost) {
+            return Ok(Err(format!("state value for {key:?} refused: {e}")));
+        }
+        let (store, scope, quota) = (
+            self.state.clone(),
+            self.scope(scope),
+            self.state_budget.quota,
+        );
+        let stored =
+            blocking(move || store.set(&scope, &key, &value, quota).map_err(|e| (key, e))).await?;
+        match stored {
+            Ok(()) => Ok(Ok(())),
+            Err((key, SetError::Quota(message))) => {
+                self.state_budget.give_back(cost);
+                Ok(Err(format!("state value for {key:?} refused: {message}")))
+            }
+            Err((_, SetError::Backend(e))) => Err(e.into()),
+        }
     }
 
-    fn delete(&mut self, scope: state::Scope, key: String) -> wasmtime::Result<()> {
+    async fn delete(&mut self, scope: state::Scope, key: String) -> wasmtime::Result<()> {
         if check_key(&key).is_ok() {
-            self.state.delete(&self.scope(scope), &key)?;
+            let (store, scope) = (self.state.clone(), self.scope(scope));
+            blocking(move || store.delete(&scope, &key)).await??;
         }
         Ok(())
     }
 
-    fn keys(&mut self, scope: state::Scope, prefix: String) -> wasmtime::Result<Vec<String>> {
-        Ok(self.state.keys(&self.scope(scope), &prefix)?)
+    async fn keys(&mut self, scope: state::Scope, prefix: String) -> wasmtime::Result<Vec<String>> {
+        let (store, scope) = (self.state.clone(), self.scope(scope));
+        Ok(blocking(move || store.keys(&scope, &prefix)).await??)
     }
 }
 

@@ -39,8 +39,10 @@ pub struct StepLimits {
     pub resources: u32,
     /// Largest JSON output of one step. Default 4 MiB.
     pub output: ByteSize,
-    /// Log volume per step: `log` calls, and stdout and stderr each.
-    /// Default 1 MiB.
+    /// One log budget per step for everything recorded from the guest:
+    /// `log` calls, stdout and stderr together, each line charged its
+    /// JSON-escaped text plus 64 bytes (so empty lines are not free).
+    /// Past it the step fails with `log_limit`. Default 1 MiB.
     pub logs: ByteSize,
     /// Bytes copied between guest and host in one call (arguments of a
     /// host call, or the result of `run`). Default 64 MiB, so an output
@@ -48,6 +50,15 @@ pub struct StepLimits {
     pub hostcall_bytes: ByteSize,
     /// Wasm stack size. Default 512 KiB (wasmtime's own default).
     pub stack: ByteSize,
+    /// Bytes (keys plus values) one step may write to `state`, over all
+    /// its `set` calls and scopes. Default 4 MiB.
+    pub state_step_bytes: ByteSize,
+    /// `state.set` calls one step may make. Default 1,000.
+    pub state_step_writes: u32,
+    /// Bytes (keys plus values) one state scope may hold. Default 16 MiB.
+    pub state_scope_bytes: ByteSize,
+    /// Keys one state scope may hold. Default 10,000.
+    pub state_scope_keys: u32,
 }
 
 impl Default for StepLimits {
@@ -65,6 +76,10 @@ impl Default for StepLimits {
             logs: ByteSize::mib(1),
             hostcall_bytes: ByteSize::mib(64),
             stack: ByteSize::kib(512),
+            state_step_bytes: ByteSize::mib(4),
+            state_step_writes: 1_000,
+            state_scope_bytes: ByteSize::mib(16),
+            state_scope_keys: 10_000,
         }
     }
 }

@@ -20,7 +20,9 @@ mod component;
 mod engine;
 mod error;
 mod host_state;
+mod inspect;
 mod limits;
+mod logbook;
 mod manifest;
 mod outbound;
 mod runner;
@@ -34,17 +36,24 @@ use wasmtime::component::{HasSelf, Linker};
 
 pub use component::LoadedComponent;
 pub use engine::SharedEngine;
-pub use error::{GuestErrorKind, LoadError, StepError};
+pub use error::{GuestErrorKind, LoadError, MAX_ERROR_MESSAGE, StepError};
 pub use host_state::{LogLevel, LogLine, LogSource, MAX_STATE_KEY, MAX_STATE_VALUE};
+pub use inspect::{MAX_COMPONENT_BYTES, MAX_FUNCTION_BYTES, MAX_FUNCTIONS};
 pub use limits::{PoolConfig, StepLimits};
-pub use manifest::{ActionManifest, ComponentManifest};
+pub use logbook::{LINE_OVERHEAD, MAX_LOG_LINE};
+pub use manifest::{
+    ActionManifest, ComponentManifest, MAX_ACTIONS, MAX_DESCRIBE_BYTES, MAX_DESCRIPTION, MAX_HOSTS,
+    MAX_SCHEMA_BYTES, MAX_SCHEMA_DEPTH, MAX_TITLE,
+};
 pub use outbound::{
     AddressClass, ComponentGrant, HostPattern, OutboundConfig, OutboundCount, OutboundOutcome,
     OutboundStats, PatternError, tls_client_config,
 };
 pub use runner::{StepContext, StepOutcome, StepRequest};
 pub use slots::{InstanceSlots, SlotPermit};
-pub use state::{MemoryStateStore, StateError, StateScope, StateStore};
+pub use state::{
+    MemoryStateStore, ScopeQuota, ScopeUsage, SetError, StateError, StateScope, StateStore,
+};
 
 use host_state::StepState;
 use outbound::OutboundPolicy;

@@ -15,6 +15,7 @@ use super::engine::EPOCH_TICK;
 use super::error::{GuestErrorKind, StepError};
 use super::host_state::{LogLine, StepIdentity, StepState};
 use super::limits::StepLimits;
+use super::manifest::MAX_DESCRIBE_BYTES;
 use super::outbound::{HostPattern, OutboundHooks};
 use super::state::{MemoryStateStore, StateStore};
 use crate::units::ByteSize;
@@ -196,7 +197,8 @@ impl Sandbox {
             Ok(Err(err)) => Err(classify(err, store.data(), &limits)),
             Ok(Ok(Err(guest))) => Err(guest_error(guest)),
             Ok(Ok(Ok(output))) => parse_output(&output, &limits),
-        };
+        }
+        .map_err(StepError::bounded);
         let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
         let peak_memory = store.data().limiter.peak_memory as u64;
         let logs = store.data_mut().take_logs();
@@ -214,10 +216,16 @@ impl Sandbox {
         &self,
         component: &LoadedComponent,
     ) -> Result<ComponentInfo, StepError> {
+        let base = self.limits();
         let limits = StepLimits {
             fuel: 200_000_000,
             timeout: Duration::from_secs(10),
-            ..self.limits().clone()
+            // Lifting the answer is bounded by this, well before the
+            // manifest's own size check.
+            hostcall_bytes: base
+                .hostcall_bytes
+                .min(ByteSize(4 * MAX_DESCRIBE_BYTES as u64)),
+            ..base.clone()
         };
         let state = Arc::new(MemoryStateStore::default());
         // describe() has no business on the network: nothing is declared.
@@ -245,7 +253,7 @@ impl Sandbox {
             Err(_elapsed) => Err(StepError::Deadline {
                 limit: limits.timeout,
             }),
-            Ok(Err(err)) => Err(classify(err, store.data(), &limits)),
+            Ok(Err(err)) => Err(classify(err, store.data(), &limits).bounded()),
             Ok(Ok(info)) => Ok(info),
         }
     }
@@ -286,7 +294,7 @@ fn classify(err: wasmtime::Error, state: &StepState, limits: &StepLimits) -> Ste
             limit: limits.table_elements,
         };
     }
-    if state.log_exceeded || state.pipes_full() {
+    if state.log_exceeded() {
         return StepError::LogLimit { limit: limits.logs };
     }
     if err
@@ -329,8 +337,7 @@ fn classify(err: wasmtime::Error, state: &StepState, limits: &StepLimits) -> Ste
 
 /// The Rust panic message the guest printed to stderr, if any.
 fn panic_message(state: &StepState) -> Option<String> {
-    let stderr = state.stderr.contents();
-    let text = String::from_utf8_lossy(&stderr);
+    let text = state.stderr_text();
     let mut lines = text.lines().skip_while(|l| !l.contains("panicked at"));
     let location = lines.next()?;
     let message = lines.next().unwrap_or("").trim();

@@ -24,6 +24,7 @@ use super::records::{decode, encode};
 use super::sled_store::backend;
 use super::{Inserted, Result, SledStore, StorageError};
 use crate::flow::{ExecutionRecord, ExecutionStatus, StepRecord};
+use crate::sandbox::{StateScope, StateStore};
 
 /// Which executions to list.
 #[derive(Clone, Debug, Default)]
@@ -252,6 +253,12 @@ impl ExecutionStore for SledStore {
                         .remove(idempotency_key(&record, k))
                         .map_err(backend)?;
                 }
+                // Normally gone when the execution ended; this catches
+                // executions that ended before the host removed it.
+                let scope = StateScope::Execution {
+                    execution: record.id.clone(),
+                };
+                StateStore::clear(self, &scope).map_err(|e| StorageError::Backend(e.0))?;
                 self.executions.remove(&key).map_err(backend)?;
                 pruned += 1;
             }

@@ -31,6 +31,7 @@
 //! | `instances` | UUIDv7 id (sorts by creation time) | [`InstanceRecord`] |
 //! | `instances_by_tenant` | `tenant \0 id` | empty (index) |
 //! | `state` | `scope-tag \0 scope ids \0 key` | JSON text |
+//! | `state_usage` | `scope-tag \0 scope ids \0` | the scope's bytes and keys (two u64, big-endian) |
 //!
 //! Compiled artifacts are not stored here: they depend on this node's
 //! engine, so they live in a node-local cache of files

@@ -269,7 +269,15 @@ impl Scheduler {
                 Ok(Some(entry)) => {
                     let now = Utc::now();
                     if entry.due <= now {
-                        if let Err(e) = self.fire(&entry) {
+                        // Firing flushes sled (the submitted execution and
+                        // the next due time): never on an async worker.
+                        let this = self.clone();
+                        let fired = tokio::task::spawn_blocking(move || this.fire(&entry))
+                            .await
+                            .unwrap_or_else(|e| {
+                                Err(StorageError::Backend(format!("schedule task failed: {e}")))
+                            });
+                        if let Err(e) = fired {
                             tracing::error!(error = %e, "scheduler storage failed");
                             tokio::time::sleep(RETRY_AFTER_ERROR).await;
                         }

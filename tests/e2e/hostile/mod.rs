@@ -1,7 +1,9 @@
 //! Hostile components: each fixture's hostile act ends in its typed error,
-//! through the real CLI (exit 1, the error on stderr, no hang) and
-//! in-process on one shared engine, where an ordinary step right after
-//! each hostile one still succeeds.
+//! through the real CLI (exit 1, the error on stderr, no hang, a bounded
+//! stderr and a peak RSS under [`rss::PEAK_RSS_BOUND`]) and in-process on
+//! one shared engine, where an ordinary step right after each hostile one
+//! still succeeds. [`server`] runs the fixtures that must not hurt the host
+//! through `weft serve` and checks each failed step is recorded.
 //!
 //! Every fixture in `components/hostile-*` must have an entry in
 //! [`expect`]: `foreach_hostile!` names them all, so a fixture without an
@@ -12,7 +14,7 @@ use std::sync::Arc;
 
 use weft::sandbox::{MemoryStateStore, Sandbox, SandboxConfig, StepLimits, StepRequest};
 
-use crate::support::weft;
+use rss::{PEAK_RSS_BOUND, weft_peak_rss};
 
 /// What a hostile fixture must end in, and the limits it runs under.
 pub struct Expectation {
@@ -28,6 +30,9 @@ pub struct Expectation {
     pub memory: Option<&'static str>,
     /// Timeout override.
     pub timeout: Option<&'static str>,
+    /// The failure is `describe()`'s (checked with `weft component
+    /// describe` and `Sandbox::describe`), not `run`'s.
+    pub describe: bool,
 }
 
 const fn expect(code: &'static str, message: &'static str) -> Expectation {
@@ -38,6 +43,7 @@ const fn expect(code: &'static str, message: &'static str) -> Expectation {
         fuel: None,
         memory: None,
         timeout: None,
+        describe: false,
     }
 }
 
@@ -72,10 +78,35 @@ mod expect {
         timeout: Some("1s"),
         ..expect("deadline", "deadline 1s exceeded")
     };
+    pub const hostile_log_lines: Expectation = expect("log_limit", "log limit 1 MiB exceeded");
+    pub const hostile_stdio: Expectation = expect("log_limit", "log limit 1 MiB exceeded");
+    pub const hostile_error: Expectation = expect("guest", "bytes cut]");
+    pub const hostile_state: Expectation = expect(
+        "guest",
+        "refused: this step may write 4 MiB of state in all",
+    );
+    pub const hostile_json: Expectation =
+        expect("invalid_output", "component returned invalid json");
+    pub const hostile_utf8: Expectation = expect("host", "utf-8");
+    pub const hostile_describe_log: Expectation = Expectation {
+        describe: true,
+        ..expect("describe", "log limit 1 MiB exceeded")
+    };
+    pub const hostile_describe: Expectation = Expectation {
+        describe: true,
+        ..expect("describe", "declares 10000 actions; the limit is 256")
+    };
 }
+
+/// The most any fixture's CLI run may print on stderr: its logs (at most
+/// the 1 MiB budget, printed with a short prefix per line) and its error.
+const STDERR_BOUND: usize = 3 << 20;
 
 fn cli_args(path: &Path, e: &Expectation) -> Vec<String> {
     let path = path.to_string_lossy();
+    if e.describe {
+        return vec!["component".into(), "describe".into(), path.into_owned()];
+    }
     let mut args: Vec<String> = ["component", "call", &path, "run", "--input", "{}"]
         .map(String::from)
         .to_vec();
@@ -92,13 +123,31 @@ fn cli_args(path: &Path, e: &Expectation) -> Vec<String> {
 }
 
 fn check_cli(name: &str, path: &Path, e: &Expectation) {
-    let run = weft(cli_args(path, e));
-    assert_eq!(run.code, Some(1), "{name} should fail with exit 1: {run:?}");
+    let (run, peak) = weft_peak_rss(&cli_args(path, e));
+    let tail =
+        |text: &str| text[text.floor_char_boundary(text.len().saturating_sub(2000))..].to_owned();
+    assert_eq!(
+        run.code,
+        Some(1),
+        "{name} should fail with exit 1: {:?}",
+        tail(&run.stderr)
+    );
     assert!(
         run.stderr.contains(e.message),
         "{name}: stderr should contain {:?}:\n{}",
         e.message,
-        run.stderr
+        tail(&run.stderr)
+    );
+    assert!(
+        run.stderr.len() <= STDERR_BOUND,
+        "{name}: {} bytes on stderr, over {STDERR_BOUND}",
+        run.stderr.len()
+    );
+    assert!(
+        peak <= PEAK_RSS_BOUND,
+        "{name}: peak RSS {} MiB, over {} MiB",
+        peak >> 20,
+        PEAK_RSS_BOUND >> 20
     );
     assert!(run.stdout.trim().is_empty(), "{name}: no output on failure");
     if let Some(never) = e.never {
@@ -156,6 +205,11 @@ async fn host_survives_every_fixture_on_one_engine() {
     weft_tests::foreach_hostile!(push_fixture);
     for (name, path, e) in fixtures {
         let component = sandbox.compile(&std::fs::read(&path).unwrap()).unwrap();
+        if e.describe {
+            let error = sandbox.describe(&component).await.expect_err(name);
+            assert!(error.to_string().contains(e.message), "{name}: {error}");
+            continue;
+        }
         let mut req = StepRequest::local(&sandbox, "run", "{}".into());
         req.limits = limits_for(sandbox.limits(), e);
         let outcome = sandbox.run_step(&component, req).await;
@@ -175,77 +229,8 @@ async fn host_survives_every_fixture_on_one_engine() {
     }
 }
 
-/// The same `echo` call fails under a small fuel budget (from the flag or
-/// from `weft.toml`) and passes under the default, and a smaller memory cap
-/// stops the memory fixture earlier than the default would.
-mod limits {
-    use crate::support::{temp_dir, weft};
-
-    fn echo() -> String {
-        weft_tests::component_path(weft_tests::ECHO)
-            .display()
-            .to_string()
-    }
-
-    #[test]
-    fn fuel_budget_from_flag_and_config_is_honoured() {
-        let echo = echo();
-        let ok = weft(["component", "call", &echo, "echo", "--input", "[1,2,3]"]);
-        assert_eq!(ok.code, Some(0), "{ok:?}");
-        assert!(ok.stdout.contains('3'), "{ok:?}");
-
-        let starved = weft([
-            "component",
-            "call",
-            &echo,
-            "echo",
-            "--input",
-            "[1,2,3]",
-            "--fuel",
-            "2000",
-        ]);
-        assert_eq!(starved.code, Some(1), "{starved:?}");
-        assert!(
-            starved.stderr.contains("out of fuel after 2000 units"),
-            "{starved:?}"
-        );
-
-        let dir = temp_dir();
-        let config = dir.path().join("weft.toml");
-        std::fs::write(&config, "[sandbox.limits]\nfuel = 3000\n").unwrap();
-        let config = config.display().to_string();
-        let from_file = weft(["component", "call", &echo, "echo", "--config", &config]);
-        assert_eq!(from_file.code, Some(1), "{from_file:?}");
-        assert!(
-            from_file.stderr.contains("out of fuel after 3000 units"),
-            "{from_file:?}"
-        );
-    }
-
-    #[test]
-    fn memory_cap_is_honoured() {
-        let memory = weft_tests::component_path(weft_tests::HOSTILE_MEMORY)
-            .display()
-            .to_string();
-        let small = weft(["component", "call", &memory, "run", "--memory", "4MiB"]);
-        assert_eq!(small.code, Some(1));
-        assert!(
-            small.stderr.contains("memory limit 4 MiB exceeded"),
-            "{small:?}"
-        );
-    }
-
-    #[test]
-    fn invalid_limit_values_are_usage_errors() {
-        let echo = echo();
-        let bad = weft(["component", "call", &echo, "echo", "--memory", "lots"]);
-        assert_eq!(bad.code, Some(2), "{bad:?}");
-        assert!(bad.stderr.contains("invalid size \"lots\""), "{bad:?}");
-        let bad_json = weft(["component", "call", &echo, "echo", "--input", "{nope"]);
-        assert_eq!(bad_json.code, Some(1));
-        assert!(
-            bad_json.stderr.contains("--input is not valid json"),
-            "{bad_json:?}"
-        );
-    }
-}
+mod limits;
+mod rss;
+mod server;
+mod state;
+mod uploads;
