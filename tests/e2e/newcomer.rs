@@ -192,3 +192,54 @@ fn the_generated_token_stands_out_and_says_how_to_recover() {
     assert!(stderr.contains("WEFT_OPERATOR_TOKEN"), "{stderr}");
     assert!(stderr.contains("weft token create"), "{stderr}");
 }
+
+/// `weft exec ls --limit N` ends with the command for the next page (same
+/// filters and limit, `--cursor`), and following it pages through all.
+#[test]
+fn exec_ls_pages_with_the_cursor_its_hint_gives() {
+    use crate::executions::{finished, instance, server, start};
+
+    let server = server(None);
+    let api = server.api();
+    let id = instance(&api, "acme", None, true);
+    let started: Vec<String> = (0..5)
+        .map(|n| start(&api, &id, "quick", &serde_json::json!({ "n": n })))
+        .collect();
+    for e in &started {
+        finished(&api, e);
+    }
+
+    let mut args: Vec<String> = ["exec", "ls", "--flow", "quick", "--limit", "2"]
+        .map(String::from)
+        .to_vec();
+    let mut seen = Vec::new();
+    for page in 0.. {
+        assert!(page < 5, "paging does not end: {seen:?}");
+        let ls = server.weft(&args);
+        assert_eq!(ls.code, Some(0), "{ls:?}");
+        let rows: Vec<&str> = ls
+            .stdout
+            .lines()
+            .skip(1)
+            .filter(|l| !l.starts_with('('))
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        assert!(rows.len() <= 2, "--limit 2 shows at most 2: {ls:?}");
+        seen.extend(rows.iter().map(|r| (*r).to_owned()));
+        let Some(hint) = ls.stdout.lines().find_map(|l| l.strip_prefix("(more: ")) else {
+            break;
+        };
+        let next = hint.trim_end_matches(')');
+        assert!(
+            next.starts_with("weft exec ls --flow quick --limit 2 --cursor "),
+            "{ls:?}"
+        );
+        args = next.split_whitespace().skip(1).map(String::from).collect();
+    }
+    let mut newest_first = started.clone();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first);
+
+    let bad = server.weft(["exec", "ls", "--limit", "501"]);
+    assert_eq!(bad.code, Some(2), "{bad:?}");
+}
