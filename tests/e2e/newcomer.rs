@@ -91,6 +91,26 @@ fn call_names_every_missing_field_and_wants_an_object() {
         "{omitted:?}"
     );
 
+    // Deeper problems are the component's to report (through the SDK):
+    // with the path, without serde's position.
+    let orders = weft_tests::component_path(weft_tests::ORDERS_EXAMPLE);
+    let nested = weft([
+        "component",
+        "call",
+        orders.to_str().unwrap(),
+        "total",
+        "--input",
+        r#"{"items":[{}]}"#,
+    ]);
+    assert_eq!(nested.code, Some(1), "{nested:?}");
+    assert!(
+        nested
+            .stderr
+            .contains("invalid input at 'items[0]': missing field `sku`\n"),
+        "{nested:?}"
+    );
+    assert!(!nested.stderr.contains("line 1 column"), "{nested:?}");
+
     // An action whose schema needs nothing still runs without --input.
     let echoed = weft(["component", "call", &echo, "echo"]);
     assert_eq!(echoed.code, Some(0), "{echoed:?}");
