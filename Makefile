@@ -59,13 +59,16 @@ components: setup
 	@cargo run --quiet --manifest-path components/Cargo.toml --profile tool -p wat2wasm --target-dir target -- components target/components
 
 # `make run`: build the components and weft, then serve on 127.0.0.1:8080
+# (`make run PORT=9090`, or `LISTEN=0.0.0.0:9090` for another address)
 # with every built component registered as a built-in and a demo seeded from
 # components/examples/hello/integration.yaml (tenant `demo`, one enabled
 # instance; the webhook URLs and a curl line are printed). Data stays in
 # $(WEFT_DATA), so a second `make run` reuses it. The operator token is
 # printed once, at the first start (or set WEFT_OPERATOR_TOKEN).
 WEFT_DATA ?= weft-data
+PORT ?= 8080
+LISTEN ?= 127.0.0.1:$(PORT)
 run: components
 	cargo build -p weft
-	./target/debug/weft serve --listen 127.0.0.1:8080 --data-dir $(WEFT_DATA) \
+	./target/debug/weft serve --listen $(LISTEN) --data-dir $(WEFT_DATA) \
 		--builtins target/components --demo components/examples/hello/integration.yaml

@@ -91,6 +91,13 @@ impl Method {
             Self::Options => wasi::Method::Options,
         }
     }
+
+    /// Whether a request of this method is expected to carry a body, so an
+    /// empty one is still announced with `content-length: 0` (some servers
+    /// answer 411 without it).
+    fn carries_body(self) -> bool {
+        matches!(self, Self::Post | Self::Put | Self::Patch)
+    }
 }
 
 impl std::str::FromStr for Method {
@@ -290,6 +297,19 @@ impl Request {
 
         let target = Target::parse(&self.url).map_err(refused)?;
         let headers = Fields::new();
+        // The whole body is known up front, so say how long it is: servers
+        // that do not read chunked bodies (Python's http.server, many API
+        // gateways) would otherwise see an empty one. Empty bodies of
+        // methods without body semantics send no header at all.
+        let has_length = self
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("content-length"));
+        if !has_length && (!self.body.is_empty() || self.method.carries_body()) {
+            headers
+                .append("content-length", self.body.len().to_string().as_bytes())
+                .map_err(|e| refused(format!("invalid content-length: {}", words(&e))))?;
+        }
         for (name, value) in &self.headers {
             headers
                 .append(name, value.as_bytes())

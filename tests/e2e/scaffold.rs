@@ -1,5 +1,6 @@
-//! `weft new`: the scaffolded crate builds as-is for wasm32-wasip2 and its
-//! action runs through `weft component call`.
+//! `weft new`: the scaffolded crate carries its own copy of the SDK, builds
+//! as-is for wasm32-wasip2 outside the checkout, and its action runs
+//! through `weft component call`.
 
 use std::path::Path;
 use std::process::Command;
@@ -14,8 +15,25 @@ fn scaffolded_component_builds_and_runs() {
     let created = weft(["new", "hello-conn", "--path", crate_dir.to_str().unwrap()]);
     assert_eq!(created.code, Some(0), "{created:?}");
 
-    // Share the repository's target dir so the SDK's dependencies, already
-    // built by `make components` with the same release settings, are reused.
+    // Self-contained: the SDK is written beside the crate, and nothing
+    // points into the weft checkout (the crate builds anywhere).
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let checkout = checkout.canonicalize().unwrap();
+    assert!(!crate_dir.canonicalize().unwrap().starts_with(&checkout));
+    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains(r#"weft-sdk = { path = "weft-sdk" }"#),
+        "{manifest}"
+    );
+    assert!(!manifest.contains(checkout.to_str().unwrap()), "{manifest}");
+    assert!(crate_dir.join("weft-sdk/src/lib.rs").is_file());
+    assert!(crate_dir.join("weft-sdk/wit/connector.wit").is_file());
+    let readme = std::fs::read_to_string(crate_dir.join("README.md")).unwrap();
+    assert!(readme.contains("CARGO_TARGET_DIR"), "{readme}");
+
+    // Share the repository's target dir (as the scaffold's README suggests
+    // for several connectors) so the SDK's dependencies, already built by
+    // `make components` with the same release settings, are reused.
     let target = Path::new(weft_tests::COMPONENTS_DIR).parent().unwrap();
     let mut build = Command::new("cargo");
     build

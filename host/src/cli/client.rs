@@ -17,6 +17,7 @@ pub struct RemoteOptions {
         long,
         global = true,
         env = "WEFT_SERVER",
+        hide_env_values = true,
         default_value = "http://127.0.0.1:8080"
     )]
     pub server: String,

@@ -16,6 +16,8 @@ use crate::config::Config;
 use crate::sandbox::{LoadedComponent, LogLine, Sandbox, SandboxConfig, StepRequest};
 use crate::units::{ByteSize, parse_duration};
 
+mod call_input;
+
 /// `weft component` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ComponentCommand {
@@ -56,10 +58,11 @@ pub struct CallArgs {
     file: PathBuf,
     /// The action key.
     action: String,
-    /// The input JSON, or `@FILE` to read it from a file.
-    #[arg(long, default_value = "{}")]
-    input: String,
-    /// Fuel budget (default from config: 1000000000).
+    /// The input JSON, or `@FILE` to read it from a file (`{}` when
+    /// omitted, if the action needs no fields).
+    #[arg(long)]
+    input: Option<String>,
+    /// Fuel budget (default from the settings file, else 1000000000).
     #[arg(long)]
     fuel: Option<u64>,
     /// Memory cap, e.g. 64MiB.
@@ -94,7 +97,7 @@ pub async fn run(
             super::component_remote::remove(&reference, json, remote).await
         }
         ComponentCommand::Describe { file, options } => {
-            let config = Config::load(options.config.as_deref())?;
+            let config = Config::load(options.settings.as_deref())?;
             let sandbox = local_sandbox(config.sandbox)?;
             let component = load(&sandbox, &file)?;
             let manifest = sandbox
@@ -132,7 +135,7 @@ pub async fn run(
 }
 
 async fn call(args: CallArgs, json: bool) -> anyhow::Result<ExitCode> {
-    let mut config = Config::load(args.options.config.as_deref())?.sandbox;
+    let mut config = Config::load(args.options.settings.as_deref())?.sandbox;
     if let Some(fuel) = args.fuel {
         config.limits.fuel = fuel;
     }
@@ -142,9 +145,17 @@ async fn call(args: CallArgs, json: bool) -> anyhow::Result<ExitCode> {
     if let Some(timeout) = args.timeout {
         config.limits.timeout = timeout;
     }
-    let input = read_input(&args.input)?;
+    let input = args.input.as_deref().map(read_input).transpose()?;
     let sandbox = local_sandbox(config)?;
     let component = load(&sandbox, &args.file)?;
+    // Check the action and input against the component's own description
+    // first; a component that cannot describe itself under these limits
+    // (a starved fuel budget, a hostile fixture) is simply run.
+    let input = match sandbox.describe(&component).await {
+        Ok(manifest) => call_input::check(&manifest, &args.action, input.as_deref())
+            .map_err(anyhow::Error::msg)?,
+        Err(_) => input.unwrap_or_else(|| "{}".to_owned()),
+    };
     let request = StepRequest::local(&sandbox, &args.action, input);
     let outcome = sandbox.run_step(&component, request).await;
     if json {

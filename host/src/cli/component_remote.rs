@@ -28,7 +28,7 @@ pub async fn push(
     json: bool,
     remote: &RemoteOptions,
 ) -> anyhow::Result<ExitCode> {
-    let config = Config::load(options.config.as_deref())?;
+    let config = Config::load(options.settings.as_deref())?;
     let sandbox = local_sandbox(config.sandbox)?;
     let component = load(&sandbox, file)?;
     let manifest = sandbox

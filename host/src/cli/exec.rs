@@ -55,8 +55,12 @@ pub struct LsArgs {
     #[arg(long)]
     status: Option<String>,
     /// At most this many (1 to 500; the server's default is 50).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=500))]
     limit: Option<u32>,
+    /// Continue after a previous page: the cursor its `more:` line (or the
+    /// API's `next_cursor`) gave.
+    #[arg(long)]
+    cursor: Option<String>,
     /// Redraw the list every 2 seconds until interrupted.
     #[arg(long)]
     watch: bool,
@@ -169,6 +173,7 @@ async fn list(client: &Client, args: &LsArgs, json: bool) -> anyhow::Result<Exit
         ("flow", args.flow.clone()),
         ("status", args.status.clone()),
         ("limit", args.limit.map(|n| n.to_string())),
+        ("cursor", args.cursor.clone()),
     ] {
         if let Some(value) = value {
             query.push(format!("{key}={}", segment(&value)));
@@ -203,12 +208,43 @@ async fn list(client: &Client, args: &LsArgs, json: bool) -> anyhow::Result<Exit
         }
         table.print();
         if let Some(cursor) = page["next_cursor"].as_str() {
-            println!("(more: --limit or the API's cursor={cursor})");
+            println!("(more: {})", next_page_command(args, cursor));
         }
         if !args.watch {
             return Ok(ExitCode::SUCCESS);
         }
         tokio::time::sleep(WATCH_EVERY).await;
+    }
+}
+
+/// The `weft exec ls` that shows the page after this one: the same filters
+/// and `--limit`, and the page's cursor.
+fn next_page_command(args: &LsArgs, cursor: &str) -> String {
+    let mut command = "weft exec ls".to_owned();
+    for (flag, value) in [
+        ("--instance", args.instance.clone()),
+        ("--flow", args.flow.clone()),
+        ("--status", args.status.clone()),
+        ("--limit", args.limit.map(|n| n.to_string())),
+        ("--cursor", Some(cursor.to_owned())),
+    ] {
+        if let Some(value) = value {
+            command.push_str(&format!(" {flag} {}", shell_word(&value)));
+        }
+    }
+    command
+}
+
+/// `value` quoted for a POSIX shell when it needs it.
+fn shell_word(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:@/".contains(c));
+    if plain {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
     }
 }
 

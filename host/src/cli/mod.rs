@@ -73,9 +73,16 @@ enum Command {
 /// Options shared by commands that run components locally.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LocalOptions {
-    /// Operator config file (limits etc.); defaults apply without it.
-    #[arg(long, env = "WEFT_CONFIG")]
-    pub config: Option<PathBuf>,
+    /// Operator settings file (`weft.toml`: limits, outbound policy);
+    /// defaults apply without it. (`--config` is a hidden alias.)
+    #[arg(
+        long,
+        alias = "config",
+        value_name = "FILE",
+        env = "WEFT_CONFIG",
+        hide_env_values = true
+    )]
+    pub settings: Option<PathBuf>,
 }
 
 /// Parses the arguments, runs the command and turns errors into exit codes.

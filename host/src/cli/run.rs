@@ -36,14 +36,15 @@ pub struct RunArgs {
     /// describe() reports.
     #[arg(long, default_value = "target/components")]
     components: PathBuf,
-    /// A config value, `key=value` (repeatable).
+    /// An instance config value, `key=value` (repeatable); the operator
+    /// settings file is `--settings`.
     #[arg(long = "config", value_name = "KEY=VALUE")]
     config: Vec<String>,
     /// A secret, `key=value` or `key=@file` (repeatable).
     #[arg(long = "secret", value_name = "KEY=VALUE")]
     secrets: Vec<String>,
     /// Operator settings file (limits), as for `weft serve`.
-    #[arg(long, env = "WEFT_CONFIG")]
+    #[arg(long, value_name = "FILE", env = "WEFT_CONFIG", hide_env_values = true)]
     settings: Option<PathBuf>,
 }
 

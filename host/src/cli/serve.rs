@@ -30,11 +30,22 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Where data lives (sled database, master key).
-    #[arg(long, env = "WEFT_DATA_DIR", default_value = "./weft-data")]
+    #[arg(
+        long,
+        env = "WEFT_DATA_DIR",
+        hide_env_values = true,
+        default_value = "./weft-data"
+    )]
     data_dir: PathBuf,
-    /// Operator config file (`weft.toml`).
-    #[arg(long, env = "WEFT_CONFIG")]
-    config: Option<PathBuf>,
+    /// Operator settings file (`weft.toml`). (`--config` is a hidden alias.)
+    #[arg(
+        long,
+        alias = "config",
+        value_name = "FILE",
+        env = "WEFT_CONFIG",
+        hide_env_values = true
+    )]
+    settings: Option<PathBuf>,
     /// Register every `*.wasm` in DIR (except `hostile-*` and `fixture-*` test fixtures) as built-ins at
     /// start (overrides `[server] builtins`).
     #[arg(long, value_name = "DIR")]
@@ -48,7 +59,7 @@ pub struct ServeArgs {
 /// Runs the server until a shutdown signal.
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let config = Config::load(args.config.as_deref())?;
+    let config = Config::load(args.settings.as_deref())?;
     let store = Arc::new(SledStore::open(&args.data_dir)?);
     let store: Arc<dyn Storage> = store;
     let secrets = SecretBox::load(&args.data_dir)?;
@@ -72,9 +83,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let env_token = std::env::var(OPERATOR_TOKEN_ENV).ok();
     if let Some(token) = ensure_operator_token(store.as_ref(), env_token.as_deref())? {
-        eprintln!(
-            "generated the operator token (shown only now; only its hash is stored):\n\n    export WEFT_TOKEN={token}\n"
-        );
+        eprint!("{}", token_banner(&token));
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -134,4 +143,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     store.flush()?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The generated operator token, framed so it stands out from the log
+/// lines around it, with how to get back in if it is lost. The token line
+/// itself is bare (`    export WEFT_TOKEN=…`) so it can be copied whole.
+fn token_banner(token: &str) -> String {
+    let rule = "=".repeat(76);
+    format!(
+        "\n{rule}\n\
+         weft generated the operator token. It is shown only now: only its hash\n\
+         is stored. Keep it:\n\
+         \n    export WEFT_TOKEN={token}\n\n\
+         Lost it? Restart weft with WEFT_OPERATOR_TOKEN set to a new secret (e.g.\n\
+         `WEFT_OPERATOR_TOKEN=$(openssl rand -hex 32) make run`): that secret is\n\
+         then an operator token too. With it, create further tokens with\n\
+         `weft token create` and revoke the lost one.\n\
+         {rule}\n\n"
+    )
 }

@@ -169,5 +169,6 @@ allow = ["127.0.0.1"]
 allow_cidrs = ["127.0.0.1/32"]
 "#;
 
+mod bodies;
 mod limits;
 mod policy;
