@@ -7,6 +7,7 @@ mod flows_local;
 mod hostile;
 mod hygiene;
 mod loading;
+mod netns;
 mod newcomer;
 mod outbound;
 mod scaffold;

@@ -147,8 +147,9 @@ fn cli_call_applies_the_config_file_policy() {
     let output: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(output["body"], json!({"hello": "world"}));
 
+    // Aimed at the metadata address: in a private network namespace.
     let input = json!({"url": "http://169.254.169.254/latest/meta-data/"}).to_string();
-    let run = weft([
+    let run = crate::netns::weft_isolated([
         "component",
         "call",
         http,

@@ -208,6 +208,9 @@ async fn name_resolving_to_loopback_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_and_metadata_literals_are_refused_before_connecting() {
+    if !crate::netns::enter("outbound::policy::private_and_metadata_literals_are_refused_before_connecting") {
+        return;
+    }
     let sandbox = sandbox_with("[outbound]\nallow = [\"*\"]\n");
     for (url, reason) in [
         ("http://10.0.0.5/", "host \"10.0.0.5\" is a private address"),

@@ -411,6 +411,16 @@ fn scheduled_import_moves_its_cursor_without_duplicates() {
             "record {i} imported"
         );
     }
+    // A run that starts from cursor 3 means the run importing record 3 has
+    // stored its cursor and ended: restarting earlier could cut that run
+    // off between its import and its cursor step, and its (at-least-once)
+    // resume would import record 3 again.
+    assert!(
+        source
+            .wait_for(FLOW_DEADLINE, |h| h.query == "since=3")
+            .is_some(),
+        "a run from cursor 3"
+    );
     server.restart();
     records
         .lock()
