@@ -11,6 +11,7 @@ pub mod instances;
 pub mod integration;
 pub mod integrations;
 pub mod metrics;
+pub mod model;
 pub mod registry;
 pub mod sandbox;
 pub mod server;

@@ -319,11 +319,6 @@ impl TestServer {
         run_with_deadline(cmd, crate::support::CLI_DEADLINE)
     }
 
-    /// The running server's process id.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
     /// Kills the server with SIGKILL and waits for it to die.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -24,8 +24,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::Caller;
 use super::error::{AppError, ErrorBody};
-use crate::flow::{EngineError, ExecutionRecord, ExecutionStatus, NewExecution, StepRecord};
+use crate::flow::{EngineError, NewExecution};
 use crate::integration::{Trigger, hint};
+use crate::model::{ExecutionRecord, ExecutionStatus, StepRecord};
 use crate::storage::{ExecutionFilter, InstanceRecord, InstanceStatus};
 
 /// Page size of `GET /v1/executions` when `limit` is not given.

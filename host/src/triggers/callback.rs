@@ -28,7 +28,8 @@ use serde_json::json;
 use tokio::net::TcpStream;
 use wasmtime_wasi_http::io::TokioIo;
 
-use crate::flow::{ExecutionRecord, FinishListener};
+use crate::flow::FinishListener;
+use crate::model::ExecutionRecord;
 use crate::sandbox::OutboundConfig;
 use crate::storage::Storage;
 

@@ -29,8 +29,9 @@ use super::hooks::{
 };
 use super::request::trigger_value;
 use super::respond;
-use crate::flow::{ExecutionStatus, NewExecution};
+use crate::flow::NewExecution;
 use crate::integration::Trigger;
+use crate::model::ExecutionStatus;
 use crate::server::{AppError, AppState};
 
 /// `/hooks/{instance_id}`.

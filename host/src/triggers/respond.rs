@@ -15,9 +15,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::flow::{
-    ExecutionRecord, ExecutionStatus, FlowResponse, LiveAnswer, Progress, Submitted,
-};
+use crate::flow::{LiveAnswer, Progress, Submitted};
+use crate::model::{ExecutionRecord, ExecutionStatus, FlowResponse};
 use crate::storage::Storage;
 
 /// Header carrying the execution id on sync answers.
