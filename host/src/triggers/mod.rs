@@ -13,6 +13,7 @@ pub mod request;
 pub mod respond;
 pub mod scheduler;
 pub mod signature;
+pub mod start;
 
 pub use callback::{Callbacks, loggable_url};
 pub use scheduler::Scheduler;

@@ -93,7 +93,7 @@ pub(crate) async fn hook(
         ExecutionStatus::Failed => return Ok(respond::failed(&record.id, record.error.as_deref())),
         // Run by another host process before a restart: still going.
         ExecutionStatus::Queued | ExecutionStatus::Running => {
-            return Ok(respond::accepted(&record.id));
+            return Ok(super::start::accepted(&record.id));
         }
     }
     let output = record.output.clone().unwrap_or(Value::Null);
