@@ -10,6 +10,8 @@ pub mod flow;
 pub mod instances;
 pub mod integration;
 pub mod integrations;
+#[cfg(test)]
+mod layering;
 pub mod metrics;
 pub mod model;
 pub mod registry;

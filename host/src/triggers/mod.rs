@@ -3,6 +3,9 @@
 //! - [`hooks`]: the public webhook endpoints `/hooks/{instance}/{flow}` and
 //!   `/hooks/{instance}` (preprocess), sync and async, with HMAC
 //!   signatures, idempotency keys and callbacks ([`callback`]);
+//! - [`start`]: what a caller starting an execution over HTTP sends and
+//!   gets back (`Idempotency-Key`, `X-Weft-Callback`, the 202), shared with
+//!   the API's run, replay, enable and disable routes;
 //! - [`scheduler`]: cron schedules of active instances, one task sleeping
 //!   until the earliest due time.
 
