@@ -26,6 +26,7 @@ const ALLOWED: &[(&str, &str)] = &[
     ("config", "flow"), // to remove: issue 11 (config reads the engine's defaults)
     ("config", "sandbox"),
     ("config", "units"),
+    ("egress", "units"),
     ("flow", "instances"), // to remove: issue 11 (flow ⇄ instances via lifecycle)
     ("flow", "integration"),
     ("flow", "metrics"),
@@ -53,6 +54,7 @@ const ALLOWED: &[(&str, &str)] = &[
     ("registry", "metrics"),
     ("registry", "sandbox"),
     ("registry", "storage"),
+    ("sandbox", "egress"),
     ("sandbox", "model"), // tests only: a StepError inside a stored step record
     ("sandbox", "storage"), // tests only: the step record's storage encoding
     ("sandbox", "units"),
@@ -70,6 +72,7 @@ const ALLOWED: &[(&str, &str)] = &[
     ("storage", "integration"),
     ("storage", "model"),
     ("storage", "sandbox"),
+    ("triggers", "egress"),
     ("triggers", "flow"), // to remove: issue 11 (triggers should depend on a Submit port)
     ("triggers", "instances"),
     ("triggers", "integration"),
