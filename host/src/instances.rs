@@ -23,10 +23,11 @@ pub use lifecycle::{
 };
 
 pub mod lifecycle;
+use crate::model::SealedSecret;
 use crate::sandbox::HostPattern;
 use crate::storage::{
-    CryptoError, InstanceRecord, InstanceStatus, IntegrationRecord, SealedSecret, SecretBox,
-    Storage, StorageError,
+    CryptoError, InstanceRecord, InstanceStatus, IntegrationRecord, SecretBox, Storage,
+    StorageError,
 };
 
 /// Why an instance operation failed.

@@ -6,11 +6,15 @@
 
 pub mod cli;
 pub mod config;
+pub mod egress;
 pub mod flow;
 pub mod instances;
 pub mod integration;
 pub mod integrations;
+#[cfg(test)]
+mod layering;
 pub mod metrics;
+pub mod model;
 pub mod registry;
 pub mod sandbox;
 pub mod server;

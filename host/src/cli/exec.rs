@@ -15,7 +15,7 @@ use super::client::{Client, RemoteOptions, segment};
 use super::component_remote::text;
 use super::output::{Table, print_json};
 use super::run::print_step_tree;
-use crate::flow::StepRecord;
+use crate::model::StepRecord;
 
 /// How often `--wait` and `--watch` ask the server again.
 const POLL_EVERY: Duration = Duration::from_millis(250);

@@ -13,11 +13,9 @@ use serde_json::{Map, Value, json};
 use super::EXIT_FAILURE;
 use super::output::print_json;
 use crate::config::Config;
-use crate::flow::{
-    DirectoryComponents, ExecutionStatus, Executor, FlowRun, InstanceInfo, RecordingObserver,
-    StepRecord, StepStatus,
-};
+use crate::flow::{DirectoryComponents, Executor, FlowRun, InstanceInfo, RecordingObserver};
 use crate::integration::{self, validate_instance_config};
+use crate::model::{ExecutionStatus, StepRecord, StepStatus};
 use crate::sandbox::{MemoryStateStore, Sandbox};
 use crate::units::ByteSize;
 

@@ -18,12 +18,13 @@ use super::executor::{
     ComponentSource, ExecutionObserver, Executor, FlowLimits, FlowRun, InstanceInfo,
 };
 use super::metrics::EngineMetrics;
-use super::record::{ExecutionRecord, ExecutionStatus, FlowResponse, LiveAnswer, StepRecord};
+use super::record::LiveAnswer;
 use super::sealed::Sealer;
 use crate::instances::Instances;
 use crate::instances::lifecycle::is_lifecycle_key;
 use crate::integration::{Trigger, split_component_ref};
 use crate::metrics::Metrics;
+use crate::model::{ExecutionRecord, ExecutionStatus, FlowResponse, StepRecord};
 use crate::sandbox::Sandbox;
 use crate::storage::{Inserted, Storage, StorageError};
 use crate::units::duration_serde;

@@ -25,11 +25,10 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
 use self::context::{Out, RunCx, Scope, Seen};
-use super::record::{
-    ExecutionStatus, FlowResponse, FlowResult, LiveAnswer, StepFailure, StepRecord, StepStatus,
-};
+use super::record::{FlowResult, LiveAnswer};
 use super::sealed::Sealer;
 use crate::integration::{Flow, OnError, ResolvedConfig, Step, StepKind};
+use crate::model::{ExecutionStatus, FlowResponse, StepFailure, StepRecord, StepStatus};
 use crate::sandbox::{HostPattern, LoadedComponent, Sandbox, StateStore};
 use crate::template::Templates;
 

@@ -10,9 +10,9 @@ use serde_json::json;
 
 use super::engine::{FinishListener, FlowEngine, NewExecution};
 use super::executor::ComponentSource;
-use super::record::{ExecutionRecord, ExecutionStatus};
 use crate::instances::{Instances, Lifecycle, LifecycleExecution, LifecycleKind};
 use crate::integration::split_component_ref;
+use crate::model::{ExecutionRecord, ExecutionStatus};
 use crate::registry::ComponentRegistry;
 use crate::sandbox::LoadedComponent;
 use crate::storage::InstanceRecord;

@@ -69,12 +69,12 @@ impl ComponentSource for DirectoryComponents {
 /// Keeps step records and the response in memory, in finishing order.
 #[derive(Debug, Default)]
 pub struct RecordingObserver {
-    records: std::sync::Mutex<Vec<super::StepRecord>>,
+    records: std::sync::Mutex<Vec<crate::model::StepRecord>>,
 }
 
 impl RecordingObserver {
     /// The records so far.
-    pub fn records(&self) -> Vec<super::StepRecord> {
+    pub fn records(&self) -> Vec<crate::model::StepRecord> {
         self.records
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -85,7 +85,7 @@ impl RecordingObserver {
 impl super::ExecutionObserver for RecordingObserver {
     fn step_finished<'a>(
         &'a self,
-        record: &'a super::StepRecord,
+        record: &'a crate::model::StepRecord,
     ) -> futures::future::BoxFuture<'a, ()> {
         self.records
             .lock()
@@ -94,5 +94,5 @@ impl super::ExecutionObserver for RecordingObserver {
         Box::pin(std::future::ready(()))
     }
 
-    fn responded(&self, _live: &super::FlowResponse, _stored: &super::FlowResponse) {}
+    fn responded(&self, _live: &crate::model::FlowResponse, _stored: &crate::model::FlowResponse) {}
 }

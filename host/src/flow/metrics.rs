@@ -7,8 +7,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 
-use super::record::{ExecutionStatus, StepRecord};
 use crate::metrics::Metrics;
+use crate::model::{ExecutionStatus, StepRecord};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusLabel {
@@ -102,8 +102,8 @@ impl EngineMetrics {
     /// Records a finished step.
     pub fn step(&self, record: &StepRecord) {
         let status = match record.status {
-            super::StepStatus::Succeeded => "succeeded",
-            super::StepStatus::Failed => "failed",
+            crate::model::StepStatus::Succeeded => "succeeded",
+            crate::model::StepStatus::Failed => "failed",
         };
         self.steps
             .get_or_create(&StepLabel {

@@ -22,9 +22,6 @@ pub use executor::{
 };
 pub use lifecycle::{FlowLifecycle, LifecycleFinishes};
 pub use local::{DirectoryComponents, RecordingObserver};
-pub use record::{
-    ExecutionRecord, ExecutionStatus, FlowResponse, FlowResult, LiveAnswer, StepFailure,
-    StepRecord, StepStatus,
-};
+pub use record::{FlowResult, LiveAnswer};
 pub use redact::{REDACTED, Redactor, is_sensitive_header, shown_trigger};
 pub use sealed::{SealError, Sealer};

@@ -28,7 +28,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use serde_json::{Map, Value};
 
-use super::record::StepFailure;
+use crate::model::StepFailure;
 use crate::sandbox::LogLine;
 
 /// The placeholder shown instead of a secret.

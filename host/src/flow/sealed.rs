@@ -12,10 +12,10 @@
 
 use serde_json::Value;
 
-use super::record::ExecutionRecord;
 use super::redact::{execution_redactor, shown_trigger};
 use crate::integration::{Flow, Trigger};
-use crate::storage::{SealedSecret, SecretBox};
+use crate::model::{ExecutionRecord, SealedSecret};
+use crate::storage::SecretBox;
 
 /// Why a sealed value did not open.
 #[derive(Debug, thiserror::Error)]

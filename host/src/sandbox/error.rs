@@ -263,7 +263,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     use super::*;
-    use crate::flow::{StepFailure, StepRecord, StepStatus};
+    use crate::model::{StepFailure, StepRecord, StepStatus};
     use crate::storage::records::{decode, encode};
 
     /// One more than the largest index [`variant_index`] returns.
@@ -389,6 +389,7 @@ mod tests {
             fuel_used: 7,
             peak_memory: 65536,
             started_at: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            sealed_output: None,
         }
     }
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bindings::ComponentInfo;
 use super::logbook::cut;
-use super::outbound::HostPattern;
+use crate::egress::HostPattern;
 
 /// Most actions one component may declare.
 pub const MAX_ACTIONS: usize = 256;

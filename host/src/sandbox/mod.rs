@@ -34,6 +34,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use wasmtime::component::{HasSelf, Linker};
 
+pub use crate::egress::{AddressClass, HostPattern, OutboundConfig, PatternError};
 pub use component::LoadedComponent;
 pub use engine::SharedEngine;
 pub use error::{GuestErrorKind, LoadError, MAX_ERROR_MESSAGE, StepError};
@@ -45,10 +46,7 @@ pub use manifest::{
     ActionManifest, ComponentManifest, MAX_ACTIONS, MAX_DESCRIBE_BYTES, MAX_DESCRIPTION, MAX_HOSTS,
     MAX_SCHEMA_BYTES, MAX_SCHEMA_DEPTH, MAX_TITLE,
 };
-pub use outbound::{
-    AddressClass, ComponentGrant, HostPattern, OutboundConfig, OutboundCount, OutboundOutcome,
-    OutboundStats, PatternError, tls_client_config,
-};
+pub use outbound::{ComponentGrant, OutboundCount, OutboundOutcome, OutboundStats};
 pub use runner::{StepContext, StepOutcome, StepRequest};
 pub use slots::{InstanceSlots, SlotPermit};
 pub use state::{

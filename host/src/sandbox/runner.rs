@@ -16,8 +16,9 @@ use super::error::{GuestErrorKind, StepError};
 use super::host_state::{LogLine, StepIdentity, StepState};
 use super::limits::StepLimits;
 use super::manifest::MAX_DESCRIBE_BYTES;
-use super::outbound::{HostPattern, OutboundHooks};
+use super::outbound::OutboundHooks;
 use super::state::{MemoryStateStore, StateStore};
+use crate::egress::HostPattern;
 use crate::units::ByteSize;
 
 /// Fuel consumed between yields to the tokio scheduler, so one busy guest

@@ -8,11 +8,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::flow::{EngineError, QUEUE_FULL_RETRY_AFTER};
 use crate::instances::InstanceError;
 use crate::integration::ValidationErrors;
 use crate::integrations::PushError;
 use crate::registry::RegistryError;
 use crate::storage::StorageError;
+use crate::triggers::start::HeaderError;
 
 /// The JSON body of every error response.
 #[derive(Debug, Serialize, ToSchema)]
@@ -146,6 +148,26 @@ impl IntoResponse for AppError {
 impl From<StorageError> for AppError {
     fn from(e: StorageError) -> Self {
         Self::internal(e)
+    }
+}
+
+impl From<EngineError> for AppError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::UnknownInstance(_)
+            | EngineError::UnknownFlow { .. }
+            | EngineError::UnknownExecution(_) => Self::not_found(e.to_string()),
+            EngineError::QueueFull { .. } => {
+                Self::too_many_requests(e.to_string(), QUEUE_FULL_RETRY_AFTER)
+            }
+            EngineError::Storage(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<HeaderError> for AppError {
+    fn from(e: HeaderError) -> Self {
+        Self::bad_request(e.to_string())
     }
 }
 

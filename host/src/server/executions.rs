@@ -15,8 +15,8 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -24,17 +24,18 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::Caller;
 use super::error::{AppError, ErrorBody};
-use crate::flow::{EngineError, ExecutionRecord, ExecutionStatus, NewExecution, StepRecord};
+use crate::flow::NewExecution;
 use crate::integration::{Trigger, hint};
+use crate::model::{ExecutionRecord, ExecutionStatus, StepRecord};
 use crate::storage::{ExecutionFilter, InstanceRecord, InstanceStatus};
+use crate::triggers::request::manual_trigger;
+use crate::triggers::start::{self, Started};
 
 /// Page size of `GET /v1/executions` when `limit` is not given.
 pub const DEFAULT_LIMIT: usize = 50;
 /// Largest page `GET /v1/executions` returns, so one request cannot make
 /// the server read and encode the whole history.
 pub const MAX_LIMIT: usize = 500;
-/// Longest accepted `Idempotency-Key` (keys are stored per execution).
-pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 /// An execution in a listing: no trigger payload, no steps.
 #[derive(Debug, Serialize, ToSchema)]
@@ -168,16 +169,6 @@ pub struct ExecutionPage {
     pub next_cursor: Option<String>,
 }
 
-/// What starting an execution answers.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Started {
-    /// The execution (for a repeated `Idempotency-Key`, the first one).
-    pub execution_id: String,
-    /// The execution a replay replays.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub replay_of: Option<String>,
-}
-
 /// Filters of `GET /v1/executions`; every value is checked, and a bad one
 /// answers 400 naming it.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -241,20 +232,6 @@ impl ListQuery {
     }
 }
 
-impl From<EngineError> for AppError {
-    fn from(e: EngineError) -> Self {
-        match e {
-            EngineError::UnknownInstance(_)
-            | EngineError::UnknownFlow { .. }
-            | EngineError::UnknownExecution(_) => Self::not_found(e.to_string()),
-            EngineError::QueueFull { .. } => {
-                Self::too_many_requests(e.to_string(), crate::flow::QUEUE_FULL_RETRY_AFTER)
-            }
-            EngineError::Storage(e) => Self::internal(e),
-        }
-    }
-}
-
 /// The execution if the caller may see it; 404 otherwise.
 fn visible_execution(
     state: &AppState,
@@ -292,13 +269,10 @@ fn require_active(instance: &InstanceRecord) -> Result<(), AppError> {
     )))
 }
 
-/// 202 with `Location` and the execution id.
+/// 202 with `Location`; a repeated `Idempotency-Key` adds
+/// `Idempotent-Replayed: true`.
 fn accepted(started: Started, repeated: bool) -> Response {
-    let location = format!("/v1/executions/{}", started.execution_id);
-    let mut response = (StatusCode::ACCEPTED, Json(started)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
+    let mut response = start::accepted_with(&started.execution_id, &started);
     if repeated {
         response.headers_mut().insert(
             HeaderName::from_static("idempotent-replayed"),
@@ -308,7 +282,6 @@ fn accepted(started: Started, repeated: bool) -> Response {
     response
 }
 
-/// Lists executions, newest first.
 #[utoipa::path(get, path = "/v1/executions", tag = "executions", params(ListQuery),
     responses(
         (status = 200, body = ExecutionPage),
@@ -430,7 +403,7 @@ pub async fn run_flow(
         )));
     }
     require_active(&instance)?;
-    let idempotency_key = idempotency_key(&headers)?;
+    let idempotency_key = start::idempotency_key(&headers)?;
     let body = body?;
     let payload: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
@@ -443,7 +416,7 @@ pub async fn run_flow(
         .submit(NewExecution {
             instance: instance.id,
             flow,
-            trigger: json!({ "body": payload, "headers": {}, "query": {}, "method": "POST" }),
+            trigger: manual_trigger(payload),
             idempotency_key,
             ..NewExecution::default()
         })
@@ -455,24 +428,4 @@ pub async fn run_flow(
         },
         !submitted.created,
     ))
-}
-
-/// The `Idempotency-Key` header, checked: 1 to 255 visible ASCII characters.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
-    let Some(value) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    let bad = || {
-        AppError::bad_request(format!(
-            "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
-        ))
-    };
-    let text = value.to_str().map_err(|_| bad())?.trim();
-    if text.is_empty()
-        || text.len() > MAX_IDEMPOTENCY_KEY
-        || !text.bytes().all(|b| b.is_ascii_graphic())
-    {
-        return Err(bad());
-    }
-    Ok(Some(text.to_owned()))
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -18,6 +18,7 @@ use super::auth::Caller;
 use super::error::{AppError, ErrorBody};
 use crate::instances::{InstanceUpdate, LifecycleStarted, NewInstance};
 use crate::storage::InstanceRecord;
+use crate::triggers::start;
 
 /// An instance as shown: config values, secrets as `***`, webhook URLs.
 #[derive(Debug, Serialize, ToSchema)]
@@ -271,20 +272,15 @@ pub struct LifecycleAccepted {
 }
 
 fn lifecycle_accepted(started: LifecycleStarted) -> Response {
-    let location = started
-        .execution_id
-        .as_ref()
-        .and_then(|id| HeaderValue::from_str(&format!("/v1/executions/{id}")).ok());
     let body = LifecycleAccepted {
         execution_id: started.execution_id,
         instance: started.instance.id,
         status: started.instance.status.as_str().to_owned(),
     };
-    let mut response = (StatusCode::ACCEPTED, Json(body)).into_response();
-    if let Some(location) = location {
-        response.headers_mut().insert(header::LOCATION, location);
+    match &body.execution_id {
+        Some(id) => start::accepted_with(id, &body),
+        None => (StatusCode::ACCEPTED, Json(body)).into_response(),
     }
-    response
 }
 
 /// Enables an instance: stores `deploying`, starts its deploy flows and

@@ -15,7 +15,8 @@ use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore as _;
-use serde::{Deserialize, Serialize};
+
+use crate::model::SealedSecret;
 
 /// Environment variable holding the master key (base64 of 32 bytes).
 pub const MASTER_KEY_ENV: &str = "WEFT_MASTER_KEY";
@@ -46,23 +47,6 @@ pub enum CryptoError {
         /// The config key of the secret.
         key: String,
     },
-}
-
-/// A secret as stored: nonce and ciphertext (with tag).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SealedSecret {
-    /// 24-byte XChaCha20 nonce.
-    #[serde(with = "super::records::base64_bytes")]
-    pub nonce: Vec<u8>,
-    /// Ciphertext followed by the Poly1305 tag.
-    #[serde(with = "super::records::base64_bytes")]
-    pub ciphertext: Vec<u8>,
-}
-
-impl std::fmt::Debug for SealedSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SealedSecret(***)")
-    }
 }
 
 /// Seals and opens secrets with the master key.

@@ -23,7 +23,7 @@ use super::Storage;
 use super::records::{decode, encode};
 use super::sled_store::backend;
 use super::{Inserted, Result, SledStore, StorageError};
-use crate::flow::{ExecutionRecord, ExecutionStatus, StepRecord};
+use crate::model::{ExecutionRecord, ExecutionStatus, StepRecord};
 use crate::sandbox::{StateScope, StateStore};
 
 /// Which executions to list.

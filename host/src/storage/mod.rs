@@ -54,7 +54,7 @@ mod schedules;
 mod sled_store;
 mod state;
 
-pub use crypto::{CryptoError, MASTER_KEY_ENV, MASTER_KEY_FILE, SealedSecret, SecretBox};
+pub use crypto::{CryptoError, MASTER_KEY_ENV, MASTER_KEY_FILE, SecretBox};
 pub use executions::{ExecutionFilter, ExecutionStore};
 pub use records::{
     ComponentRecord, InstanceRecord, InstanceStatus, IntegrationRecord, TenantRecord, TokenRecord,

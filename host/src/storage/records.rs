@@ -10,9 +10,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::crypto::SealedSecret;
 use super::{StorageError, records};
 use crate::integration::Integration;
+use crate::model::SealedSecret;
 use crate::sandbox::ComponentManifest;
 
 /// The version every record kind is written with today.
@@ -228,23 +228,5 @@ impl InstanceRecord {
     /// `integration@version`.
     pub fn integration_ref(&self) -> String {
         format!("{}@{}", self.integration, self.version)
-    }
-}
-
-/// Serde adapter storing bytes as base64 text inside JSON records.
-pub(crate) mod base64_bytes {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::STANDARD;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Serializes as base64.
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(bytes))
-    }
-
-    /// Deserializes from base64.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(d)?;
-        STANDARD.decode(text).map_err(serde::de::Error::custom)
     }
 }

@@ -471,7 +471,8 @@ impl Storage for SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::{InstanceStatus, SealedSecret};
+    use crate::model::SealedSecret;
+    use crate::storage::InstanceStatus;
 
     fn temp() -> PathBuf {
         std::env::temp_dir().join(format!("weft-store-{}", uuid::Uuid::now_v7()))

@@ -5,10 +5,11 @@
 //!
 //! The URL is policed like a component's outbound request: its `host:port`
 //! must match the operator's `[sandbox.outbound] allow`, and every address
-//! it resolves to must be public or covered by `allow_cidrs` (so a caller
-//! cannot make the host POST to loopback, private or metadata addresses).
-//! The connection goes to a checked address (no second lookup). A refused
-//! URL is never contacted; its outcome says why (`refused: …`).
+//! it resolves to is checked like one: the connection
+//! ([`crate::egress::connect_checked`]) goes only to a public address or
+//! one `allow_cidrs` covers (so a caller cannot make the host POST to
+//! loopback, private or metadata addresses), with no second lookup. A
+//! refused URL is never contacted; its outcome says why (`refused: …`).
 //!
 //! Delivery makes up to [`ATTEMPTS`] attempts, waiting [`FIRST_BACKOFF`]
 //! then twice as long before each retry; any 2xx answer is a delivery.
@@ -18,18 +19,17 @@
 //! The URL may carry a user, a password or a token in its query: logs,
 //! outcomes and the API show it as [`loggable_url`] (scheme, host and path).
 
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use serde_json::json;
-use tokio::net::TcpStream;
 use wasmtime_wasi_http::io::TokioIo;
 
-use crate::flow::{ExecutionRecord, FinishListener};
-use crate::sandbox::OutboundConfig;
+use crate::egress::{self, OutboundConfig};
+use crate::flow::FinishListener;
+use crate::model::ExecutionRecord;
 use crate::storage::Storage;
 
 /// Delivery attempts per callback.
@@ -45,7 +45,6 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Callbacks {
     store: Arc<dyn Storage>,
     policy: Arc<OutboundConfig>,
-    tls: Arc<OnceLock<Result<Arc<rustls::ClientConfig>, String>>>,
 }
 
 impl std::fmt::Debug for Callbacks {
@@ -91,13 +90,12 @@ impl Callbacks {
         Self {
             store,
             policy: Arc::new(policy),
-            tls: Arc::new(OnceLock::new()),
         }
     }
 
     /// Delivers `body` to `url`; returns the outcome as recorded.
     pub async fn deliver(&self, id: &str, url: &str, body: String) -> String {
-        let target = match self.check(url).await {
+        let target = match self.check(url) {
             Ok(target) => target,
             Err(reason) => return format!("refused: {reason}"),
         };
@@ -114,7 +112,8 @@ impl Callbacks {
                     return format!("delivered: HTTP {status} (attempt {attempt} of {ATTEMPTS})");
                 }
                 Ok(Ok(status)) => last = format!("HTTP {status}"),
-                Ok(Err(e)) => last = e,
+                Ok(Err(Failure::Refused(reason))) => return format!("refused: {reason}"),
+                Ok(Err(Failure::Failed(e))) => last = e,
                 Err(_) => last = format!("no answer within {}s", ATTEMPT_TIMEOUT.as_secs()),
             }
         }
@@ -122,7 +121,7 @@ impl Callbacks {
     }
 
     /// The URL's target if the operator's policy lets it through.
-    async fn check(&self, url: &str) -> Result<Target, String> {
+    fn check(&self, url: &str) -> Result<Target, String> {
         let parsed = url::Url::parse(url)
             .map_err(|e| format!("invalid url {:?}: {e}", loggable_url(url)))?;
         let https = match parsed.scheme() {
@@ -141,24 +140,6 @@ impl Callbacks {
                 "host \"{host}:{port}\" is not allowed by the operator ([sandbox.outbound] allow)"
             ));
         }
-        let addresses: Vec<SocketAddr> = match host.parse::<IpAddr>() {
-            Ok(ip) => vec![SocketAddr::new(ip, port)],
-            Err(_) => tokio::net::lookup_host((host.as_str(), port))
-                .await
-                .map_err(|e| format!("cannot resolve \"{host}\": {e}"))?
-                .collect(),
-        };
-        for address in &addresses {
-            if let Err(class) = self.policy.check_address(address.ip()) {
-                return Err(format!(
-                    "host \"{host}\" resolves to {}, a {class} address (not in [sandbox.outbound] allow_cidrs)",
-                    address.ip()
-                ));
-            }
-        }
-        if addresses.is_empty() {
-            return Err(format!("\"{host}\" resolves to no address"));
-        }
         let path = match parsed.query() {
             Some(q) => format!("{}?{q}", parsed.path()),
             None => parsed.path().to_owned(),
@@ -170,61 +151,37 @@ impl Callbacks {
                 None => parsed.host_str().unwrap_or(&host).to_owned(),
             },
             host,
-            addresses,
+            port,
             path,
         })
     }
 
-    async fn send(&self, target: &Target, id: &str, body: &str) -> Result<u16, String> {
-        let mut stream = None;
-        let mut error = String::new();
-        for address in &target.addresses {
-            match TcpStream::connect(address).await {
-                Ok(s) => {
-                    stream = Some(s);
-                    break;
-                }
-                Err(e) => error = format!("cannot connect to {address}: {e}"),
-            }
-        }
-        let Some(tcp) = stream else {
-            return Err(error);
-        };
+    async fn send(&self, target: &Target, id: &str, body: &str) -> Result<u16, Failure> {
+        let stream = egress::connect_checked(&self.policy, &target.host, target.port, target.https)
+            .await
+            .map_err(|e| match e.is_refusal() {
+                true => Failure::Refused(format!("{e} (not in [sandbox.outbound] allow_cidrs)")),
+                false => Failure::Failed(e.to_string()),
+            })?;
         let request = http::Request::post(&target.path)
             .header(http::header::HOST, &target.authority)
             .header(http::header::CONTENT_TYPE, "application/json")
             .header(http::header::USER_AGENT, "weft-callback")
             .header("x-weft-execution-id", id)
             .body(Full::new(Bytes::from(body.to_owned())))
-            .map_err(|e| format!("cannot build the request: {e}"))?;
-        if target.https {
-            let tls = self.tls_stream(&target.host, tcp).await?;
-            exchange(TokioIo::new(tls), request).await
-        } else {
-            exchange(TokioIo::new(tcp), request).await
-        }
-    }
-
-    async fn tls_stream(
-        &self,
-        host: &str,
-        tcp: TcpStream,
-    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
-        use rustls::pki_types::ServerName;
-        let config = self
-            .tls
-            .get_or_init(crate::sandbox::tls_client_config)
-            .clone()?;
-        let name = match host.parse::<IpAddr>() {
-            Ok(ip) => ServerName::from(ip),
-            Err(_) => ServerName::try_from(host.to_owned())
-                .map_err(|_| format!("{host:?} is not a valid tls server name"))?,
-        };
-        tokio_rustls::TlsConnector::from(config)
-            .connect(name, tcp)
+            .map_err(|e| Failure::Failed(format!("cannot build the request: {e}")))?;
+        exchange(TokioIo::new(stream), request)
             .await
-            .map_err(|e| format!("tls handshake with \"{host}\" failed: {e}"))
+            .map_err(Failure::Failed)
     }
+}
+
+/// Why one delivery attempt got no answer.
+enum Failure {
+    /// The destination's address is refused: never retried.
+    Refused(String),
+    /// The network or the receiver failed: retried.
+    Failed(String),
 }
 
 /// `url` as logs and records may show it: scheme, host, port and path,
@@ -249,8 +206,8 @@ pub fn loggable_url(url: &str) -> String {
 struct Target {
     https: bool,
     host: String,
+    port: u16,
     authority: String,
-    addresses: Vec<SocketAddr>,
     path: String,
 }
 

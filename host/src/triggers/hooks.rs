@@ -29,20 +29,13 @@ use axum::routing::on;
 use serde_json::json;
 
 use super::request::trigger_value;
-use super::respond;
 use super::signature;
+use super::{respond, start};
 use crate::flow::{NewExecution, Submitted};
 use crate::integration::{Flow, Trigger, WebhookTrigger};
 use crate::server::{AppError, AppState};
 use crate::storage::{InstanceRecord, InstanceStatus, IntegrationRecord};
 use crate::template::Templates;
-
-/// The request header naming an idempotency key.
-pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
-/// The request header naming a callback URL.
-pub const CALLBACK_HEADER: &str = "x-weft-callback";
-/// Longest accepted idempotency key, in bytes.
-pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 /// The webhook routes, with their own body limit (`max_body` bytes).
 pub fn routes(max_body: usize) -> Router<AppState> {
@@ -205,41 +198,14 @@ pub(super) fn authenticate(
         .map_err(|e| AppError::unauthorized(e.to_string()))
 }
 
-/// `Idempotency-Key` and `X-Weft-Callback`, checked.
+/// `Idempotency-Key` and `X-Weft-Callback`, checked (see [`super::start`]).
 pub(super) fn caller_options(
     headers: &HeaderMap,
 ) -> Result<(Option<String>, Option<String>), AppError> {
-    let text = |name: &str| -> Result<Option<String>, AppError> {
-        headers
-            .get(name)
-            .map(|v| {
-                v.to_str()
-                    .map(|s| s.trim().to_owned())
-                    .map_err(|_| AppError::bad_request(format!("header {name} is not ASCII text")))
-            })
-            .transpose()
-    };
-    let key = text(IDEMPOTENCY_HEADER)?.filter(|k| !k.is_empty());
-    if let Some(k) = &key
-        && k.len() > MAX_IDEMPOTENCY_KEY
-    {
-        return Err(AppError::bad_request(format!(
-            "Idempotency-Key is {} bytes; at most {MAX_IDEMPOTENCY_KEY} are allowed",
-            k.len()
-        )));
-    }
-    let callback = text(CALLBACK_HEADER)?.filter(|c| !c.is_empty());
-    if let Some(url) = &callback {
-        let parsed = url::Url::parse(url).map_err(|e| {
-            AppError::bad_request(format!("invalid X-Weft-Callback URL {url:?}: {e}"))
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-            return Err(AppError::bad_request(format!(
-                "invalid X-Weft-Callback URL {url:?}: expected an http:// or https:// URL"
-            )));
-        }
-    }
-    Ok((key, callback))
+    Ok((
+        start::idempotency_key(headers)?,
+        start::callback_url(headers)?,
+    ))
 }
 
 /// Submits an execution of `hook` (durable when it returns).
@@ -268,7 +234,7 @@ pub(super) async fn submit(
 pub(super) async fn answer(state: &AppState, hook: &Hook, submitted: Submitted) -> Response {
     match hook.trigger.sync_timeout() {
         Some(timeout) => respond::sync(state.store.as_ref(), submitted, timeout).await,
-        None => respond::accepted(&submitted.record.id),
+        None => start::accepted(&submitted.record.id),
     }
 }
 

@@ -3,6 +3,9 @@
 //! - [`hooks`]: the public webhook endpoints `/hooks/{instance}/{flow}` and
 //!   `/hooks/{instance}` (preprocess), sync and async, with HMAC
 //!   signatures, idempotency keys and callbacks ([`callback`]);
+//! - [`start`]: what a caller starting an execution over HTTP sends and
+//!   gets back (`Idempotency-Key`, `X-Weft-Callback`, the 202), shared with
+//!   the API's run, replay, enable and disable routes;
 //! - [`scheduler`]: cron schedules of active instances, one task sleeping
 //!   until the earliest due time.
 
@@ -13,6 +16,7 @@ pub mod request;
 pub mod respond;
 pub mod scheduler;
 pub mod signature;
+pub mod start;
 
 pub use callback::{Callbacks, loggable_url};
 pub use scheduler::Scheduler;

@@ -29,8 +29,9 @@ use super::hooks::{
 };
 use super::request::trigger_value;
 use super::respond;
-use crate::flow::{ExecutionStatus, NewExecution};
+use crate::flow::NewExecution;
 use crate::integration::Trigger;
+use crate::model::ExecutionStatus;
 use crate::server::{AppError, AppState};
 
 /// `/hooks/{instance_id}`.
@@ -92,7 +93,7 @@ pub(crate) async fn hook(
         ExecutionStatus::Failed => return Ok(respond::failed(&record.id, record.error.as_deref())),
         // Run by another host process before a restart: still going.
         ExecutionStatus::Queued | ExecutionStatus::Running => {
-            return Ok(respond::accepted(&record.id));
+            return Ok(super::start::accepted(&record.id));
         }
     }
     let output = record.output.clone().unwrap_or(Value::Null);

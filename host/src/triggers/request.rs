@@ -1,5 +1,6 @@
-//! What a webhook flow sees as `trigger`: the request's method, headers
-//! (lowercase names), query and body, built from the raw HTTP request.
+//! What a flow sees as `trigger`: for a webhook, the request's method,
+//! headers (lowercase names), query and body, built from the raw HTTP
+//! request; for a manual run, the given body alone.
 //!
 //! The body is JSON when the content type says so (`application/json` or
 //! any `+json` type; an empty body is `null`); malformed JSON is refused
@@ -105,6 +106,13 @@ pub fn trigger_value(
         "query": query_value(query),
         "body": body_value(content_type, body)?,
     }))
+}
+
+/// What a manual run (`POST /v1/instances/{id}/flows/{flow}/run`, `weft
+/// run`) sees as `trigger`: `body` as given, no headers or query, method
+/// `POST`.
+pub fn manual_trigger(body: Value) -> Value {
+    json!({ "body": body, "headers": {}, "query": {}, "method": "POST" })
 }
 
 #[cfg(test)]

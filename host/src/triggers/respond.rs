@@ -15,31 +15,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::flow::{
-    ExecutionRecord, ExecutionStatus, FlowResponse, LiveAnswer, Progress, Submitted,
-};
+use super::start::{accepted, with_execution_id};
+use crate::flow::{LiveAnswer, Progress, Submitted};
+use crate::model::{ExecutionRecord, ExecutionStatus, FlowResponse};
 use crate::storage::Storage;
-
-/// Header carrying the execution id on sync answers.
-pub const EXECUTION_HEADER: &str = "x-weft-execution-id";
-
-/// `202 {"execution_id"}` with `Location: /v1/executions/{id}`.
-pub fn accepted(id: &str) -> Response {
-    let mut response = (StatusCode::ACCEPTED, Json(json!({ "execution_id": id }))).into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!("/v1/executions/{id}")) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    with_id(response, id)
-}
-
-fn with_id(mut response: Response, id: &str) -> Response {
-    if let Ok(value) = HeaderValue::from_str(id) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(EXECUTION_HEADER), value);
-    }
-    response
-}
 
 /// The HTTP answer of a `respond` step: its status, headers and body (a
 /// string body with a non-JSON content type is sent as is, anything else
@@ -64,7 +43,7 @@ pub fn flow_response(id: &str, flow: &FlowResponse) -> Response {
         body => (status, Json(body.clone())).into_response(),
     };
     response.headers_mut().extend(headers);
-    with_id(response, id)
+    with_execution_id(response, id)
 }
 
 /// The answer for an execution as stored: its response or output when it
@@ -73,7 +52,7 @@ pub fn from_record(record: &ExecutionRecord) -> Response {
     match record.status {
         ExecutionStatus::Succeeded => match &record.response {
             Some(response) => flow_response(&record.id, response),
-            None => with_id(
+            None => with_execution_id(
                 (
                     StatusCode::OK,
                     Json(record.output.clone().unwrap_or(Value::Null)),
@@ -97,7 +76,7 @@ pub fn finished(record: &ExecutionRecord, live: Option<&LiveAnswer>) -> Response
     match (record.status, live) {
         (ExecutionStatus::Succeeded, Some(live)) => match &live.response {
             Some(response) => flow_response(&record.id, response),
-            None => with_id(
+            None => with_execution_id(
                 (StatusCode::OK, Json(live.output.clone())).into_response(),
                 &record.id,
             ),
@@ -112,7 +91,7 @@ pub fn failed(id: &str, error: Option<&str>) -> Response {
         "execution_id": id,
         "error": error.unwrap_or("the flow failed"),
     });
-    with_id(
+    with_execution_id(
         (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response(),
         id,
     )

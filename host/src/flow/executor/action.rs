@@ -9,8 +9,8 @@ use tracing::Instrument;
 
 use super::context::{Out, RunCx, Scope};
 use super::{Executor, idempotency_key};
-use crate::flow::record::{StepFailure, StepRecord};
 use crate::integration::ActionStep;
+use crate::model::{StepFailure, StepRecord};
 use crate::sandbox::{StepContext, StepRequest};
 
 impl Executor {

@@ -15,10 +15,10 @@ use std::sync::atomic::AtomicUsize;
 
 use serde_json::{Map, Value, json};
 
-use super::super::record::{FlowResponse, StepFailure};
 use super::super::redact::{REDACTED, Redactor, execution_redactor, shown_trigger};
 use super::super::sealed::{Sealer, signature_headers};
 use super::{ExecutionObserver, FlowRun};
+use crate::model::{FlowResponse, StepFailure};
 use crate::template::{Context, Templates};
 
 /// A value as steps see it and as records show it.

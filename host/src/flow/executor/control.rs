@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::context::{Out, RunCx, Scope, Seen};
 use super::{Executor, Stop, type_name};
-use crate::flow::record::{FlowResponse, StepFailure};
 use crate::integration::{BranchCase, ForEachStep, RespondStep};
+use crate::model::{FlowResponse, StepFailure};
 
 impl Executor {
     pub(super) async fn run_branch(

@@ -8,10 +8,9 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::{Executor, FlowRun, InstanceInfo};
-use crate::flow::{
-    DirectoryComponents, ExecutionStatus, RecordingObserver, StepFailure, StepRecord, StepStatus,
-};
+use crate::flow::{DirectoryComponents, RecordingObserver};
 use crate::integration::ResolvedConfig;
+use crate::model::{ExecutionStatus, StepFailure, StepRecord, StepStatus};
 use crate::sandbox::{MemoryStateStore, Sandbox, SandboxConfig};
 
 const FLOW: &str = r#"

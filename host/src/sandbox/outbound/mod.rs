@@ -13,11 +13,11 @@
 //!    address DNS returns — is an ordinary public address or covered by an
 //!    operator `allow_cidrs` entry ([`AddressClass`] lists what is refused).
 //!
-//! The host then connects to one of the *checked* addresses (never a
-//! second lookup, so a name cannot rebind to an internal address between
-//! check and connect), speaks TLS with the host name as SNI for `https`,
-//! and applies the connect, first-byte and between-bytes timeouts and the
-//! response body cap. Redirects are never followed: the guest sees the 3xx.
+//! The host then connects to one of the *checked* addresses with
+//! [`crate::egress::connect_checked`] (never a second lookup, so a name
+//! cannot rebind to an internal address between check and connect; TLS
+//! with the host name as SNI for `https`), and applies the connect,
+//! first-byte and between-bytes timeouts and the response body cap. Redirects are never followed: the guest sees the 3xx.
 //!
 //! A refusal fails the guest's request with `http-request-denied` (policy)
 //! or `destination-ip-prohibited` (address), and a `warn` line from source
@@ -26,28 +26,23 @@
 //! private address`.
 //!
 //! [`StepRequest::outbound_allow`]: crate::sandbox::StepRequest::outbound_allow
+//! [`AddressClass`]: crate::egress::AddressClass
 
-mod address;
-mod config;
-mod pattern;
 mod send;
 mod stats;
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use http::uri::Scheme;
 use tokio::sync::Semaphore;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
-pub use address::AddressClass;
-pub use config::OutboundConfig;
-pub use pattern::{HostPattern, PatternError};
 pub use stats::{OutboundCount, OutboundOutcome, OutboundStats};
 
 use super::host_state::{LogLevel, LogLine, LogSource};
 use super::manifest::ComponentManifest;
-use pattern::normalize_host;
+use crate::egress::{HostPattern, OutboundConfig, normalize_host};
 
 /// Host notes kept per step at most; past it one line says how many were
 /// dropped, so a guest looping over refused requests cannot flood the log.
@@ -57,40 +52,18 @@ const MAX_NOTES: usize = 100;
 #[derive(Debug)]
 pub struct OutboundPolicy {
     config: OutboundConfig,
-    tls: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
 }
 
 impl OutboundPolicy {
     /// Wraps checked settings.
     pub fn new(config: OutboundConfig) -> Self {
-        Self {
-            config,
-            tls: OnceLock::new(),
-        }
+        Self { config }
     }
 
     /// The settings.
     pub fn config(&self) -> &OutboundConfig {
         &self.config
     }
-
-    /// The TLS client settings (webpki roots, ring), built on first use.
-    fn tls(&self) -> Result<Arc<rustls::ClientConfig>, String> {
-        self.tls.get_or_init(tls_client_config).clone()
-    }
-}
-
-/// TLS client settings for outbound requests and callbacks: webpki roots,
-/// the ring provider, safe default protocol versions.
-pub fn tls_client_config() -> Result<Arc<rustls::ClientConfig>, String> {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.into(),
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
-        .map_err(|e| format!("tls setup failed: {e}"))
 }
 
 /// What one component may reach: its `name@version` and declared hosts.
@@ -330,7 +303,6 @@ impl WasiHttpHooks for OutboundHooks {
             host,
             port,
             https,
-            literal,
             timeouts: self.policy.config.timeouts(options),
             permit,
         };

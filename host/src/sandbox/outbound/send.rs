@@ -1,12 +1,11 @@
-//! Sending one request the policy let through: resolve the host, check
-//! every address, connect to a checked address, TLS, one HTTP/1.1
+//! Sending one request the policy let through: a guarded connection
+//! ([`egress::connect_checked`]: address checks, TLS), one HTTP/1.1
 //! exchange with timeouts, and a response body that stops at the cap.
 //!
-//! Shaped after `wasmtime_wasi_http::default_send_request`, with our own
-//! connect step (the address checks) in place of `TcpStream::connect(host)`.
+//! Shaped after `wasmtime_wasi_http::default_send_request`, with the
+//! guarded connect in place of `TcpStream::connect(host)`.
 
 use std::future::poll_fn;
-use std::net::{IpAddr, SocketAddr};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -15,14 +14,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::{Error, WasiBody};
 
-use super::config::Timeouts;
 use super::{Notes, OutboundOutcome, OutboundPolicy, OutboundStats};
+use crate::egress::{self, EgressError, Timeouts};
 use crate::units::{ByteSize, format_duration};
 
 /// Everything one request needs once the hooks let it through.
@@ -37,17 +34,12 @@ pub(super) struct Exchange {
     pub host: String,
     pub port: u16,
     pub https: bool,
-    /// The host, when it is an IP literal (already checked).
-    pub literal: Option<IpAddr>,
     pub timeouts: Timeouts,
     /// Held until the response body is dropped.
     pub permit: OwnedSemaphorePermit,
 }
 
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
-
-trait Stream: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static {}
-impl<T: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static> Stream for T {}
 
 impl Exchange {
     /// Sends `request`; the response carries a capped, timed body.
@@ -108,20 +100,13 @@ impl Exchange {
                 ),
             )
         };
-        let addresses = tokio::time::timeout_at(deadline, self.resolve())
-            .await
-            .map_err(|_| connect_timeout())??;
-        let tcp = tokio::time::timeout_at(deadline, connect(&addresses))
-            .await
-            .map_err(|_| connect_timeout())??;
-        let stream: Box<dyn Stream> = if self.https {
-            let tls = tokio::time::timeout_at(deadline, self.tls(tcp))
-                .await
-                .map_err(|_| connect_timeout())??;
-            Box::new(tls)
-        } else {
-            Box::new(tcp)
-        };
+        let stream = tokio::time::timeout_at(
+            deadline,
+            egress::connect_checked(self.policy.config(), &self.host, self.port, self.https),
+        )
+        .await
+        .map_err(|_| connect_timeout())?
+        .map_err(Failure::from)?;
         let (mut sender, conn) = tokio::time::timeout_at(
             deadline,
             hyper::client::conn::http1::Builder::new().handshake(TokioIo::new(stream)),
@@ -210,79 +195,6 @@ impl Exchange {
         Ok((response, io))
     }
 
-    /// The addresses to try: the literal, or every address DNS returns
-    /// that passes the address checks (refused if none does).
-    async fn resolve(&self) -> Result<Vec<SocketAddr>, Failure> {
-        if let Some(ip) = self.literal {
-            return Ok(vec![SocketAddr::new(ip, self.port)]);
-        }
-        let found: Vec<SocketAddr> = tokio::net::lookup_host((self.host.as_str(), self.port))
-            .await
-            .map_err(|e| {
-                Failure::Failed(
-                    Error::DnsError {
-                        rcode: Some(e.to_string()),
-                        info_code: None,
-                    },
-                    format!("dns lookup of {:?} failed: {e}", self.host),
-                )
-            })?
-            .collect();
-        let config = self.policy.config();
-        let (allowed, refused): (Vec<SocketAddr>, Vec<SocketAddr>) = found
-            .iter()
-            .partition(|addr| config.check_address(addr.ip()).is_ok());
-        if allowed.is_empty() {
-            let Some(first) = refused.first() else {
-                return Err(Failure::Failed(
-                    Error::DestinationNotFound,
-                    format!("dns lookup of {:?} returned no addresses", self.host),
-                ));
-            };
-            let class = config
-                .check_address(first.ip())
-                .err()
-                .map_or_else(|| "forbidden".to_owned(), |c| c.to_string());
-            return Err(Failure::Denied(
-                Error::DestinationIpProhibited,
-                format!(
-                    "host {:?} resolves to {}, a {class} address",
-                    self.host,
-                    first.ip()
-                ),
-            ));
-        }
-        Ok(allowed)
-    }
-
-    async fn tls(
-        &self,
-        tcp: TcpStream,
-    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Failure> {
-        use rustls::pki_types::ServerName;
-
-        let config = self
-            .policy
-            .tls()
-            .map_err(|e| Failure::Failed(Error::ConfigurationError, e))?;
-        let name = match self.literal {
-            Some(ip) => ServerName::from(ip),
-            None => ServerName::try_from(self.host.clone()).map_err(|e| {
-                Failure::Failed(
-                    Error::InvalidDnsNameError(e),
-                    format!("{:?} is not a valid tls server name", self.host),
-                )
-            })?,
-        };
-        tokio_rustls::TlsConnector::from(config)
-            .connect(name, tcp)
-            .await
-            .map_err(|e| {
-                let reason = format!("tls handshake failed: {e}");
-                Failure::Failed(Error::Tls(e), reason)
-            })
-    }
-
     /// The response with its body behind the cap and the between-bytes
     /// timeout; the body holds the concurrency permit.
     fn wrap(self, response: http::Response<hyper::body::Incoming>) -> http::Response<WasiBody> {
@@ -313,25 +225,29 @@ enum Failure {
     Failed(Error, String),
 }
 
-/// Tries each checked address in order; the first that accepts wins.
-async fn connect(addresses: &[SocketAddr]) -> Result<TcpStream, Failure> {
-    let mut last = None;
-    for addr in addresses {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => return Ok(stream),
-            Err(e) => last = Some((addr, e)),
+impl From<EgressError> for Failure {
+    fn from(e: EgressError) -> Self {
+        let reason = e.to_string();
+        match e {
+            EgressError::LiteralProhibited { .. } | EgressError::ResolvedProhibited { .. } => {
+                Self::Denied(Error::DestinationIpProhibited, reason)
+            }
+            EgressError::Dns { source, .. } => Self::Failed(
+                Error::DnsError {
+                    rcode: Some(source.to_string()),
+                    info_code: None,
+                },
+                reason,
+            ),
+            EgressError::NoAddress { .. } => Self::Failed(Error::DestinationNotFound, reason),
+            EgressError::Connect { source, .. } => Self::Failed(Error::Connect(source), reason),
+            EgressError::TlsSetup(_) => Self::Failed(Error::ConfigurationError, reason),
+            EgressError::ServerName { source, .. } => {
+                Self::Failed(Error::InvalidDnsNameError(source), reason)
+            }
+            EgressError::Tls { source, .. } => Self::Failed(Error::Tls(source), reason),
         }
     }
-    Err(match last {
-        Some((addr, e)) => {
-            let reason = format!("connect to {addr} failed: {e}");
-            Failure::Failed(Error::Connect(e), reason)
-        }
-        None => Failure::Failed(
-            Error::DestinationNotFound,
-            "no address to connect to".into(),
-        ),
-    })
 }
 
 /// A response body that fails past `cap` bytes or after `between_bytes`
