@@ -381,7 +381,6 @@ mod tests {
             status: StepStatus::Failed,
             input: None,
             output: None,
-            sealed_output: None,
             error: Some(StepFailure::from_step_error(error)),
             logs: Vec::new(),
             attempts: 1,
