@@ -1,10 +1,17 @@
 # Weft's entry points: `make run`, `make test`, `make components`,
 # `make bench`, `make lint` (see README.md).
-.PHONY: setup components build run test lint bench
+.PHONY: setup test-setup components build run test lint bench
 
 # Guest crates build for wasm32-wasip2; add the target once if missing.
 setup:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+
+# What the tests need beyond the toolchain: `unshare` (util-linux) and `ip`
+# (iproute2) run the tests that aim at non-loopback addresses inside a
+# private network namespace. Installed from Debian's packages when missing.
+test-setup: setup
+	@command -v unshare >/dev/null && command -v ip >/dev/null || \
+		{ apt-get update && apt-get install -y util-linux iproute2; }
 
 # The `weft` binary (dev profile; dependencies optimised, see Cargo.toml).
 build: components
@@ -12,7 +19,7 @@ build: components
 
 # Every test: host unit tests, the end-to-end suite (which drives
 # target/debug/weft and the built components), and the guest SDK's tests.
-test: build
+test: test-setup build
 	cargo test --workspace
 	cargo test --manifest-path sdk-guest/Cargo.toml --target-dir target
 
