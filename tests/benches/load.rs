@@ -28,7 +28,9 @@ pub(crate) struct Run {
     pub p99: Duration,
     /// Requests answered with the expected status.
     pub ok: usize,
-    /// Requests that failed or got another status.
+    /// Requests refused with 429 (the tenant's queue was full).
+    pub refused: usize,
+    /// Requests that failed or got any other status.
     pub failed: usize,
     /// The measured length.
     pub length: Duration,
@@ -38,8 +40,8 @@ impl Run {
     /// Prints the run readably under `name`.
     pub(crate) fn print(&self, name: &str) {
         println!(
-            "{name}: {:.0} requests/s, p99 {:.2?}, {} ok, {} failed ({CONNECTIONS} connections, {:?})",
-            self.rps, self.p99, self.ok, self.failed, self.length
+            "{name}: {:.0} requests/s, p99 {:.2?}, {} ok, {} refused (429), {} failed ({CONNECTIONS} connections, {:?})",
+            self.rps, self.p99, self.ok, self.refused, self.failed, self.length
         );
     }
 
@@ -58,19 +60,27 @@ pub(crate) async fn warm_up(url: &str, body: &[u8], expect: u16) {
 /// Loads `url` for the measured time and returns what it saw.
 pub(crate) async fn run(url: &str, body: &[u8], expect: u16) -> Run {
     let length = seconds();
-    let (mut latencies, failed) = load(url, body, expect, length).await;
+    let (mut latencies, Others { refused, failed }) = load(url, body, expect, length).await;
     Run {
         rps: latencies.len() as f64 / length.as_secs_f64(),
         p99: p99(&mut latencies),
         ok: latencies.len(),
+        refused,
         failed,
         length,
     }
 }
 
+/// Requests not answered with the expected status.
+#[derive(Default)]
+struct Others {
+    refused: usize,
+    failed: usize,
+}
+
 /// Runs `CONNECTIONS` loops posting `body` to `url` for `length`; returns
 /// the latencies of requests answered `expect` and the count of others.
-async fn load(url: &str, body: &[u8], expect: u16, length: Duration) -> (Vec<Duration>, usize) {
+async fn load(url: &str, body: &[u8], expect: u16, length: Duration) -> (Vec<Duration>, Others) {
     let end = Instant::now() + length;
     let mut tasks = Vec::new();
     for _ in 0..CONNECTIONS {
@@ -82,7 +92,7 @@ async fn load(url: &str, body: &[u8], expect: u16, length: Duration) -> (Vec<Dur
                 .build()
                 .expect("client");
             let mut latencies = Vec::new();
-            let mut errors = 0;
+            let mut others = Others::default();
             while Instant::now() < end {
                 let began = Instant::now();
                 let sent = client
@@ -96,20 +106,25 @@ async fn load(url: &str, body: &[u8], expect: u16, length: Duration) -> (Vec<Dur
                         let _ = r.bytes().await;
                         latencies.push(began.elapsed());
                     }
-                    _ => errors += 1,
+                    Ok(r) if r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => {
+                        let _ = r.bytes().await;
+                        others.refused += 1;
+                    }
+                    _ => others.failed += 1,
                 }
             }
-            (latencies, errors)
+            (latencies, others)
         }));
     }
     let mut all = Vec::new();
-    let mut errors = 0;
+    let mut others = Others::default();
     for task in tasks {
-        let (latencies, failed) = task.await.expect("load task");
+        let (latencies, seen) = task.await.expect("load task");
         all.extend(latencies);
-        errors += failed;
+        others.refused += seen.refused;
+        others.failed += seen.failed;
     }
-    (all, errors)
+    (all, others)
 }
 
 fn p99(latencies: &mut [Duration]) -> Duration {
