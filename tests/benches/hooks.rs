@@ -1,28 +1,30 @@
 //! Webhook throughput on loopback against a running `weft serve`, with
-//! `components/examples/order-bench/integration.yaml`:
+//! `components/examples/order-bench/integration.yaml`, against the raw
+//! baseline of `raw_order.rs` measured first in the same run:
 //!
+//! - **raw order**: the baseline server doing the same two component
+//!   calls per request with nothing of Weft around them;
 //! - **sync order**: `POST /hooks/{id}/order`, a sync flow of two sandboxed
 //!   steps (`orders-example` `total` then `status`) and a `respond`, so
 //!   each request is a durable execution, two fresh component instances
 //!   and the flow's answer;
 //! - **async ack**: the same payload to `order-async`, answered `202` once
-//!   the execution is stored (the run itself continues in the background).
+//!   the execution is stored (the run itself continues in the background);
+//!   the executions *finished* meanwhile are counted from `/metrics`
+//!   (`weft_executions_total{status="succeeded"}` before and after), since
+//!   acknowledgements alone say nothing of the engine's pace.
 //!
-//! The load generator is `wrk -t2 -c32 -d20s`-shaped: 32 connections
-//! (each a task with its own keep-alive HTTP/1.1 client) on a two-thread
-//! runtime, for 20 s (`WEFT_BENCH_SECS` overrides) after a 2 s warm-up.
-//! Prints requests per second and the p99 latency of each.
+//! All three are driven by [`crate::load`]; afterwards the `weft serve`
+//! process's `VmRSS` is read from `/proc`.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::load;
+use crate::raw_order::RawOrderServer;
 use crate::report;
 use crate::start::{TOKEN, start, stop};
-
-const CONNECTIONS: usize = 32;
-const WARMUP: Duration = Duration::from_secs(2);
 
 /// The order every request sends.
 fn order() -> Vec<u8> {
@@ -36,14 +38,6 @@ fn order() -> Vec<u8> {
     })
     .to_string()
     .into_bytes()
-}
-
-fn seconds() -> Duration {
-    let secs = std::env::var("WEFT_BENCH_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
-    Duration::from_secs(secs)
 }
 
 /// Creates tenant `bench` and an enabled `order-bench@1` instance.
@@ -110,82 +104,105 @@ async fn setup(client: &reqwest::Client, url: &str) -> String {
     id
 }
 
-/// Runs `CONNECTIONS` loops posting `body` to `url` for `length`; returns
-/// the latencies of successful requests and the count of failed ones.
-async fn load(url: &str, body: &[u8], expect: u16, length: Duration) -> (Vec<Duration>, usize) {
-    let end = Instant::now() + length;
-    let mut tasks = Vec::new();
-    for _ in 0..CONNECTIONS {
-        let url = url.to_owned();
-        let body = bytes::Bytes::copy_from_slice(body);
-        tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::builder()
-                .pool_max_idle_per_host(1)
-                .build()
-                .expect("client");
-            let mut latencies = Vec::new();
-            let mut errors = 0;
-            while Instant::now() < end {
-                let began = Instant::now();
-                let sent = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(body.clone())
-                    .send()
-                    .await;
-                match sent {
-                    Ok(r) if r.status().as_u16() == expect => {
-                        let _ = r.bytes().await;
-                        latencies.push(began.elapsed());
-                    }
-                    _ => errors += 1,
-                }
-            }
-            (latencies, errors)
-        }));
-    }
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for task in tasks {
-        let (latencies, failed) = task.await.expect("load task");
-        all.extend(latencies);
-        errors += failed;
-    }
-    (all, errors)
+/// `weft_executions_total{status="succeeded"}` from the server's `/metrics`
+/// (0 before the first execution ends).
+async fn succeeded(client: &reqwest::Client, url: &str) -> f64 {
+    let text = client
+        .get(format!("{url}/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(r#"weft_executions_total{status="succeeded"} "#))
+        .map_or(0.0, |v| v.trim().parse().expect("counter value"))
 }
 
-fn p99(latencies: &mut [Duration]) -> Duration {
-    if latencies.is_empty() {
-        return Duration::ZERO;
-    }
-    latencies.sort_unstable();
-    latencies[(latencies.len() * 99 / 100).min(latencies.len() - 1)]
+/// The resident set of process `pid` in MiB (`VmRSS` of `/proc/PID/status`).
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/PID/status");
+    kib / 1024.0
 }
 
-async fn measure(name: &str, url: &str, expect: u16) {
-    let body = order();
-    load(url, &body, expect, WARMUP).await;
-    let length = seconds();
-    let (mut latencies, errors) = load(url, &body, expect, length).await;
-    let rps = latencies.len() as f64 / length.as_secs_f64();
-    let p99 = p99(&mut latencies);
-    println!(
-        "{name}: {rps:.0} requests/s, p99 {p99:.2?}, {} ok, {errors} failed ({CONNECTIONS} connections, {length:?})",
-        latencies.len()
-    );
-    report(&format!("{name}_rps"), rps);
-    report(&format!("{name}_p99_ms"), p99.as_secs_f64() * 1000.0);
+/// One `POST` of `body` to `url`: its status and JSON answer.
+async fn answer(url: &str, body: &[u8]) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_vec())
+        .send()
+        .await
+        .expect("post order");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("order answer json"))
 }
 
-/// Runs both load tests and prints their figures.
+/// The raw baseline (`raw_order.rs`) under the same load: its requests/s
+/// and its answer to the order, to check against Weft's.
+async fn raw_baseline(body: &[u8]) -> (f64, Value) {
+    let server = RawOrderServer::start();
+    let (status, raw_answer) = answer(&server.url, body).await;
+    assert_eq!(status, 200, "raw baseline: {raw_answer}");
+    load::warm_up(&server.url, body, 200).await;
+    let run = load::run(&server.url, body, 200).await;
+    server.stop();
+    run.print("raw_order");
+    report("raw_order_rps", run.rps);
+    (run.rps, raw_answer)
+}
+
+/// Runs the raw baseline and both webhook load tests and prints their
+/// figures, the ratios to the baseline and the server's RSS afterwards.
 pub async fn bench() {
+    let body = order();
+    let (raw_rps, raw_answer) = raw_baseline(&body).await;
+
     let scratch = tempfile::tempdir().expect("temp dir");
     let data = scratch.path().join("data");
     let builtins = Path::new(weft_tests::COMPONENTS_DIR);
     let (child, url, _) = start(&data, Some(builtins));
     let client = reqwest::Client::new();
     let id = setup(&client, &url).await;
-    measure("sync_order", &format!("{url}/hooks/{id}/order"), 200).await;
-    measure("async_ack", &format!("{url}/hooks/{id}/order-async"), 202).await;
+
+    let sync_url = format!("{url}/hooks/{id}/order");
+    let (status, weft_answer) = answer(&sync_url, &body).await;
+    assert_eq!(status, 200, "sync order: {weft_answer}");
+    assert_eq!(
+        raw_answer, weft_answer,
+        "the raw baseline must answer what the order flow answers"
+    );
+    load::warm_up(&sync_url, &body, 200).await;
+    let sync = load::run(&sync_url, &body, 200).await;
+    sync.print("sync_order");
+    report("sync_order_rps", sync.rps);
+    report("sync_order_p99_ms", sync.p99_ms());
+    report("sync_order_vs_raw", sync.rps / raw_rps);
+
+    let async_url = format!("{url}/hooks/{id}/order-async");
+    load::warm_up(&async_url, &body, 202).await;
+    let before = succeeded(&client, &url).await;
+    let acks = load::run(&async_url, &body, 202).await;
+    let after = succeeded(&client, &url).await;
+    let finished_rps = (after - before) / acks.length.as_secs_f64();
+    acks.print("async_ack");
+    println!(
+        "async_finished: {finished_rps:.0} executions/s finished while acknowledging (raw {raw_rps:.0} requests/s)"
+    );
+    report("async_ack_rps", acks.rps);
+    report("async_ack_p99_ms", acks.p99_ms());
+    report("async_finished_rps", finished_rps);
+    report("async_finished_vs_raw", finished_rps / raw_rps);
+
+    let rss = rss_mib(child.id());
+    println!("weft serve RSS after the load runs: {rss:.0} MiB");
+    report("rss_after_load_mb", rss);
     stop(child);
 }

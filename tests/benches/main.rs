@@ -6,6 +6,9 @@
 
 mod engine;
 mod hooks;
+mod load;
+mod raw;
+mod raw_order;
 mod start;
 mod step;
 
@@ -24,7 +27,7 @@ pub fn median(samples: &mut [Duration]) -> Duration {
 
 /// Runs every benchmark, or those whose name contains the first argument
 /// (`cargo bench --bench weft -- start`, `step`, `engine` or `hooks`).
-/// `engine` also runs `step`, its baseline.
+/// `engine` also runs `step`, its baseline; `hooks` runs its raw baseline.
 fn main() {
     let filter = std::env::args()
         .skip(1)
