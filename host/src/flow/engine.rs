@@ -20,7 +20,7 @@ use super::executor::{
 use super::metrics::EngineMetrics;
 use super::record::LiveAnswer;
 use super::sealed::Sealer;
-use crate::instances::Instances;
+use crate::instances::InstanceConfigs;
 use crate::instances::lifecycle::is_lifecycle_key;
 use crate::integration::{Trigger, split_component_ref};
 use crate::metrics::Metrics;
@@ -148,14 +148,14 @@ pub enum EngineError {
 /// Runs executions durably.
 pub struct FlowEngine {
     store: Arc<dyn Storage>,
-    instances: Instances,
+    instances: InstanceConfigs,
     executor: Executor,
     sealer: Sealer,
     dispatcher: Dispatcher,
     watchers: Mutex<HashMap<String, watch::Sender<Progress>>>,
     metrics: EngineMetrics,
     config: EngineConfig,
-    on_finish: Mutex<Vec<Arc<dyn FinishListener>>>,
+    on_finish: Vec<Arc<dyn FinishListener>>,
 }
 
 /// Told about every execution that ends (webhook callbacks plug in here).
@@ -174,14 +174,16 @@ impl std::fmt::Debug for FlowEngine {
 
 impl FlowEngine {
     /// An engine over `store`, running steps in `sandbox` with components
-    /// from `components`. Call [`FlowEngine::start`] to run anything.
+    /// from `components`; every execution that ends is told to `on_finish`
+    /// in order. Call [`FlowEngine::start`] to run anything.
     pub fn new(
         store: Arc<dyn Storage>,
-        instances: Instances,
+        instances: InstanceConfigs,
         sandbox: Arc<Sandbox>,
         components: Arc<dyn ComponentSource>,
         metrics: &Metrics,
         config: EngineConfig,
+        on_finish: Vec<Arc<dyn FinishListener>>,
     ) -> Arc<Self> {
         let state: Arc<dyn crate::sandbox::StateStore> = store.clone();
         let sealer = Sealer::new(instances.secret_box());
@@ -200,17 +202,8 @@ impl FlowEngine {
             store,
             instances,
             config,
-            on_finish: Mutex::new(Vec::new()),
+            on_finish,
         })
-    }
-
-    /// Adds a [`FinishListener`] (webhook callbacks, lifecycle
-    /// transitions), told in the order added.
-    pub fn add_finish_listener(&self, listener: Arc<dyn FinishListener>) {
-        self.on_finish
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(listener);
     }
 
     /// Queues every execution a previous run of the host left unfinished,
@@ -487,12 +480,7 @@ impl FlowEngine {
         }
         let record = self.store.get_execution(id).ok().flatten();
         if let Some(record) = &record {
-            let listeners = self
-                .on_finish
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-            for listener in listeners {
+            for listener in &self.on_finish {
                 listener.finished(record);
             }
         }

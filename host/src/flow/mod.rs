@@ -20,7 +20,7 @@ pub use executor::{
     ComponentSource, ExecutionObserver, Executor, FlowLimits, FlowRun, InstanceInfo,
     idempotency_key,
 };
-pub use lifecycle::{FlowLifecycle, LifecycleFinishes};
+pub use lifecycle::{FlowLifecycle, LifecycleEnds, LifecycleFinishes, lifecycle_finishes};
 pub use local::{DirectoryComponents, RecordingObserver};
 pub use record::{FlowResult, LiveAnswer};
 pub use redact::{REDACTED, Redactor, is_sensitive_header, shown_trigger};

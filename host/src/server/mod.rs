@@ -160,15 +160,14 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves `router(state)` on `listener` until `shutdown` completes, then
-/// stops accepting and waits for in-flight requests to finish.
+/// Serves `app` (see [`router`]) on `listener` until `shutdown` completes,
+/// then clears `ready` and waits for in-flight requests to finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    state: AppState,
+    app: Router,
+    ready: Arc<AtomicBool>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let ready = state.ready.clone();
-    let app = router(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

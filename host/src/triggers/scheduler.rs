@@ -28,7 +28,7 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 use crate::flow::{FlowEngine, NewExecution};
-use crate::instances::{InstanceListener, Instances};
+use crate::instances::{InstanceConfigs, InstanceListener};
 use crate::integration::{CatchUp, ScheduleTrigger, Trigger, next_after, schedule_for};
 use crate::storage::{InstanceRecord, InstanceStatus, ScheduleEntry, Storage, StorageError};
 
@@ -38,7 +38,7 @@ const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
 /// Fires schedule flows of active instances.
 pub struct Scheduler {
     store: Arc<dyn Storage>,
-    instances: Instances,
+    instances: InstanceConfigs,
     engine: Arc<FlowEngine>,
     wake: Notify,
 }
@@ -74,7 +74,7 @@ impl Scheduler {
     /// A scheduler submitting to `engine`; call [`Scheduler::start`].
     pub fn new(
         store: Arc<dyn Storage>,
-        instances: Instances,
+        instances: InstanceConfigs,
         engine: Arc<FlowEngine>,
     ) -> Arc<Self> {
         Arc::new(Self {
