@@ -29,6 +29,7 @@ const ALLOWED: &[(&str, &str)] = &[
     ("flow", "integration"),
     ("flow", "metrics"),
     ("flow", "model"),
+    ("flow", "queue"),    // implements the submit port
     ("flow", "registry"), // to remove: issue 11 (ComponentSource belongs to the sandbox side)
     ("flow", "sandbox"),
     ("flow", "storage"),
@@ -51,6 +52,7 @@ const ALLOWED: &[(&str, &str)] = &[
     ("node", "flow"),
     ("node", "instances"),
     ("node", "metrics"),
+    ("node", "queue"),
     ("node", "registry"),
     ("node", "sandbox"),
     ("node", "server"),
@@ -58,6 +60,8 @@ const ALLOWED: &[(&str, &str)] = &[
     ("node", "triggers"),
     ("model", "sandbox"), // StepError and LogLine ride in step records
     ("model", "units"),
+    ("queue", "model"),
+    ("queue", "storage"),
     ("registry", "integration"), // to remove: issue 11 (registry ⇄ integrations cycle)
     ("registry", "metrics"),
     ("registry", "sandbox"),
@@ -73,6 +77,7 @@ const ALLOWED: &[(&str, &str)] = &[
     ("server", "integrations"),
     ("server", "metrics"),
     ("server", "model"),
+    ("server", "queue"),
     ("server", "registry"),
     ("server", "sandbox"),
     ("server", "storage"),
@@ -81,10 +86,10 @@ const ALLOWED: &[(&str, &str)] = &[
     ("storage", "model"),
     ("storage", "sandbox"),
     ("triggers", "egress"),
-    ("triggers", "flow"), // to remove: issue 11 (triggers should depend on a Submit port)
     ("triggers", "instances"),
     ("triggers", "integration"),
     ("triggers", "model"),
+    ("triggers", "queue"),
     ("triggers", "server"), // to remove: issue 11 (server ⇄ triggers: AppState, AppError)
     ("triggers", "storage"),
     ("triggers", "template"),

@@ -16,6 +16,7 @@ mod layering;
 pub mod metrics;
 pub mod model;
 pub mod node;
+pub mod queue;
 pub mod registry;
 pub mod sandbox;
 pub mod server;

@@ -12,10 +12,12 @@
 //! 2. [`InstanceConfigs`], the read side of instances;
 //! 3. the engine, told about ends through webhook [`Callbacks`] and
 //!    [`LifecycleFinishes`] (one half of a channel);
-//! 4. the scheduler, submitting to the engine;
-//! 5. [`Instances`], submitting lifecycle flows to the engine and telling
-//!    the scheduler about changes;
-//! 6. the server's [`AppState`].
+//! 4. the scheduler, starting executions through the engine as the submit
+//!    port ([`Submit`]);
+//! 5. [`Instances`], submitting lifecycle flows through the same port and
+//!    telling the scheduler about changes;
+//! 6. the server's [`AppState`] (the webhooks and the manual run route
+//!    submit through the port too).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -30,6 +32,7 @@ use crate::config::Config;
 use crate::flow::{FlowEngine, FlowLifecycle, LifecycleEnds, lifecycle_finishes};
 use crate::instances::{InstanceConfigs, Instances};
 use crate::metrics::Metrics;
+use crate::queue::Submit;
 use crate::registry::ComponentRegistry;
 use crate::sandbox::Sandbox;
 use crate::server::AppState;
@@ -95,15 +98,17 @@ impl Node {
                 Arc::new(lifecycle_finishes),
             ],
         );
-        let scheduler = Scheduler::new(store.clone(), configs.clone(), engine.clone());
+        let submit: Arc<dyn Submit> = engine.clone();
+        let scheduler = Scheduler::new(store.clone(), configs.clone(), submit.clone());
         let instances = Instances::new(
             configs,
-            Arc::new(FlowLifecycle::new(engine.clone())),
+            Arc::new(FlowLifecycle::new(submit.clone())),
             scheduler.clone(),
         );
         let state = AppState {
             instances,
             engine,
+            submit,
             store,
             registry,
             sandbox,

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
+use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokio::sync::watch;
 
 use super::dispatch::Dispatcher;
@@ -18,13 +18,13 @@ use super::executor::{
     ComponentSource, ExecutionObserver, Executor, FlowLimits, FlowRun, InstanceInfo,
 };
 use super::metrics::EngineMetrics;
-use super::record::LiveAnswer;
 use super::sealed::Sealer;
 use crate::instances::InstanceConfigs;
 use crate::instances::lifecycle::is_lifecycle_key;
 use crate::integration::{Trigger, split_component_ref};
 use crate::metrics::Metrics;
 use crate::model::{ExecutionRecord, ExecutionStatus, FlowResponse, StepRecord};
+use crate::queue::{EngineError, FinishListener, NewExecution, Progress, Submit, Submitted};
 use crate::sandbox::Sandbox;
 use crate::storage::{Inserted, Storage, StorageError};
 use crate::units::duration_serde;
@@ -71,80 +71,6 @@ impl Default for EngineConfig {
 /// wait before trying again (`Retry-After`).
 pub const QUEUE_FULL_RETRY_AFTER: Duration = Duration::from_secs(5);
 
-/// How far an execution has come, for callers waiting on it.
-#[derive(Clone, Debug)]
-pub enum Progress {
-    /// Queued or running.
-    Pending,
-    /// A `respond` step produced the HTTP response (the run may go on).
-    Responded(FlowResponse),
-    /// It ended; the record (as stored, redacted) includes its steps; the
-    /// answer in clear for the caller waiting in this process, if the run
-    /// produced one here.
-    Finished(Box<ExecutionRecord>, Option<Arc<LiveAnswer>>),
-}
-
-/// A request to run a flow of an instance.
-#[derive(Clone, Debug, Default)]
-pub struct NewExecution {
-    /// Instance id.
-    pub instance: String,
-    /// Flow name.
-    pub flow: String,
-    /// Trigger payload.
-    pub trigger: Value,
-    /// Caller's idempotency key: a second submit with the same key for the
-    /// same instance and flow returns the first execution.
-    pub idempotency_key: Option<String>,
-    /// Where to POST the result when the run ends.
-    pub callback: Option<String>,
-    /// The execution this one replays.
-    pub replay_of: Option<String>,
-}
-
-/// What [`FlowEngine::submit`] did.
-#[derive(Debug)]
-pub struct Submitted {
-    /// The execution (the earlier one for a repeated idempotency key).
-    pub record: ExecutionRecord,
-    /// `false` when an earlier execution was returned.
-    pub created: bool,
-    /// Progress of the execution while it runs (`None` once finished).
-    pub progress: Option<watch::Receiver<Progress>>,
-}
-
-/// Why an execution could not be submitted.
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    /// No such instance.
-    #[error("instance {0:?} not found")]
-    UnknownInstance(String),
-    /// The instance's integration has no such flow.
-    #[error("integration {integration} has no flow {flow:?}")]
-    UnknownFlow {
-        /// `name@version`.
-        integration: String,
-        /// The flow asked for.
-        flow: String,
-    },
-    /// No such execution.
-    #[error("execution {0:?} not found")]
-    UnknownExecution(String),
-    /// The tenant has as many executions queued as it may.
-    #[error(
-        "tenant {tenant:?} already has {limit} executions queued, the most allowed ([engine] max_queued_per_tenant); retry later"
-    )]
-    QueueFull {
-        /// The tenant.
-        tenant: String,
-        /// [`EngineConfig::max_queued_per_tenant`].
-        limit: usize,
-    },
-    /// Storage failed.
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-}
-
 /// Runs executions durably.
 pub struct FlowEngine {
     store: Arc<dyn Storage>,
@@ -156,12 +82,6 @@ pub struct FlowEngine {
     metrics: EngineMetrics,
     config: EngineConfig,
     on_finish: Vec<Arc<dyn FinishListener>>,
-}
-
-/// Told about every execution that ends (webhook callbacks plug in here).
-pub trait FinishListener: Send + Sync {
-    /// `record` (with its steps) just ended.
-    fn finished(&self, record: &ExecutionRecord);
 }
 
 impl std::fmt::Debug for FlowEngine {
@@ -579,5 +499,19 @@ impl ExecutionObserver for PersistingObserver<'_> {
         if let Some(sender) = self.engine.watchers().get(self.id) {
             sender.send_replace(Progress::Responded(live.clone()));
         }
+    }
+}
+
+impl Submit for FlowEngine {
+    fn submit(&self, new: NewExecution) -> BoxFuture<'_, Result<Submitted, EngineError>> {
+        Box::pin(FlowEngine::submit(self, new))
+    }
+
+    fn submit_blocking(&self, new: NewExecution) -> Result<Submitted, EngineError> {
+        FlowEngine::submit_blocking(self, new)
+    }
+
+    fn run_to_end(&self, new: NewExecution) -> BoxFuture<'_, Result<ExecutionRecord, EngineError>> {
+        Box::pin(FlowEngine::run_to_end(self, new))
     }
 }

@@ -1,5 +1,6 @@
-//! Deploy and teardown through the durable engine: [`FlowLifecycle`]
-//! submits an instance's lifecycle flows (recorded like any execution),
+//! Deploy and teardown as executions: [`FlowLifecycle`] submits an
+//! instance's lifecycle flows through the submit port
+//! ([`crate::queue::Submit`]; recorded like any execution),
 //! and [`LifecycleFinishes`] passes each one that ends to [`LifecycleEnds`],
 //! which tells the instances and so moves the instance's status on (see [`crate::instances::lifecycle`]).
 
@@ -9,26 +10,32 @@ use futures::future::BoxFuture;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::engine::{FinishListener, FlowEngine, NewExecution};
 use super::executor::ComponentSource;
 use crate::instances::lifecycle::is_lifecycle_key;
 use crate::instances::{Instances, Lifecycle, LifecycleExecution, LifecycleKind};
 use crate::integration::split_component_ref;
 use crate::model::{ExecutionRecord, ExecutionStatus};
+use crate::queue::{FinishListener, NewExecution, Submit};
 use crate::registry::ComponentRegistry;
 use crate::sandbox::LoadedComponent;
 use crate::storage::InstanceRecord;
 
-/// Submits lifecycle flows to the engine.
-#[derive(Debug, Clone)]
+/// Submits lifecycle flows through the submit port.
+#[derive(Clone)]
 pub struct FlowLifecycle {
-    engine: Arc<FlowEngine>,
+    submit: Arc<dyn Submit>,
+}
+
+impl std::fmt::Debug for FlowLifecycle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowLifecycle").finish_non_exhaustive()
+    }
 }
 
 impl FlowLifecycle {
-    /// Lifecycle flows run by `engine`.
-    pub fn new(engine: Arc<FlowEngine>) -> Self {
-        Self { engine }
+    /// Lifecycle flows started with `submit`.
+    pub fn new(submit: Arc<dyn Submit>) -> Self {
+        Self { submit }
     }
 }
 
@@ -42,7 +49,7 @@ impl Lifecycle for FlowLifecycle {
     ) -> BoxFuture<'a, Result<LifecycleExecution, String>> {
         Box::pin(async move {
             let submitted = self
-                .engine
+                .submit
                 .submit(NewExecution {
                     instance: instance.id.clone(),
                     flow: flow.to_owned(),

@@ -58,6 +58,9 @@ pub struct AppState {
     pub instances: Instances,
     /// The durable flow engine.
     pub engine: Arc<crate::flow::FlowEngine>,
+    /// Where the manual run route and the webhooks start executions (the
+    /// engine, through the submit port).
+    pub submit: Arc<dyn crate::queue::Submit>,
     /// The sandbox steps run in.
     pub sandbox: Arc<Sandbox>,
     /// Prometheus metrics.

@@ -28,8 +28,8 @@ use serde_json::json;
 use wasmtime_wasi_http::io::TokioIo;
 
 use crate::egress::{self, OutboundConfig};
-use crate::flow::FinishListener;
 use crate::model::ExecutionRecord;
+use crate::queue::FinishListener;
 use crate::storage::Storage;
 
 /// Delivery attempts per callback.

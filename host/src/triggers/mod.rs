@@ -1,4 +1,6 @@
-//! Triggers: what starts executions besides the API.
+//! Triggers: what starts executions besides the API. They start them
+//! through the submit port ([`crate::queue::Submit`]), never through the
+//! engine itself; `node.rs` hands them the engine as that port.
 //!
 //! - [`hooks`]: the public webhook endpoints `/hooks/{instance}/{flow}` and
 //!   `/hooks/{instance}` (preprocess), sync and async, with HMAC
