@@ -19,7 +19,7 @@ use crate::integration::{
 };
 use crate::integrations;
 pub use lifecycle::{
-    Lifecycle, LifecycleExecution, LifecycleKind, LifecycleStarted, NoLifecycle, lifecycle_key,
+    Lifecycle, LifecycleExecution, LifecycleKind, LifecycleStarted, lifecycle_key,
 };
 
 pub mod lifecycle;
@@ -161,22 +161,39 @@ pub fn check_signing_secrets(
     ValidationErrors::check(errors).map_err(InstanceError::Invalid)
 }
 
+/// The read side of instances: stored records, their integration and the
+/// config a flow runs with (secrets opened), and webhook URLs. This is what
+/// the engine and the scheduler need; it submits nothing, so they can be
+/// built before [`Instances`] (which submits lifecycle flows to them).
+#[derive(Clone)]
+pub struct InstanceConfigs {
+    store: Arc<dyn Storage>,
+    secrets: SecretBox,
+    public_url: String,
+}
+
+impl std::fmt::Debug for InstanceConfigs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstanceConfigs")
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Instance operations over storage.
 #[derive(Clone)]
 pub struct Instances {
-    store: Arc<dyn Storage>,
-    secrets: SecretBox,
+    configs: InstanceConfigs,
     lifecycle: Arc<dyn Lifecycle>,
-    listener: Option<Arc<dyn InstanceListener>>,
+    listener: Arc<dyn InstanceListener>,
     /// Woken whenever a status changes ([`Instances::wait_settled`]).
     status_changed: Arc<tokio::sync::Notify>,
-    public_url: String,
 }
 
 impl std::fmt::Debug for Instances {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Instances")
-            .field("public_url", &self.public_url)
+            .field("configs", &self.configs)
             .finish_non_exhaustive()
     }
 }
@@ -185,71 +202,15 @@ fn seal_context(instance: &str, key: &str) -> String {
     format!("{instance}/{key}")
 }
 
-impl Instances {
-    /// Instance operations; webhook URLs start with `public_url`.
-    pub fn new(
-        store: Arc<dyn Storage>,
-        secrets: SecretBox,
-        lifecycle: Arc<dyn Lifecycle>,
-        public_url: &str,
-    ) -> Self {
+impl InstanceConfigs {
+    /// The read side over `store`; secrets open with `secrets`; webhook
+    /// URLs start with `public_url`.
+    pub fn new(store: Arc<dyn Storage>, secrets: SecretBox, public_url: &str) -> Self {
         Self {
             store,
             secrets,
-            lifecycle,
-            listener: None,
-            status_changed: Arc::new(tokio::sync::Notify::new()),
             public_url: public_url.trim_end_matches('/').to_owned(),
         }
-    }
-
-    /// Replaces the lifecycle hook (the flow engine installs its own).
-    pub fn set_lifecycle(&mut self, lifecycle: Arc<dyn Lifecycle>) {
-        self.lifecycle = lifecycle;
-    }
-
-    /// Installs the listener told about status and config changes.
-    pub fn set_listener(&mut self, listener: Arc<dyn InstanceListener>) {
-        self.listener = Some(listener);
-    }
-
-    fn notify(&self, instance: &InstanceRecord) {
-        if let Some(listener) = &self.listener {
-            listener.changed(instance);
-        }
-    }
-
-    /// Creates an instance after checking its config against the
-    /// integration.
-    pub fn create(&self, new: NewInstance) -> Result<InstanceRecord, InstanceError> {
-        let integration = integrations::find(self.store.as_ref(), &new.integration)?
-            .ok_or_else(|| InstanceError::UnknownIntegration(new.integration.clone()))?;
-        if self.store.get_tenant(&new.tenant)?.is_none() {
-            return Err(InstanceError::UnknownTenant(new.tenant));
-        }
-        let resolved = validate_instance_config(&integration.model, &new.config, &new.secrets)
-            .map_err(InstanceError::Invalid)?;
-        check_signing_secrets(&integration.model, &resolved)?;
-        check_outbound_allow(&new.outbound_allow)?;
-        let id = uuid::Uuid::now_v7().to_string();
-        let now = chrono::Utc::now();
-        let record = InstanceRecord {
-            secrets: self.seal_all(&id, &new.secrets),
-            id,
-            tenant: new.tenant,
-            integration: integration.name,
-            version: integration.version,
-            config: new.config,
-            status: InstanceStatus::Created,
-            last_lifecycle_execution: None,
-            lifecycle_run: None,
-            created_at: now,
-            updated_at: now,
-            outbound_allow: new.outbound_allow,
-        };
-        self.store.create_instance(&record)?;
-        tracing::info!(instance = %record.id, tenant = %record.tenant, integration = %record.integration_ref(), "instance created");
-        Ok(record)
     }
 
     fn seal_all(
@@ -315,61 +276,6 @@ impl Instances {
             .map_err(InstanceError::Invalid)
     }
 
-    /// Applies a config change after re-validating the whole config.
-    pub fn update(
-        &self,
-        id: &str,
-        update: InstanceUpdate,
-    ) -> Result<InstanceRecord, InstanceError> {
-        let current = self.get(id)?;
-        if update.integration.is_some() && current.status.is_transitional() {
-            // Its lifecycle flows run from the version it has now.
-            return Err(InstanceError::WrongState {
-                id: id.to_owned(),
-                status: current.status,
-                hint: "wait until its lifecycle flows end before changing its integration",
-            });
-        }
-        let integration = match &update.integration {
-            // Only versions of the same integration: another integration
-            // would make the stored config and state meaningless.
-            Some(reference) => integrations::find(self.store.as_ref(), reference)?
-                .filter(|i| i.name == current.integration)
-                .ok_or_else(|| InstanceError::UnknownIntegration(reference.clone()))?,
-            None => self.integration_of(&current)?,
-        };
-        let mut config = current.config.clone();
-        for (key, value) in update.config {
-            if value.is_null() {
-                config.remove(&key);
-            } else {
-                config.insert(key, value);
-            }
-        }
-        let mut secrets = self.open_secrets(&current)?;
-        secrets.extend(update.secrets.clone());
-        let resolved = validate_instance_config(&integration.model, &config, &secrets)
-            .map_err(InstanceError::Invalid)?;
-        check_signing_secrets(&integration.model, &resolved)?;
-        if let Some(patterns) = &update.outbound_allow {
-            check_outbound_allow(patterns)?;
-        }
-        let sealed = self.seal_all(id, &update.secrets);
-        let version = integration.version;
-        let updated = self.store.update_instance(id, &mut |record| {
-            record.version = version;
-            record.config = config.clone();
-            record.secrets.extend(sealed.clone());
-            if let Some(patterns) = &update.outbound_allow {
-                record.outbound_allow = patterns.clone();
-            }
-            record.updated_at = chrono::Utc::now();
-        })?;
-        let updated = updated.ok_or_else(|| InstanceError::NotFound(id.to_owned()))?;
-        self.notify(&updated);
-        Ok(updated)
-    }
-
     /// The webhook URL of each webhook flow: `{public_url}/hooks/{id}/{flow}`,
     /// and `{public_url}/hooks/{id}` for a preprocess flow.
     pub fn webhooks(
@@ -393,6 +299,153 @@ impl Instances {
                 _ => None,
             })
             .collect()
+    }
+}
+
+impl Instances {
+    /// Instance operations over `configs`: enabling and disabling submit
+    /// lifecycle flows through `lifecycle`; `listener` is told about every
+    /// status and config change.
+    pub fn new(
+        configs: InstanceConfigs,
+        lifecycle: Arc<dyn Lifecycle>,
+        listener: Arc<dyn InstanceListener>,
+    ) -> Self {
+        Self {
+            configs,
+            lifecycle,
+            listener,
+            status_changed: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    /// The read side these operations share with the engine.
+    pub fn configs(&self) -> &InstanceConfigs {
+        &self.configs
+    }
+
+    fn notify(&self, instance: &InstanceRecord) {
+        self.listener.changed(instance);
+    }
+
+    /// Creates an instance after checking its config against the
+    /// integration.
+    pub fn create(&self, new: NewInstance) -> Result<InstanceRecord, InstanceError> {
+        let integration = integrations::find(self.configs.store.as_ref(), &new.integration)?
+            .ok_or_else(|| InstanceError::UnknownIntegration(new.integration.clone()))?;
+        if self.configs.store.get_tenant(&new.tenant)?.is_none() {
+            return Err(InstanceError::UnknownTenant(new.tenant));
+        }
+        let resolved = validate_instance_config(&integration.model, &new.config, &new.secrets)
+            .map_err(InstanceError::Invalid)?;
+        check_signing_secrets(&integration.model, &resolved)?;
+        check_outbound_allow(&new.outbound_allow)?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let now = chrono::Utc::now();
+        let record = InstanceRecord {
+            secrets: self.configs.seal_all(&id, &new.secrets),
+            id,
+            tenant: new.tenant,
+            integration: integration.name,
+            version: integration.version,
+            config: new.config,
+            status: InstanceStatus::Created,
+            last_lifecycle_execution: None,
+            lifecycle_run: None,
+            created_at: now,
+            updated_at: now,
+            outbound_allow: new.outbound_allow,
+        };
+        self.configs.store.create_instance(&record)?;
+        tracing::info!(instance = %record.id, tenant = %record.tenant, integration = %record.integration_ref(), "instance created");
+        Ok(record)
+    }
+
+    /// Applies a config change after re-validating the whole config.
+    pub fn update(
+        &self,
+        id: &str,
+        update: InstanceUpdate,
+    ) -> Result<InstanceRecord, InstanceError> {
+        let current = self.get(id)?;
+        if update.integration.is_some() && current.status.is_transitional() {
+            // Its lifecycle flows run from the version it has now.
+            return Err(InstanceError::WrongState {
+                id: id.to_owned(),
+                status: current.status,
+                hint: "wait until its lifecycle flows end before changing its integration",
+            });
+        }
+        let integration = match &update.integration {
+            // Only versions of the same integration: another integration
+            // would make the stored config and state meaningless.
+            Some(reference) => integrations::find(self.configs.store.as_ref(), reference)?
+                .filter(|i| i.name == current.integration)
+                .ok_or_else(|| InstanceError::UnknownIntegration(reference.clone()))?,
+            None => self.integration_of(&current)?,
+        };
+        let mut config = current.config.clone();
+        for (key, value) in update.config {
+            if value.is_null() {
+                config.remove(&key);
+            } else {
+                config.insert(key, value);
+            }
+        }
+        let mut secrets = self.configs.open_secrets(&current)?;
+        secrets.extend(update.secrets.clone());
+        let resolved = validate_instance_config(&integration.model, &config, &secrets)
+            .map_err(InstanceError::Invalid)?;
+        check_signing_secrets(&integration.model, &resolved)?;
+        if let Some(patterns) = &update.outbound_allow {
+            check_outbound_allow(patterns)?;
+        }
+        let sealed = self.configs.seal_all(id, &update.secrets);
+        let version = integration.version;
+        let updated = self.configs.store.update_instance(id, &mut |record| {
+            record.version = version;
+            record.config = config.clone();
+            record.secrets.extend(sealed.clone());
+            if let Some(patterns) = &update.outbound_allow {
+                record.outbound_allow = patterns.clone();
+            }
+            record.updated_at = chrono::Utc::now();
+        })?;
+        let updated = updated.ok_or_else(|| InstanceError::NotFound(id.to_owned()))?;
+        self.notify(&updated);
+        Ok(updated)
+    }
+
+    /// The stored instance.
+    pub fn get(&self, id: &str) -> Result<InstanceRecord, InstanceError> {
+        self.configs.get(id)
+    }
+
+    /// The integration version an instance runs.
+    pub fn integration_of(
+        &self,
+        instance: &InstanceRecord,
+    ) -> Result<IntegrationRecord, InstanceError> {
+        self.configs.integration_of(instance)
+    }
+
+    /// The config a flow of `instance` runs with (see
+    /// [`InstanceConfigs::resolve_config`]).
+    pub fn resolve_config(
+        &self,
+        instance: &InstanceRecord,
+    ) -> Result<ResolvedConfig, InstanceError> {
+        self.configs.resolve_config(instance)
+    }
+
+    /// The webhook URL of each webhook flow (see
+    /// [`InstanceConfigs::webhooks`]).
+    pub fn webhooks(
+        &self,
+        instance: &InstanceRecord,
+        integration: &IntegrationRecord,
+    ) -> BTreeMap<String, String> {
+        self.configs.webhooks(instance, integration)
     }
 }
 

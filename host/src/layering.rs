@@ -15,13 +15,11 @@ const ALLOWED: &[(&str, &str)] = &[
     ("cli", "instances"),
     ("cli", "integration"),
     ("cli", "integrations"),
-    ("cli", "metrics"),
     ("cli", "model"),
-    ("cli", "registry"),
+    ("cli", "node"),
     ("cli", "sandbox"),
     ("cli", "server"),
     ("cli", "storage"),
-    ("cli", "triggers"),
     ("cli", "units"),
     ("config", "flow"), // to remove: issue 11 (config reads the engine's defaults)
     ("config", "sandbox"),
@@ -31,6 +29,7 @@ const ALLOWED: &[(&str, &str)] = &[
     ("flow", "integration"),
     ("flow", "metrics"),
     ("flow", "model"),
+    ("flow", "queue"),    // implements the submit port
     ("flow", "registry"), // to remove: issue 11 (ComponentSource belongs to the sandbox side)
     ("flow", "sandbox"),
     ("flow", "storage"),
@@ -48,8 +47,21 @@ const ALLOWED: &[(&str, &str)] = &[
     ("integrations", "registry"), // to remove: issue 11 (registry ⇄ integrations cycle)
     ("integrations", "storage"),
     ("metrics", "sandbox"),
+    // The composition root builds every part.
+    ("node", "config"),
+    ("node", "flow"),
+    ("node", "instances"),
+    ("node", "metrics"),
+    ("node", "queue"),
+    ("node", "registry"),
+    ("node", "sandbox"),
+    ("node", "server"),
+    ("node", "storage"),
+    ("node", "triggers"),
     ("model", "sandbox"), // StepError and LogLine ride in step records
     ("model", "units"),
+    ("queue", "model"),
+    ("queue", "storage"),
     ("registry", "integration"), // to remove: issue 11 (registry ⇄ integrations cycle)
     ("registry", "metrics"),
     ("registry", "sandbox"),
@@ -65,6 +77,7 @@ const ALLOWED: &[(&str, &str)] = &[
     ("server", "integrations"),
     ("server", "metrics"),
     ("server", "model"),
+    ("server", "queue"),
     ("server", "registry"),
     ("server", "sandbox"),
     ("server", "storage"),
@@ -73,11 +86,10 @@ const ALLOWED: &[(&str, &str)] = &[
     ("storage", "model"),
     ("storage", "sandbox"),
     ("triggers", "egress"),
-    ("triggers", "flow"), // to remove: issue 11 (triggers should depend on a Submit port)
     ("triggers", "instances"),
     ("triggers", "integration"),
     ("triggers", "model"),
-    ("triggers", "sandbox"),
+    ("triggers", "queue"),
     ("triggers", "server"), // to remove: issue 11 (server ⇄ triggers: AppState, AppError)
     ("triggers", "storage"),
     ("triggers", "template"),

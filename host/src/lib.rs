@@ -15,6 +15,8 @@ pub mod integrations;
 mod layering;
 pub mod metrics;
 pub mod model;
+pub mod node;
+pub mod queue;
 pub mod registry;
 pub mod sandbox;
 pub mod server;

@@ -6,6 +6,7 @@ mod executions;
 mod flows_local;
 mod hostile;
 mod hygiene;
+mod in_process;
 mod loading;
 mod netns;
 mod newcomer;

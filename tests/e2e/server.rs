@@ -68,7 +68,7 @@ impl ServerOptions {
 }
 
 /// `target/test-builtins/echo-only/`, holding a copy of `echo.wasm`.
-fn echo_only_dir() -> PathBuf {
+pub fn echo_only_dir() -> PathBuf {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(make_echo_only_dir).clone()
 }
@@ -284,6 +284,7 @@ impl TestServer {
                 .timeout(Duration::from_secs(120))
                 .build()
                 .expect("http client"),
+            in_process: None,
         }
     }
 
@@ -433,11 +434,26 @@ pub struct Api {
     base: String,
     token: Option<String>,
     http: reqwest::blocking::Client,
+    /// Set for a node in this process: requests go through its router.
+    in_process: Option<crate::in_process::Handle>,
 }
 
 impl Api {
+    /// A client of an in-process node (see [`crate::in_process`]).
+    pub fn in_process(handle: crate::in_process::Handle, token: Option<&str>) -> Self {
+        Self {
+            base: String::new(),
+            token: token.map(str::to_owned),
+            http: reqwest::blocking::Client::new(),
+            in_process: Some(handle),
+        }
+    }
+
     /// Sends `method path` with an optional body and content type.
     pub fn request(&self, method: &str, path: &str, body: Option<(Vec<u8>, &str)>) -> Resp {
+        if let Some(node) = &self.in_process {
+            return node.request(method, path, self.token.as_deref(), body);
+        }
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(token) = &self.token {

@@ -6,22 +6,15 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::Args;
 
 use crate::config::Config;
-use crate::flow::{FlowEngine, FlowLifecycle, LifecycleFinishes};
-use crate::instances::{Instances, NoLifecycle};
-use crate::metrics::Metrics;
-use crate::registry::ComponentRegistry;
-use crate::sandbox::Sandbox;
+use crate::node::Node;
 use crate::server::auth::{OPERATOR_TOKEN_ENV, ensure_operator_token};
-use crate::server::{AppState, serve, shutdown_signal};
-use crate::storage::{SecretBox, SledStore, Storage};
+use crate::server::shutdown_signal;
 
 /// Arguments of `weft serve`.
 #[derive(Debug, Args)]
@@ -56,91 +49,38 @@ pub struct ServeArgs {
     demo: Option<PathBuf>,
 }
 
-/// Runs the server until a shutdown signal.
+/// Runs the server until a shutdown signal: flags → settings → [`Node`] →
+/// serve with graceful shutdown.
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let config = Config::load(args.settings.as_deref())?;
-    let store = Arc::new(SledStore::open(&args.data_dir)?);
-    let store: Arc<dyn Storage> = store;
-    let secrets = SecretBox::load(&args.data_dir)?;
-    let sandbox = Arc::new(Sandbox::new(&config.sandbox).context("failed to set up the sandbox")?);
-    let metrics = Arc::new(Metrics::new());
-    metrics.export_outbound(sandbox.outbound_stats().clone());
-    let opened_ms = started.elapsed().as_millis() as u64;
-    let registry = Arc::new(
-        ComponentRegistry::open(
-            sandbox.clone(),
-            store.clone(),
-            metrics.clone(),
-            &args.data_dir.join("artifacts"),
-        )
-        .await
-        .context("failed to load the stored components")?,
-    );
-    let loaded_ms = started.elapsed().as_millis() as u64;
-    if let Some(dir) = args.builtins.as_ref().or(config.server.builtins.as_ref()) {
-        registry.register_dir(dir).await?;
-    }
-    let env_token = std::env::var(OPERATOR_TOKEN_ENV).ok();
-    if let Some(token) = ensure_operator_token(store.as_ref(), env_token.as_deref())? {
-        eprint!("{}", token_banner(&token));
+    let mut config = Config::load(args.settings.as_deref())?;
+    if let Some(dir) = args.builtins {
+        config.server.builtins = Some(dir);
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("failed to listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let public_url = config
-        .server
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{addr}"));
-    let mut instances = Instances::new(store.clone(), secrets, Arc::new(NoLifecycle), &public_url);
-    let engine = FlowEngine::new(
-        store.clone(),
-        instances.clone(),
-        sandbox.clone(),
-        registry.clone(),
-        &metrics,
-        config.engine.clone(),
-    );
-    instances.set_lifecycle(Arc::new(FlowLifecycle::new(engine.clone())));
-    let scheduler =
-        crate::triggers::install(&store, &mut instances, &engine, &config.sandbox.outbound);
-    engine.add_finish_listener(Arc::new(LifecycleFinishes::new(instances.clone())));
-    engine
-        .start()
-        .context("failed to resume unfinished executions")?;
-    instances
-        .recover_lifecycles()
-        .context("failed to resume unfinished deploys and teardowns")?;
-    scheduler.start().context("failed to start the scheduler")?;
-    let state = AppState {
-        instances,
-        engine,
-        store: store.clone(),
-        registry: registry.clone(),
-        sandbox,
-        metrics,
-        config: Arc::new(config.server.clone()),
-        ready: Arc::new(AtomicBool::new(true)),
-    };
+    let mut node = Node::open(config, &args.data_dir, addr).await?;
+    let env_token = std::env::var(OPERATOR_TOKEN_ENV).ok();
+    if let Some(token) = ensure_operator_token(node.state().store.as_ref(), env_token.as_deref())? {
+        eprint!("{}", token_banner(&token));
+    }
+    node.start()?;
     tracing::info!(
         %addr,
-        components = registry.len(),
+        components = node.state().registry.len(),
         data_dir = %args.data_dir.display(),
-        opened_ms,
-        loaded_ms,
         startup_ms = started.elapsed().as_millis() as u64,
         "weft started"
     );
     println!("listening on http://{addr}");
     if let Some(file) = &args.demo {
-        super::demo::seed(&state, file).await?;
+        super::demo::seed(node.state(), file).await?;
     }
     use std::io::Write as _;
     std::io::stdout().flush()?;
-    serve(listener, state, shutdown_signal()).await?;
-    store.flush()?;
+    node.serve(listener, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
+use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokio::sync::watch;
 
 use super::dispatch::Dispatcher;
@@ -18,13 +18,13 @@ use super::executor::{
     ComponentSource, ExecutionObserver, Executor, FlowLimits, FlowRun, InstanceInfo,
 };
 use super::metrics::EngineMetrics;
-use super::record::LiveAnswer;
 use super::sealed::Sealer;
-use crate::instances::Instances;
+use crate::instances::InstanceConfigs;
 use crate::instances::lifecycle::is_lifecycle_key;
 use crate::integration::{Trigger, split_component_ref};
 use crate::metrics::Metrics;
 use crate::model::{ExecutionRecord, ExecutionStatus, FlowResponse, StepRecord};
+use crate::queue::{EngineError, FinishListener, NewExecution, Progress, Submit, Submitted};
 use crate::sandbox::Sandbox;
 use crate::storage::{Inserted, Storage, StorageError};
 use crate::units::duration_serde;
@@ -71,97 +71,17 @@ impl Default for EngineConfig {
 /// wait before trying again (`Retry-After`).
 pub const QUEUE_FULL_RETRY_AFTER: Duration = Duration::from_secs(5);
 
-/// How far an execution has come, for callers waiting on it.
-#[derive(Clone, Debug)]
-pub enum Progress {
-    /// Queued or running.
-    Pending,
-    /// A `respond` step produced the HTTP response (the run may go on).
-    Responded(FlowResponse),
-    /// It ended; the record (as stored, redacted) includes its steps; the
-    /// answer in clear for the caller waiting in this process, if the run
-    /// produced one here.
-    Finished(Box<ExecutionRecord>, Option<Arc<LiveAnswer>>),
-}
-
-/// A request to run a flow of an instance.
-#[derive(Clone, Debug, Default)]
-pub struct NewExecution {
-    /// Instance id.
-    pub instance: String,
-    /// Flow name.
-    pub flow: String,
-    /// Trigger payload.
-    pub trigger: Value,
-    /// Caller's idempotency key: a second submit with the same key for the
-    /// same instance and flow returns the first execution.
-    pub idempotency_key: Option<String>,
-    /// Where to POST the result when the run ends.
-    pub callback: Option<String>,
-    /// The execution this one replays.
-    pub replay_of: Option<String>,
-}
-
-/// What [`FlowEngine::submit`] did.
-#[derive(Debug)]
-pub struct Submitted {
-    /// The execution (the earlier one for a repeated idempotency key).
-    pub record: ExecutionRecord,
-    /// `false` when an earlier execution was returned.
-    pub created: bool,
-    /// Progress of the execution while it runs (`None` once finished).
-    pub progress: Option<watch::Receiver<Progress>>,
-}
-
-/// Why an execution could not be submitted.
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    /// No such instance.
-    #[error("instance {0:?} not found")]
-    UnknownInstance(String),
-    /// The instance's integration has no such flow.
-    #[error("integration {integration} has no flow {flow:?}")]
-    UnknownFlow {
-        /// `name@version`.
-        integration: String,
-        /// The flow asked for.
-        flow: String,
-    },
-    /// No such execution.
-    #[error("execution {0:?} not found")]
-    UnknownExecution(String),
-    /// The tenant has as many executions queued as it may.
-    #[error(
-        "tenant {tenant:?} already has {limit} executions queued, the most allowed ([engine] max_queued_per_tenant); retry later"
-    )]
-    QueueFull {
-        /// The tenant.
-        tenant: String,
-        /// [`EngineConfig::max_queued_per_tenant`].
-        limit: usize,
-    },
-    /// Storage failed.
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-}
-
 /// Runs executions durably.
 pub struct FlowEngine {
     store: Arc<dyn Storage>,
-    instances: Instances,
+    instances: InstanceConfigs,
     executor: Executor,
     sealer: Sealer,
     dispatcher: Dispatcher,
     watchers: Mutex<HashMap<String, watch::Sender<Progress>>>,
     metrics: EngineMetrics,
     config: EngineConfig,
-    on_finish: Mutex<Vec<Arc<dyn FinishListener>>>,
-}
-
-/// Told about every execution that ends (webhook callbacks plug in here).
-pub trait FinishListener: Send + Sync {
-    /// `record` (with its steps) just ended.
-    fn finished(&self, record: &ExecutionRecord);
+    on_finish: Vec<Arc<dyn FinishListener>>,
 }
 
 impl std::fmt::Debug for FlowEngine {
@@ -174,14 +94,16 @@ impl std::fmt::Debug for FlowEngine {
 
 impl FlowEngine {
     /// An engine over `store`, running steps in `sandbox` with components
-    /// from `components`. Call [`FlowEngine::start`] to run anything.
+    /// from `components`; every execution that ends is told to `on_finish`
+    /// in order. Call [`FlowEngine::start`] to run anything.
     pub fn new(
         store: Arc<dyn Storage>,
-        instances: Instances,
+        instances: InstanceConfigs,
         sandbox: Arc<Sandbox>,
         components: Arc<dyn ComponentSource>,
         metrics: &Metrics,
         config: EngineConfig,
+        on_finish: Vec<Arc<dyn FinishListener>>,
     ) -> Arc<Self> {
         let state: Arc<dyn crate::sandbox::StateStore> = store.clone();
         let sealer = Sealer::new(instances.secret_box());
@@ -200,17 +122,8 @@ impl FlowEngine {
             store,
             instances,
             config,
-            on_finish: Mutex::new(Vec::new()),
+            on_finish,
         })
-    }
-
-    /// Adds a [`FinishListener`] (webhook callbacks, lifecycle
-    /// transitions), told in the order added.
-    pub fn add_finish_listener(&self, listener: Arc<dyn FinishListener>) {
-        self.on_finish
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(listener);
     }
 
     /// Queues every execution a previous run of the host left unfinished,
@@ -487,12 +400,7 @@ impl FlowEngine {
         }
         let record = self.store.get_execution(id).ok().flatten();
         if let Some(record) = &record {
-            let listeners = self
-                .on_finish
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-            for listener in listeners {
+            for listener in &self.on_finish {
                 listener.finished(record);
             }
         }
@@ -591,5 +499,19 @@ impl ExecutionObserver for PersistingObserver<'_> {
         if let Some(sender) = self.engine.watchers().get(self.id) {
             sender.send_replace(Progress::Responded(live.clone()));
         }
+    }
+}
+
+impl Submit for FlowEngine {
+    fn submit(&self, new: NewExecution) -> BoxFuture<'_, Result<Submitted, EngineError>> {
+        Box::pin(FlowEngine::submit(self, new))
+    }
+
+    fn submit_blocking(&self, new: NewExecution) -> Result<Submitted, EngineError> {
+        FlowEngine::submit_blocking(self, new)
+    }
+
+    fn run_to_end(&self, new: NewExecution) -> BoxFuture<'_, Result<ExecutionRecord, EngineError>> {
+        Box::pin(FlowEngine::run_to_end(self, new))
     }
 }

@@ -25,10 +25,11 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
 use self::context::{Out, RunCx, Scope, Seen};
-use super::record::{FlowResult, LiveAnswer};
+use super::record::FlowResult;
 use super::sealed::Sealer;
 use crate::integration::{Flow, OnError, ResolvedConfig, Step, StepKind};
 use crate::model::{ExecutionStatus, FlowResponse, StepFailure, StepRecord, StepStatus};
+use crate::queue::LiveAnswer;
 use crate::sandbox::{HostPattern, LoadedComponent, Sandbox, StateStore};
 use crate::template::Templates;
 

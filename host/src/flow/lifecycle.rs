@@ -1,32 +1,41 @@
-//! Deploy and teardown through the durable engine: [`FlowLifecycle`]
-//! submits an instance's lifecycle flows (recorded like any execution),
-//! and [`LifecycleFinishes`] tells the instances when one ends, which
-//! moves the instance's status on (see [`crate::instances::lifecycle`]).
+//! Deploy and teardown as executions: [`FlowLifecycle`] submits an
+//! instance's lifecycle flows through the submit port
+//! ([`crate::queue::Submit`]; recorded like any execution),
+//! and [`LifecycleFinishes`] passes each one that ends to [`LifecycleEnds`],
+//! which tells the instances and so moves the instance's status on (see [`crate::instances::lifecycle`]).
 
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use serde_json::json;
+use tokio::sync::mpsc;
 
-use super::engine::{FinishListener, FlowEngine, NewExecution};
 use super::executor::ComponentSource;
+use crate::instances::lifecycle::is_lifecycle_key;
 use crate::instances::{Instances, Lifecycle, LifecycleExecution, LifecycleKind};
 use crate::integration::split_component_ref;
 use crate::model::{ExecutionRecord, ExecutionStatus};
+use crate::queue::{FinishListener, NewExecution, Submit};
 use crate::registry::ComponentRegistry;
 use crate::sandbox::LoadedComponent;
 use crate::storage::InstanceRecord;
 
-/// Submits lifecycle flows to the engine.
-#[derive(Debug, Clone)]
+/// Submits lifecycle flows through the submit port.
+#[derive(Clone)]
 pub struct FlowLifecycle {
-    engine: Arc<FlowEngine>,
+    submit: Arc<dyn Submit>,
+}
+
+impl std::fmt::Debug for FlowLifecycle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowLifecycle").finish_non_exhaustive()
+    }
 }
 
 impl FlowLifecycle {
-    /// Lifecycle flows run by `engine`.
-    pub fn new(engine: Arc<FlowEngine>) -> Self {
-        Self { engine }
+    /// Lifecycle flows started with `submit`.
+    pub fn new(submit: Arc<dyn Submit>) -> Self {
+        Self { submit }
     }
 }
 
@@ -40,7 +49,7 @@ impl Lifecycle for FlowLifecycle {
     ) -> BoxFuture<'a, Result<LifecycleExecution, String>> {
         Box::pin(async move {
             let submitted = self
-                .engine
+                .submit
                 .submit(NewExecution {
                     instance: instance.id.clone(),
                     flow: flow.to_owned(),
@@ -61,24 +70,51 @@ impl Lifecycle for FlowLifecycle {
     }
 }
 
-/// Tells the instances about every execution that ends, so a lifecycle
-/// transition moves on when its execution ends.
+/// Passes the lifecycle executions that end on to [`LifecycleEnds`], so a
+/// lifecycle transition moves on when its execution ends. The two halves
+/// of a channel break the cycle engine → instances → engine: the engine
+/// is built with this listener, [`Instances`] after the engine, and
+/// [`LifecycleEnds::deliver`] runs once both exist.
 #[derive(Debug)]
 pub struct LifecycleFinishes {
-    instances: Instances,
+    ended: mpsc::UnboundedSender<(String, String)>,
 }
 
-impl LifecycleFinishes {
-    /// A listener for `instances` (the fully wired one).
-    pub fn new(instances: Instances) -> Self {
-        Self { instances }
-    }
+/// The receiving half of [`LifecycleFinishes`].
+#[derive(Debug)]
+pub struct LifecycleEnds {
+    ended: mpsc::UnboundedReceiver<(String, String)>,
+}
+
+/// A listener for the engine and the receiver its ends arrive at.
+pub fn lifecycle_finishes() -> (LifecycleFinishes, LifecycleEnds) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    (
+        LifecycleFinishes { ended: sender },
+        LifecycleEnds { ended: receiver },
+    )
 }
 
 impl FinishListener for LifecycleFinishes {
     fn finished(&self, record: &ExecutionRecord) {
-        self.instances
-            .lifecycle_execution_ended(&record.instance, record.idempotency_key.as_deref());
+        if let Some(key) = record
+            .idempotency_key
+            .as_deref()
+            .filter(|k| is_lifecycle_key(k))
+        {
+            // Fails only once the receiver is gone, i.e. at shutdown.
+            let _ = self.ended.send((record.instance.clone(), key.to_owned()));
+        }
+    }
+}
+
+impl LifecycleEnds {
+    /// Tells `instances` about each lifecycle execution that ends, until
+    /// the engine is dropped.
+    pub async fn deliver(mut self, instances: Instances) {
+        while let Some((instance, key)) = self.ended.recv().await {
+            instances.lifecycle_execution_ended(&instance, Some(&key));
+        }
     }
 }
 

@@ -12,16 +12,17 @@ mod redact;
 mod sealed;
 
 pub use dispatch::{Dispatcher, Ticket};
-pub use engine::{
-    EngineConfig, EngineError, FinishListener, FlowEngine, NewExecution, Progress,
-    QUEUE_FULL_RETRY_AFTER, Submitted,
-};
+pub use engine::{EngineConfig, FlowEngine, QUEUE_FULL_RETRY_AFTER};
 pub use executor::{
     ComponentSource, ExecutionObserver, Executor, FlowLimits, FlowRun, InstanceInfo,
     idempotency_key,
 };
-pub use lifecycle::{FlowLifecycle, LifecycleFinishes};
+pub use lifecycle::{FlowLifecycle, LifecycleEnds, LifecycleFinishes, lifecycle_finishes};
 pub use local::{DirectoryComponents, RecordingObserver};
-pub use record::{FlowResult, LiveAnswer};
+pub use record::FlowResult;
 pub use redact::{REDACTED, Redactor, is_sensitive_header, shown_trigger};
 pub use sealed::{SealError, Sealer};
+// The submit port's types, also under their old paths.
+pub use crate::queue::{
+    EngineError, FinishListener, LiveAnswer, NewExecution, Progress, Submitted,
+};

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::model::{ExecutionStatus, FlowResponse};
+use crate::queue::LiveAnswer;
 
 /// How a flow run ended.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -33,14 +34,4 @@ impl FlowResult {
             live: None,
         }
     }
-}
-
-/// The answer a sync webhook's caller gets, in clear: the flow's business,
-/// unlike every stored or served copy, which is redacted.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LiveAnswer {
-    /// The last top-level step's output.
-    pub output: Value,
-    /// The `respond` step's response, if one ran.
-    pub response: Option<FlowResponse>,
 }

@@ -124,23 +124,6 @@ pub trait Lifecycle: Send + Sync {
     ) -> BoxFuture<'a, Result<LifecycleExecution, String>>;
 }
 
-/// No flow engine: an integration without lifecycle flows enables and
-/// disables at once; one with flows ends `deploy_failed` (or `disabled`).
-#[derive(Debug, Default)]
-pub struct NoLifecycle;
-
-impl Lifecycle for NoLifecycle {
-    fn submit<'a>(
-        &'a self,
-        _: &'a InstanceRecord,
-        flow: &'a str,
-        _: LifecycleKind,
-        _: &'a str,
-    ) -> BoxFuture<'a, Result<LifecycleExecution, String>> {
-        Box::pin(async move { Err(format!("no flow engine to run flow {flow:?}")) })
-    }
-}
-
 /// Where a transition is after [`Instances::enable`] or
 /// [`Instances::disable`].
 #[derive(Clone, Debug)]
@@ -215,7 +198,7 @@ impl Instances {
     ) -> Result<LifecycleStarted, InstanceError> {
         let run = uuid::Uuid::now_v7().to_string();
         let mut refused = None;
-        let updated = self.store.update_instance(id, &mut |record| {
+        let updated = self.configs.store.update_instance(id, &mut |record| {
             refused = None;
             if !from.contains(&record.status) {
                 refused = Some(record.status);
@@ -315,7 +298,7 @@ impl Instances {
         run: &str,
         execution: &str,
     ) -> Result<InstanceRecord, InstanceError> {
-        let updated = self.store.update_instance(id, &mut |record| {
+        let updated = self.configs.store.update_instance(id, &mut |record| {
             if record.lifecycle_run.as_deref() == Some(run) && record.status.is_transitional() {
                 record.last_lifecycle_execution = Some(execution.to_owned());
             }
@@ -333,7 +316,7 @@ impl Instances {
         execution: Option<String>,
     ) -> Result<LifecycleStarted, InstanceError> {
         let mut changed = false;
-        let updated = self.store.update_instance(id, &mut |record| {
+        let updated = self.configs.store.update_instance(id, &mut |record| {
             changed =
                 record.lifecycle_run.as_deref() == Some(run) && record.status.is_transitional();
             if changed {
@@ -400,7 +383,7 @@ impl Instances {
     /// the flow engine runs); returns how many.
     pub fn recover_lifecycles(&self) -> Result<usize, InstanceError> {
         let mut count = 0;
-        for record in self.store.list_instances(None)? {
+        for record in self.configs.store.list_instances(None)? {
             if let (true, Some(run)) = (record.status.is_transitional(), record.lifecycle_run) {
                 tracing::info!(instance = %record.id, status = record.status.as_str(), "resuming an unfinished lifecycle transition");
                 self.spawn_drive(record.id, run);

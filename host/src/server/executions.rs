@@ -412,7 +412,7 @@ pub async fn run_flow(
             .map_err(|e| AppError::bad_request(format!("the body is not valid JSON: {e}")))?
     };
     let submitted = state
-        .engine
+        .submit
         .submit(NewExecution {
             instance: instance.id,
             flow,

@@ -58,6 +58,9 @@ pub struct AppState {
     pub instances: Instances,
     /// The durable flow engine.
     pub engine: Arc<crate::flow::FlowEngine>,
+    /// Where the manual run route and the webhooks start executions (the
+    /// engine, through the submit port).
+    pub submit: Arc<dyn crate::queue::Submit>,
     /// The sandbox steps run in.
     pub sandbox: Arc<Sandbox>,
     /// Prometheus metrics.
@@ -160,15 +163,14 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves `router(state)` on `listener` until `shutdown` completes, then
-/// stops accepting and waits for in-flight requests to finish.
+/// Serves `app` (see [`router`]) on `listener` until `shutdown` completes,
+/// then clears `ready` and waits for in-flight requests to finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    state: AppState,
+    app: Router,
+    ready: Arc<AtomicBool>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let ready = state.ready.clone();
-    let app = router(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -4,8 +4,8 @@
 //! ([`ComponentStore`], [`IntegrationStore`], [`AccessStore`],
 //! [`InstanceStore`], and the sandbox's [`StateStore`]), gathered in
 //! [`Storage`] and shared as `Arc<dyn Storage>`. The one implementation
-//! today is [`SledStore`] (embedded sled under `--data-dir`); a PostgreSQL
-//! backend implements the same traits later without touching callers.
+//! today is [`SledStore`] (embedded sled under `--data-dir`); callers never
+//! name it, so another backend can implement the same traits.
 //!
 //! Records ([`records`]) are serde structs stored inside a versioned
 //! envelope (`{"v": 1, "data": {…}}`), so a record kind can evolve and an
@@ -38,13 +38,11 @@
 //! (`<data-dir>/artifacts/`, see `registry::ArtifactCache`) that a node
 //! refills from the stored bytes when it is missing or stale.
 //!
-//! Room left for the flow engine and triggers (same pattern; written with
-//! sled transactions where two trees change together): `executions` keyed by
-//! UUIDv7 id (time-ordered), `execution_steps` keyed `id \0 step-index`,
-//! indexes `executions_by_instance` / `_by_flow` / `_by_status` keyed
-//! `… \0 id`, a durable `queue` keyed by UUIDv7, `schedules` keyed by the
-//! big-endian next-due time then `instance \0 flow`, and `idempotency` keyed
-//! `instance \0 flow \0 key` → execution id.
+//! Executions, their steps and idempotency keys (`executions`,
+//! `execution_steps`, `execution_keys`) are laid out in `executions.rs`;
+//! schedule due times (`schedules`, `schedules_by_flow`) in `schedules.rs`.
+//! There is no queue tree: the engine's queue is in memory, refilled at
+//! start from the executions left `queued` or `running`.
 
 mod crypto;
 mod executions;

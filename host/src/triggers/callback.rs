@@ -28,8 +28,8 @@ use serde_json::json;
 use wasmtime_wasi_http::io::TokioIo;
 
 use crate::egress::{self, OutboundConfig};
-use crate::flow::FinishListener;
 use crate::model::ExecutionRecord;
+use crate::queue::FinishListener;
 use crate::storage::Storage;
 
 /// Delivery attempts per callback.
@@ -40,7 +40,7 @@ pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Delivers callbacks of ended executions (install with
-/// [`crate::flow::FlowEngine::add_finish_listener`]).
+/// the `on_finish` listeners of [`crate::flow::FlowEngine::new`]).
 #[derive(Clone)]
 pub struct Callbacks {
     store: Arc<dyn Storage>,

@@ -31,8 +31,8 @@ use serde_json::json;
 use super::request::trigger_value;
 use super::signature;
 use super::{respond, start};
-use crate::flow::{NewExecution, Submitted};
 use crate::integration::{Flow, Trigger, WebhookTrigger};
+use crate::queue::{NewExecution, Submitted};
 use crate::server::{AppError, AppState};
 use crate::storage::{InstanceRecord, InstanceStatus, IntegrationRecord};
 use crate::template::Templates;
@@ -217,7 +217,7 @@ pub(super) async fn submit(
     callback: Option<String>,
 ) -> Result<Submitted, AppError> {
     state
-        .engine
+        .submit
         .submit(NewExecution {
             instance: hook.instance.id.clone(),
             flow: hook.flow.name.clone(),

@@ -1,4 +1,6 @@
-//! Triggers: what starts executions besides the API.
+//! Triggers: what starts executions besides the API. They start them
+//! through the submit port ([`crate::queue::Submit`]), never through the
+//! engine itself; `node.rs` hands them the engine as that port.
 //!
 //! - [`hooks`]: the public webhook endpoints `/hooks/{instance}/{flow}` and
 //!   `/hooks/{instance}` (preprocess), sync and async, with HMAC
@@ -20,25 +22,3 @@ pub mod start;
 
 pub use callback::{Callbacks, loggable_url};
 pub use scheduler::Scheduler;
-
-use std::sync::Arc;
-
-use crate::flow::FlowEngine;
-use crate::instances::Instances;
-use crate::sandbox::OutboundConfig;
-use crate::storage::Storage;
-
-/// Wires the triggers into a server being built: callbacks on `engine`,
-/// the scheduler as `instances`' listener. Start the returned scheduler
-/// with [`Scheduler::start`] once the engine runs.
-pub fn install(
-    store: &Arc<dyn Storage>,
-    instances: &mut Instances,
-    engine: &Arc<FlowEngine>,
-    outbound: &OutboundConfig,
-) -> Arc<Scheduler> {
-    engine.add_finish_listener(Arc::new(Callbacks::new(store.clone(), outbound.clone())));
-    let scheduler = Scheduler::new(store.clone(), instances.clone(), engine.clone());
-    instances.set_listener(scheduler.clone());
-    scheduler
-}

@@ -29,9 +29,9 @@ use super::hooks::{
 };
 use super::request::trigger_value;
 use super::respond;
-use crate::flow::NewExecution;
 use crate::integration::Trigger;
 use crate::model::ExecutionStatus;
+use crate::queue::NewExecution;
 use crate::server::{AppError, AppState};
 
 /// `/hooks/{instance_id}`.
@@ -78,7 +78,7 @@ pub(crate) async fn hook(
     let trigger = trigger_value(&method, &headers, uri.query(), &body)
         .map_err(|e| AppError::bad_request(e.to_string()))?;
     let record = state
-        .engine
+        .submit
         .run_to_end(NewExecution {
             instance: pre.instance.id.clone(),
             flow: pre.flow.name.clone(),

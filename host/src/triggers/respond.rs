@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::start::{accepted, with_execution_id};
-use crate::flow::{LiveAnswer, Progress, Submitted};
 use crate::model::{ExecutionRecord, ExecutionStatus, FlowResponse};
+use crate::queue::{LiveAnswer, Progress, Submitted};
 use crate::storage::Storage;
 
 /// The HTTP answer of a `respond` step: its status, headers and body (a

@@ -27,9 +27,9 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::sync::Notify;
 
-use crate::flow::{FlowEngine, NewExecution};
-use crate::instances::{InstanceListener, Instances};
+use crate::instances::{InstanceConfigs, InstanceListener};
 use crate::integration::{CatchUp, ScheduleTrigger, Trigger, next_after, schedule_for};
+use crate::queue::{NewExecution, Submit};
 use crate::storage::{InstanceRecord, InstanceStatus, ScheduleEntry, Storage, StorageError};
 
 /// Wait before retrying after storage failed.
@@ -38,8 +38,8 @@ const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
 /// Fires schedule flows of active instances.
 pub struct Scheduler {
     store: Arc<dyn Storage>,
-    instances: Instances,
-    engine: Arc<FlowEngine>,
+    instances: InstanceConfigs,
+    submit: Arc<dyn Submit>,
     wake: Notify,
 }
 
@@ -71,16 +71,17 @@ struct Resolved {
 }
 
 impl Scheduler {
-    /// A scheduler submitting to `engine`; call [`Scheduler::start`].
+    /// A scheduler starting executions with `submit`; call
+    /// [`Scheduler::start`].
     pub fn new(
         store: Arc<dyn Storage>,
-        instances: Instances,
-        engine: Arc<FlowEngine>,
+        instances: InstanceConfigs,
+        submit: Arc<dyn Submit>,
     ) -> Arc<Self> {
         Arc::new(Self {
             store,
             instances,
-            engine,
+            submit,
             wake: Notify::new(),
         })
     }
@@ -223,7 +224,7 @@ impl Scheduler {
         if caught_up {
             trigger["caught_up"] = json!(true);
         }
-        let submitted = self.engine.submit_blocking(NewExecution {
+        let submitted = self.submit.submit_blocking(NewExecution {
             instance: entry.instance.clone(),
             flow: entry.flow.clone(),
             trigger,

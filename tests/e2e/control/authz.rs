@@ -5,7 +5,8 @@
 use serde_json::{Value, json};
 
 use super::{echo_bytes, hello_instance, hello_integration, server_with_hello, tenant_with_token};
-use crate::server::Resp;
+use crate::in_process::InProcessServer;
+use crate::server::{Api, Resp, echo_only_dir};
 
 /// Expected statuses for [no token, bad token, other tenant, own tenant, operator].
 type Row = [u16; 5];
@@ -19,7 +20,24 @@ enum Body {
 #[test]
 fn every_route_answers_each_caller_exactly() {
     let server = server_with_hello();
-    let operator = server.api();
+    check_every_route(&server.api(), &|token| server.api_as(token));
+}
+
+/// The same matrix against a node in this process, through
+/// `Node::router()` (no socket, no binary).
+#[test]
+fn every_route_answers_each_caller_exactly_in_process() {
+    let node = InProcessServer::start(Some(echo_only_dir()));
+    let pushed = node.api().push_integration(&hello_integration());
+    assert_eq!(pushed.status, 201, "{pushed:?}");
+    check_every_route(&node.api(), &|token| node.api_as(token));
+}
+
+/// Runs every route as each caller (`api_as(token)`; `operator` holds the
+/// operator token) against a server with echo built in and `hello@1`
+/// stored, and fails on any status that differs from the matrix.
+fn check_every_route(operator: &Api, api_as: &dyn Fn(Option<&str>) -> Api) {
+    let operator = operator.clone();
     let token_a = tenant_with_token(&operator, "acme");
     let token_b = tenant_with_token(&operator, "bolt");
     let instance = hello_instance(&operator, "acme");
@@ -27,10 +45,10 @@ fn every_route_answers_each_caller_exactly() {
     let missing = "01900000-0000-7000-8000-000000000000";
 
     let callers = [
-        server.api_as(None),
-        server.api_as(Some("weft_not-a-real-token")),
-        server.api_as(Some(&token_b)),
-        server.api_as(Some(&token_a)),
+        api_as(None),
+        api_as(Some("weft_not-a-real-token")),
+        api_as(Some(&token_b)),
+        api_as(Some(&token_a)),
         operator.clone(),
     ];
     let names = [

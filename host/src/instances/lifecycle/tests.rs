@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::*;
-use crate::instances::NewInstance;
+use crate::instances::{InstanceConfigs, NewInstance};
 use crate::storage::{IntegrationRecord, SecretBox, SledStore, Storage, TenantRecord};
 
 const TWO_DEPLOYS: &str = r#"
@@ -25,6 +25,13 @@ flows:
 
 /// Lifecycle executions that have all ended already (as after a crash
 /// between an execution's end and the status change), with `ok`.
+/// No scheduler in these tests: changes are told to nobody.
+struct NoSchedules;
+
+impl crate::instances::InstanceListener for NoSchedules {
+    fn changed(&self, _: &InstanceRecord) {}
+}
+
 struct Ended {
     ok: bool,
     submitted: Mutex<Vec<(String, String)>>,
@@ -79,10 +86,9 @@ fn left_in(status: InstanceStatus, ok: bool) -> (Instances, Arc<Ended>, String, 
         submitted: Mutex::new(Vec::new()),
     });
     let instances = Instances::new(
-        store.clone(),
-        SecretBox::new([7; 32]),
+        InstanceConfigs::new(store.clone(), SecretBox::new([7; 32]), "http://x"),
         ended.clone(),
-        "http://x",
+        Arc::new(NoSchedules),
     );
     let id = instances
         .create(NewInstance {

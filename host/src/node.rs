@@ -1,0 +1,173 @@
+//! The composition root: [`Node::open`] builds one Weft node (storage,
+//! sandbox, registry, engine, scheduler, instances, the HTTP state) once,
+//! in dependency order, with no setters and no placeholders;
+//! [`Node::start`] spawns its tasks (engine workers and retention, the
+//! lifecycle-end delivery, recovery of unfinished deploys and teardowns,
+//! the scheduler); [`Node::router`] is the HTTP API that `weft serve`
+//! serves and in-process tests call with `tower::ServiceExt::oneshot`.
+//!
+//! The order, each part built from those before it:
+//!
+//! 1. store (sled), master key, sandbox, metrics, component registry;
+//! 2. [`InstanceConfigs`], the read side of instances;
+//! 3. the engine, told about ends through webhook [`Callbacks`] and
+//!    [`LifecycleFinishes`] (one half of a channel);
+//! 4. the scheduler, starting executions through the engine as the submit
+//!    port ([`Submit`]);
+//! 5. [`Instances`], submitting lifecycle flows through the same port and
+//!    telling the scheduler about changes;
+//! 6. the server's [`AppState`] (the webhooks and the manual run route
+//!    submit through the port too).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use axum::Router;
+
+use crate::config::Config;
+use crate::flow::{FlowEngine, FlowLifecycle, LifecycleEnds, lifecycle_finishes};
+use crate::instances::{InstanceConfigs, Instances};
+use crate::metrics::Metrics;
+use crate::queue::Submit;
+use crate::registry::ComponentRegistry;
+use crate::sandbox::Sandbox;
+use crate::server::AppState;
+use crate::storage::{SecretBox, SledStore, Storage};
+use crate::triggers::{Callbacks, Scheduler};
+
+/// One Weft node, built and ready to start.
+#[derive(Debug)]
+pub struct Node {
+    state: AppState,
+    scheduler: Arc<Scheduler>,
+    /// Taken by [`Node::start`].
+    lifecycle_ends: Option<LifecycleEnds>,
+}
+
+impl Node {
+    /// Opens the node over `data_dir` with `config`. Webhook URLs start
+    /// with `[server] public_url`, else `http://{listen}` (the address
+    /// bound). Components in `[server] builtins` are registered. Nothing
+    /// runs until [`Node::start`].
+    pub async fn open(config: Config, data_dir: &Path, listen: SocketAddr) -> anyhow::Result<Node> {
+        let started = Instant::now();
+        let store: Arc<dyn Storage> = Arc::new(SledStore::open(data_dir)?);
+        let secrets = SecretBox::load(data_dir)?;
+        let sandbox =
+            Arc::new(Sandbox::new(&config.sandbox).context("failed to set up the sandbox")?);
+        let metrics = Arc::new(Metrics::new());
+        metrics.export_outbound(sandbox.outbound_stats().clone());
+        let opened_ms = started.elapsed().as_millis() as u64;
+        let registry = Arc::new(
+            ComponentRegistry::open(
+                sandbox.clone(),
+                store.clone(),
+                metrics.clone(),
+                &data_dir.join("artifacts"),
+            )
+            .await
+            .context("failed to load the stored components")?,
+        );
+        let loaded_ms = started.elapsed().as_millis() as u64;
+        if let Some(dir) = &config.server.builtins {
+            registry.register_dir(dir).await?;
+        }
+        let public_url = config
+            .server
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{listen}"));
+        let configs = InstanceConfigs::new(store.clone(), secrets, &public_url);
+        let (lifecycle_finishes, lifecycle_ends) = lifecycle_finishes();
+        let engine = FlowEngine::new(
+            store.clone(),
+            configs.clone(),
+            sandbox.clone(),
+            registry.clone(),
+            &metrics,
+            config.engine.clone(),
+            vec![
+                Arc::new(Callbacks::new(
+                    store.clone(),
+                    config.sandbox.outbound.clone(),
+                )),
+                Arc::new(lifecycle_finishes),
+            ],
+        );
+        let submit: Arc<dyn Submit> = engine.clone();
+        let scheduler = Scheduler::new(store.clone(), configs.clone(), submit.clone());
+        let instances = Instances::new(
+            configs,
+            Arc::new(FlowLifecycle::new(submit.clone())),
+            scheduler.clone(),
+        );
+        let state = AppState {
+            instances,
+            engine,
+            submit,
+            store,
+            registry,
+            sandbox,
+            metrics,
+            config: Arc::new(config.server.clone()),
+            ready: Arc::new(AtomicBool::new(true)),
+        };
+        tracing::debug!(opened_ms, loaded_ms, "node opened");
+        Ok(Node {
+            state,
+            scheduler,
+            lifecycle_ends: Some(lifecycle_ends),
+        })
+    }
+
+    /// Spawns the node's tasks: lifecycle ends reach the instances, the
+    /// engine's workers resume unfinished executions, unfinished deploys
+    /// and teardowns move on, the scheduler fires. Call once, inside a
+    /// tokio runtime.
+    pub fn start(&mut self) -> anyhow::Result<()> {
+        let ends = self
+            .lifecycle_ends
+            .take()
+            .context("the node is already started")?;
+        tokio::spawn(ends.deliver(self.state.instances.clone()));
+        self.state
+            .engine
+            .start()
+            .context("failed to resume unfinished executions")?;
+        self.state
+            .instances
+            .recover_lifecycles()
+            .context("failed to resume unfinished deploys and teardowns")?;
+        self.scheduler
+            .start()
+            .context("failed to start the scheduler")?;
+        Ok(())
+    }
+
+    /// The HTTP API over this node.
+    pub fn router(&self) -> Router {
+        crate::server::router(self.state.clone())
+    }
+
+    /// The server's shared state (storage, registry, engine, instances).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves [`Node::router`] on `listener` until `shutdown` completes,
+    /// then lets in-flight requests finish (`/readyz` answers 503 from
+    /// then on) and flushes storage.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        crate::server::serve(listener, self.router(), self.state.ready.clone(), shutdown).await?;
+        self.state.store.flush()?;
+        Ok(())
+    }
+}
