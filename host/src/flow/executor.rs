@@ -140,7 +140,7 @@ fn on_error(step: &Step) -> OnError {
 
 /// The output later steps see for a step that failed with `on_error: continue`.
 fn error_output(failure: &StepFailure) -> Value {
-    json!({ "error": { "code": failure.code, "message": failure.message } })
+    json!({ "error": failure.to_flow_value() })
 }
 
 impl Executor {

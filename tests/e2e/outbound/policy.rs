@@ -208,7 +208,9 @@ async fn name_resolving_to_loopback_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_and_metadata_literals_are_refused_before_connecting() {
-    if !crate::netns::enter("outbound::policy::private_and_metadata_literals_are_refused_before_connecting") {
+    if !crate::netns::enter(
+        "outbound::policy::private_and_metadata_literals_are_refused_before_connecting",
+    ) {
         return;
     }
     let sandbox = sandbox_with("[outbound]\nallow = [\"*\"]\n");

@@ -90,6 +90,6 @@ async fn a_recorded_failure_with_continue_lets_the_resumed_flow_go_on() {
     assert_eq!(records.len(), 1);
     assert_eq!(
         result.response.unwrap().body,
-        json!({ "error": { "code": "guest", "message": "fatal error: no" } })
+        json!({ "error": { "code": "guest", "message": "fatal error: no", "kind": "guest", "retryable": false } })
     );
 }
