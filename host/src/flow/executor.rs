@@ -190,6 +190,9 @@ impl Executor {
             .run_steps(&cx, &run.flow.steps, &mut scope, "")
             .instrument(span)
             .await;
+        if let (Err(Stop(message)), Some(on_failure)) = (&outcome, &run.flow.on_failure) {
+            self.failure_response(&cx, &on_failure.respond, scope, message);
+        }
         let responses = cx.response.lock().unwrap_or_else(|e| e.into_inner()).take();
         let (live_response, response) = match responses {
             Some((live, stored)) => (Some(live), Some(stored)),
@@ -213,6 +216,42 @@ impl Executor {
                 response,
                 ..FlowResult::failed(cx.redactor.text(&message))
             },
+        }
+    }
+
+    /// Renders a flow's `on_failure` answer, unless a `respond` step
+    /// already answered; one that does not render leaves the generic answer.
+    fn failure_response(
+        &self,
+        cx: &RunCx<'_>,
+        respond: &crate::integration::RespondStep,
+        mut scope: Scope,
+        message: &str,
+    ) {
+        if cx
+            .response
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+        {
+            return;
+        }
+        let failed = cx.failed.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let error = match failed {
+            Some((path, failure)) => {
+                let mut error = failure.to_flow_value();
+                error["step"] = Value::String(path);
+                error
+            }
+            None => json!({ "message": cx.redactor.text(message) }),
+        };
+        scope.error = Some(Seen::new(&error, None));
+        if let Err(failure) = self.respond(cx, respond, &scope) {
+            tracing::warn!(
+                execution_id = %cx.run.execution_id,
+                error = %failure.message,
+                "on_failure answer did not render; answering the generic failure"
+            );
         }
     }
 
@@ -304,6 +343,12 @@ impl Executor {
                 record.status = StepStatus::Failed;
                 record.error = Some(failure.clone());
                 cx.record(record).await;
+                if on_error(step) == OnError::Fail {
+                    let mut failed = cx.failed.lock().unwrap_or_else(|e| e.into_inner());
+                    if failed.is_none() {
+                        *failed = Some((path.to_owned(), failure.clone()));
+                    }
+                }
                 match on_error(step) {
                     OnError::Continue => Ok(Out::plain(error_output(&failure))),
                     OnError::Fail => Err(Stop(message)),

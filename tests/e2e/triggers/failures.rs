@@ -70,3 +70,147 @@ fn a_flow_sees_the_kind_retryability_and_upstream_status_of_an_error() {
     assert_eq!(call["retryable"], false, "{call}");
     assert_eq!(call["status"], 404, "{call}");
 }
+
+/// Two sync flows calling an upstream that fails: one with the generic
+/// answer, one declaring its own.
+const ANSWERS: &str = r#"
+name: answers
+version: 1
+config:
+  - { key: url, type: string, required: true }
+flows:
+  - name: plain
+    trigger: { type: webhook, mode: sync }
+    steps:
+      - id: charge
+        component: http@1.0.0
+        action: request
+        input: { method: POST, url: "{{ config.url }}/internal/charge", json: { id: "{{ trigger.body.id }}" } }
+  - name: declared
+    trigger: { type: webhook, mode: sync }
+    on_failure:
+      respond:
+        status: 502
+        headers: { x-failed-step: "{{ error.step }}" }
+        body: { order: "{{ trigger.body.id }}", reason: "{{ error.kind }}", upstream: "{{ error.status }}" }
+    steps:
+      - id: check
+        component: echo@1.0.0
+        action: echo
+        input: { ok: true }
+      - id: charge
+        component: http@1.0.0
+        action: request
+        input: { method: POST, url: "{{ config.url }}/internal/charge", json: { id: "{{ trigger.body.id }}" } }
+"#;
+
+#[test]
+fn a_failed_sync_flow_answers_generically_or_as_declared() {
+    let fake = Fake::start(|_| (503, json!({ "error": "db-7.internal is down" })));
+    let server = server();
+    let id = enabled(&server, ANSWERS, json!({ "url": fake.url }), json!({}));
+
+    let plain = post_json(
+        &server,
+        &format!("/hooks/{id}/plain"),
+        &json!({ "id": "A-1" }),
+        &[],
+    );
+    assert_eq!(plain.status, 500, "{plain:?}");
+    let execution = plain.execution_id();
+    assert_eq!(
+        plain.json,
+        json!({ "execution_id": execution, "error": "flow failed" })
+    );
+    // The full error stays on the execution, for the operator.
+    let record = server.api().get(&format!("/v1/executions/{execution}"));
+    let error = record.json["error"].as_str().unwrap();
+    assert!(error.contains("db-7.internal is down"), "{error}");
+    assert!(error.contains("HTTP 503"), "{error}");
+
+    let declared = post_json(
+        &server,
+        &format!("/hooks/{id}/declared"),
+        &json!({ "id": "A-2" }),
+        &[],
+    );
+    assert_eq!(declared.status, 502, "{declared:?}");
+    assert_eq!(
+        declared.json,
+        json!({ "order": "A-2", "reason": "upstream", "upstream": 503 })
+    );
+    assert_eq!(declared.headers["x-failed-step"], "charge");
+    let execution = declared.headers["x-weft-execution-id"].to_str().unwrap();
+    let record = crate::executions::finished(&server.api(), execution);
+    assert_eq!(record["status"], "failed", "{record}");
+    assert!(
+        record["error"]
+            .as_str()
+            .unwrap()
+            .contains("db-7.internal is down"),
+        "{record}"
+    );
+    // A repeat of the request (same Idempotency-Key) gets the same answer.
+    let key = [("idempotency-key", "k-1")];
+    let first = post_json(
+        &server,
+        &format!("/hooks/{id}/declared"),
+        &json!({ "id": "A-3" }),
+        &key,
+    );
+    let again = post_json(
+        &server,
+        &format!("/hooks/{id}/declared"),
+        &json!({ "id": "A-3" }),
+        &key,
+    );
+    assert_eq!(first.status, 502, "{first:?}");
+    assert_eq!((again.status, &again.json), (502, &first.json), "{again:?}");
+}
+
+#[test]
+fn on_failure_is_checked_at_upload() {
+    let server = server();
+    let api = server.api();
+    let bad = ANSWERS
+        .replace("{{ error.kind }}", "{{ eror.kind }}")
+        .replace("status: 502", "status: 1000");
+    let answer = api.push_integration(&bad);
+    assert_eq!(answer.status, 422, "{answer:?}");
+    let details = answer.json["details"].to_string();
+    assert!(
+        details.contains(
+            "flows[1].on_failure.respond.status: http status must be between 100 and 599"
+        ),
+        "{details}"
+    );
+    assert!(
+        details.contains("flows[1].on_failure.respond.body.reason: unknown variable 'eror'"),
+        "{details}"
+    );
+    let not_sync = ANSWERS.replace(
+        "- name: declared\n    trigger: { type: webhook, mode: sync }",
+        "- name: declared\n    trigger: { type: webhook }",
+    );
+    let answer = api.push_integration(&not_sync);
+    assert_eq!(answer.status, 422, "{answer:?}");
+    assert!(
+        answer.json["details"]
+            .to_string()
+            .contains("flows[1].on_failure.respond: 'respond' only works in a flow triggered by a sync webhook"),
+        "{answer:?}"
+    );
+    // `error` is only defined in on_failure.
+    let stray = ANSWERS.replace(
+        "json: { id: \"{{ trigger.body.id }}\" } }\n  - name: declared",
+        "json: { id: \"{{ error.step }}\" } }\n  - name: declared",
+    );
+    let answer = api.push_integration(&stray);
+    assert_eq!(answer.status, 422, "{answer:?}");
+    assert!(
+        answer.json["details"]
+            .to_string()
+            .contains("unknown variable 'error'"),
+        "{answer:?}"
+    );
+}
