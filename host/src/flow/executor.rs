@@ -207,6 +207,7 @@ impl Executor {
                 },
                 error: None,
                 response,
+                failed_step: None,
                 live: Some(Arc::new(LiveAnswer {
                     output: output.real,
                     response: live_response,
@@ -214,6 +215,12 @@ impl Executor {
             },
             Err(Stop(message)) => FlowResult {
                 response,
+                failed_step: cx
+                    .failed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+                    .map(|(path, _)| path.clone()),
                 ..FlowResult::failed(cx.redactor.text(&message))
             },
         }

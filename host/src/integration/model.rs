@@ -196,6 +196,9 @@ pub enum Trigger {
     Teardown,
     /// Only the API or CLI (`weft exec`, replays) starts it.
     Manual,
+    /// Another flow of the same instance failed (`trigger.body` is
+    /// `{execution_id, flow, error, failed_step}`).
+    Error,
 }
 
 impl Trigger {
@@ -207,6 +210,7 @@ impl Trigger {
             Trigger::Deploy => "deploy",
             Trigger::Teardown => "teardown",
             Trigger::Manual => "manual",
+            Trigger::Error => "error",
         }
     }
 }

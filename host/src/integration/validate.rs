@@ -187,7 +187,7 @@ impl<'a> Validator<'a> {
         match &flow.trigger {
             Trigger::Webhook(w) => self.webhook(&trigger_path, w),
             Trigger::Schedule(s) => self.schedule(&trigger_path, s),
-            Trigger::Deploy | Trigger::Teardown | Trigger::Manual => {}
+            Trigger::Deploy | Trigger::Teardown | Trigger::Manual | Trigger::Error => {}
         }
         let steps_path = format!("{path}.steps");
         if flow.steps.is_empty() {

@@ -2,10 +2,10 @@
 //! (`steps.<id>.error`), the generic or declared answer of a failed sync
 //! flow, the failure counter and the integration's error flow.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::fake::Fake;
-use super::{enabled, post_json, server};
+use super::{FLOW_DEADLINE, enabled, post_json, server};
 
 /// A flow calling the fake at `trigger.body.path` with `on_error:
 /// continue` and answering with what it saw of the error.
@@ -213,4 +213,102 @@ fn on_failure_is_checked_at_upload() {
             .contains("unknown variable 'error'"),
         "{answer:?}"
     );
+}
+
+/// A sync flow that fails at its `charge` step, and an error flow that
+/// reports each failure to `/alerts` (which fails too).
+const ALERTS: &str = r#"
+name: alerts
+version: 1
+config:
+  - { key: url, type: string, required: true }
+flows:
+  - name: order
+    trigger: { type: webhook, mode: sync }
+    steps:
+      - id: check
+        component: echo@1.0.0
+        action: echo
+        input: { ok: true }
+      - id: charge
+        component: http@1.0.0
+        action: request
+        input: { method: POST, url: "{{ config.url }}/charge", json: {} }
+  - name: alert
+    trigger: { type: error }
+    steps:
+      - id: report
+        component: http@1.0.0
+        action: request
+        input: { method: POST, url: "{{ config.url }}/alerts", json: "{{ trigger.body }}" }
+"#;
+
+/// Executions of `flow` of `instance`, newest first.
+fn executions_of(server: &crate::server::TestServer, instance: &str, flow: &str) -> Vec<Value> {
+    let listed = server
+        .api()
+        .get(&format!("/v1/executions?instance={instance}&flow={flow}"));
+    assert_eq!(listed.status, 200, "{listed:?}");
+    listed.json["executions"].as_array().cloned().unwrap()
+}
+
+#[test]
+fn a_failed_execution_is_counted_and_starts_the_error_flow_once() {
+    let fake = Fake::start(|hit| match hit.path.as_str() {
+        "/charge" => (402, json!({ "error": "card declined" })),
+        _ => (500, json!({ "error": "pager down" })),
+    });
+    let server = server();
+    let id = enabled(&server, ALERTS, json!({ "url": fake.url }), json!({}));
+    let path = format!("/hooks/{id}/order");
+    let metric = |flow: &str| {
+        server.metric(&format!(
+            r#"weft_executions_failed_total{{tenant="acme",integration="alerts",flow="{flow}"}}"#
+        ))
+    };
+    assert_eq!(metric("order"), None);
+
+    let failed = post_json(&server, &path, &json!({}), &[]);
+    assert_eq!(failed.status, 500, "{failed:?}");
+    let execution = failed.execution_id();
+    let alert = fake
+        .wait_for(FLOW_DEADLINE, |h| h.path == "/alerts")
+        .expect("the error flow reported the failure");
+    assert_eq!(
+        alert.body["execution_id"],
+        execution.as_str(),
+        "{:?}",
+        alert.body
+    );
+    assert_eq!(alert.body["flow"], "order");
+    assert_eq!(alert.body["failed_step"], "charge");
+    let error = alert.body["error"].as_str().unwrap();
+    assert!(
+        error.contains("step 'charge' failed") && error.contains("402"),
+        "{error}"
+    );
+    assert_eq!(metric("order"), Some(1.0));
+
+    // The error flow failed too: counted, but it starts no error flow.
+    let first = executions_of(&server, &id, "alert");
+    assert_eq!(first.len(), 1, "{first:?}");
+    let alert_id = first[0]["id"].as_str().unwrap();
+    let alert_run = crate::executions::finished(&server.api(), alert_id);
+    assert_eq!(alert_run["status"], "failed", "{alert_run}");
+    assert_eq!(alert_run["trigger"]["type"], "error");
+
+    let again = post_json(&server, &path, &json!({}), &[]);
+    assert_eq!(again.status, 500, "{again:?}");
+    let both = executions_of(&server, &id, "alert");
+    assert_eq!(
+        both.len(),
+        2,
+        "one error flow per failure of another flow: {both:?}"
+    );
+    for run in &both {
+        crate::executions::finished(&server.api(), run["id"].as_str().unwrap());
+    }
+    assert_eq!(metric("order"), Some(2.0));
+    assert_eq!(metric("alert"), Some(2.0));
+    assert_eq!(executions_of(&server, &id, "alert").len(), 2);
 }
