@@ -160,6 +160,18 @@ fn every_route_answers_each_caller_exactly() {
         ),
         (
             "GET",
+            format!("/v1/instances/{id}/state"),
+            Body::None,
+            [401, 401, 404, 200, 200],
+        ),
+        (
+            "DELETE",
+            format!("/v1/instances/{id}/state?key=k"),
+            Body::None,
+            [401, 401, 404, 200, 200],
+        ),
+        (
+            "GET",
             format!("/v1/instances/{missing}"),
             Body::None,
             [401, 401, 404, 404, 404],
