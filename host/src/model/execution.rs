@@ -88,7 +88,7 @@ pub struct StepFailure {
     pub status: Option<u16>,
     /// The typed sandbox error, when the sandbox produced it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub detail: Option<StepError>,
+    pub detail: Option<Box<StepError>>,
 }
 
 impl StepFailure {
@@ -118,7 +118,7 @@ impl StepFailure {
             retryable: error.is_retryable(),
             kind: error.kind().to_owned(),
             status,
-            detail: Some(error),
+            detail: Some(Box::new(error)),
         }
     }
 

@@ -431,7 +431,7 @@ mod tests {
                 });
                 assert_eq!(back, step, "{}", String::from_utf8_lossy(&bytes));
                 let detail = back.error.and_then(|f| f.detail);
-                assert_eq!(detail.as_ref(), Some(&error));
+                assert_eq!(detail.as_deref(), Some(&error));
                 assert_eq!(detail.map(|d| d.to_string()), Some(error.to_string()));
             }
         }
