@@ -394,6 +394,10 @@ fn resumed_output(cx: &RunCx<'_>, step: &Step, path: &str, done: &StepRecord) ->
         // A step that failed the flow before the host died fails it again
         // on resume, instead of continuing.
         (None, Some(failure)) if on_error(step) == OnError::Fail => {
+            let mut failed = cx.failed.lock().unwrap_or_else(|e| e.into_inner());
+            if failed.is_none() {
+                *failed = Some((path.to_owned(), failure.clone()));
+            }
             Err(Stop(format!("step '{path}' failed: {}", failure.message)))
         }
         (None, Some(failure)) => Ok(Out::plain(error_output(failure))),
