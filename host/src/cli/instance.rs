@@ -1,4 +1,4 @@
-//! `weft instance create|ls|show|update|enable|disable|run` (`run` lives
+//! `weft instance create|ls|show|update|enable|disable|state|run` (`run` lives
 //! with the execution commands, in `exec.rs`).
 
 use std::collections::BTreeMap;
@@ -60,6 +60,76 @@ pub enum InstanceCommand {
     },
     /// Start a flow whose trigger is `manual`.
     Run(super::exec::RunFlowArgs),
+    /// Show an instance's state (shared by its flows, or one flow's with
+    /// --flow), or delete one key of it (--delete) or all of it (--clear).
+    State(StateArgs),
+}
+
+/// Arguments of `weft instance state`.
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// Instance id.
+    id: String,
+    /// This flow's own state instead of the instance's shared state.
+    #[arg(long)]
+    flow: Option<String>,
+    /// Delete this key.
+    #[arg(long, value_name = "KEY", conflicts_with = "clear")]
+    delete: Option<String>,
+    /// Delete every key of the scope.
+    #[arg(long)]
+    clear: bool,
+}
+
+/// `weft instance state`.
+async fn state(client: &Client, args: StateArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let mut query = match &args.flow {
+        Some(flow) => format!("?scope=flow&flow={}", segment(flow)),
+        None => "?scope=instance".to_owned(),
+    };
+    let path = format!("/v1/instances/{}/state", segment(&args.id));
+    let scope = match &args.flow {
+        Some(flow) => format!("flow {flow} of instance {}", args.id),
+        None => format!("instance {}", args.id),
+    };
+    if args.delete.is_some() || args.clear {
+        if let Some(key) = &args.delete {
+            query.push_str(&format!("&key={}", segment(key)));
+        }
+        let deleted: Value = client
+            .send(Method::DELETE, &format!("{path}{query}"), Body::None)
+            .await
+            .with_context(|| format!("failed to delete state of {scope}"))?;
+        if json {
+            print_json(&deleted)?;
+        } else {
+            match (&args.delete, deleted["deleted"].as_u64()) {
+                (Some(key), Some(0)) => println!("no key {key:?} in the state of {scope}"),
+                (Some(key), _) => println!("deleted {key:?} from the state of {scope}"),
+                (None, n) => println!("deleted {} keys from the state of {scope}", n.unwrap_or(0)),
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let shown: Value = client
+        .get(&format!("{path}{query}"))
+        .await
+        .with_context(|| format!("failed to read state of {scope}"))?;
+    if json {
+        print_json(&shown)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let entries = shown["entries"].as_object().cloned().unwrap_or_default();
+    if entries.is_empty() {
+        println!("the state of {scope} is empty");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = Table::new(["key", "value"]);
+    for (key, value) in &entries {
+        table.row([key.clone(), text(value)]);
+    }
+    table.print();
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Arguments of `weft instance create`.
@@ -152,6 +222,7 @@ pub async fn run(
     let waits = matches!(cmd, InstanceCommand::Update { .. });
     let instance: Value = match cmd {
         InstanceCommand::Run(args) => return super::exec::run_flow(args, json, remote).await,
+        InstanceCommand::State(args) => return state(&client, args, json).await,
         InstanceCommand::Create(args) => {
             let mut body = json!({
                 "integration": args.integration,

@@ -73,7 +73,7 @@ pub const QUEUE_FULL_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// Runs executions durably.
 pub struct FlowEngine {
-    store: Arc<dyn Storage>,
+    pub(super) store: Arc<dyn Storage>,
     instances: InstanceConfigs,
     executor: Executor,
     sealer: Sealer,
@@ -189,7 +189,7 @@ impl FlowEngine {
 
     /// Stores and queues; durable only after a flush. A worker may start it
     /// at once: that reads the same (not yet flushed) records.
-    fn store_and_queue(&self, new: NewExecution) -> Result<Submitted, EngineError> {
+    pub(super) fn store_and_queue(&self, new: NewExecution) -> Result<Submitted, EngineError> {
         let instance = self
             .store
             .get_instance(&new.instance)?
@@ -399,6 +399,12 @@ impl FlowEngine {
             tracing::error!(execution_id = %id, error = %e, "cannot remove execution state");
         }
         let record = self.store.get_execution(id).ok().flatten();
+        if let Some(record) = &record
+            && record.status == ExecutionStatus::Failed
+        {
+            self.metrics.failed(record);
+            self.start_error_flows(record, result.failed_step.as_deref());
+        }
         if let Some(record) = &record {
             for listener in &self.on_finish {
                 listener.finished(record);

@@ -141,7 +141,7 @@ fn on_error(step: &Step) -> OnError {
 
 /// The output later steps see for a step that failed with `on_error: continue`.
 fn error_output(failure: &StepFailure) -> Value {
-    json!({ "error": { "code": failure.code, "message": failure.message } })
+    json!({ "error": failure.to_flow_value() })
 }
 
 impl Executor {
@@ -191,6 +191,9 @@ impl Executor {
             .run_steps(&cx, &run.flow.steps, &mut scope, "")
             .instrument(span)
             .await;
+        if let (Err(Stop(message)), Some(on_failure)) = (&outcome, &run.flow.on_failure) {
+            self.failure_response(&cx, &on_failure.respond, scope, message);
+        }
         let responses = cx.response.lock().unwrap_or_else(|e| e.into_inner()).take();
         let (live_response, response) = match responses {
             Some((live, stored)) => (Some(live), Some(stored)),
@@ -205,6 +208,7 @@ impl Executor {
                 },
                 error: None,
                 response,
+                failed_step: None,
                 live: Some(Arc::new(LiveAnswer {
                     output: output.real,
                     response: live_response,
@@ -212,8 +216,50 @@ impl Executor {
             },
             Err(Stop(message)) => FlowResult {
                 response,
+                failed_step: cx
+                    .failed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+                    .map(|(path, _)| path.clone()),
                 ..FlowResult::failed(cx.redactor.text(&message))
             },
+        }
+    }
+
+    /// Renders a flow's `on_failure` answer, unless a `respond` step
+    /// already answered; one that does not render leaves the generic answer.
+    fn failure_response(
+        &self,
+        cx: &RunCx<'_>,
+        respond: &crate::integration::RespondStep,
+        mut scope: Scope,
+        message: &str,
+    ) {
+        if cx
+            .response
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+        {
+            return;
+        }
+        let failed = cx.failed.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let error = match failed {
+            Some((path, failure)) => {
+                let mut error = failure.to_flow_value();
+                error["step"] = Value::String(path);
+                error
+            }
+            None => json!({ "message": cx.redactor.text(message) }),
+        };
+        scope.error = Some(Seen::new(&error, None));
+        if let Err(failure) = self.respond(cx, respond, &scope) {
+            tracing::warn!(
+                execution_id = %cx.run.execution_id,
+                error = %failure.message,
+                "on_failure answer did not render; answering the generic failure"
+            );
         }
     }
 
@@ -305,6 +351,12 @@ impl Executor {
                 record.status = StepStatus::Failed;
                 record.error = Some(failure.clone());
                 cx.record(record).await;
+                if on_error(step) == OnError::Fail {
+                    let mut failed = cx.failed.lock().unwrap_or_else(|e| e.into_inner());
+                    if failed.is_none() {
+                        *failed = Some((path.to_owned(), failure.clone()));
+                    }
+                }
                 match on_error(step) {
                     OnError::Continue => Ok(Out::plain(error_output(&failure))),
                     OnError::Fail => Err(Stop(message)),
@@ -343,6 +395,10 @@ fn resumed_output(cx: &RunCx<'_>, step: &Step, path: &str, done: &StepRecord) ->
         // A step that failed the flow before the host died fails it again
         // on resume, instead of continuing.
         (None, Some(failure)) if on_error(step) == OnError::Fail => {
+            let mut failed = cx.failed.lock().unwrap_or_else(|e| e.into_inner());
+            if failed.is_none() {
+                *failed = Some((path.to_owned(), failure.clone()));
+            }
             Err(Stop(format!("step '{path}' failed: {}", failure.message)))
         }
         (None, Some(failure)) => Ok(Out::plain(error_output(failure))),

@@ -1,5 +1,6 @@
 //! The flow engine's Prometheus metrics: executions by status, step
-//! duration and fuel, queue depth and queue wait, submits refused.
+//! duration and fuel, queue depth and queue wait, submits refused, and
+//! failures by tenant, integration and flow.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -13,6 +14,13 @@ use crate::model::{ExecutionStatus, StepRecord};
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusLabel {
     status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FailedLabels {
+    tenant: String,
+    integration: String,
+    flow: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -30,6 +38,7 @@ pub struct EngineMetrics {
     /// (`weft_executions_refused_total`).
     pub refused: Counter,
     executions: Family<StatusLabel, Counter>,
+    failed: Family<FailedLabels, Counter>,
     steps: Family<StepLabel, Histogram>,
     step_fuel: Histogram,
     /// Executions waiting for a worker (`weft_queue_depth`).
@@ -45,6 +54,7 @@ impl EngineMetrics {
             submitted: Counter::default(),
             refused: Counter::default(),
             executions: Family::default(),
+            failed: Family::default(),
             steps: Family::new_with_constructor(|| {
                 Histogram::new(exponential_buckets(0.0005, 2.0, 16))
             }),
@@ -66,6 +76,11 @@ impl EngineMetrics {
             "executions",
             "Executions that ended, by status",
             this.executions.clone(),
+        );
+        metrics.register(
+            "executions_failed",
+            "Executions that failed, by tenant, integration (name) and flow",
+            this.failed.clone(),
         );
         metrics.register(
             "step_duration_seconds",
@@ -95,6 +110,21 @@ impl EngineMetrics {
         self.executions
             .get_or_create(&StatusLabel {
                 status: status.as_str(),
+            })
+            .inc();
+    }
+
+    /// Counts a failed execution by tenant, integration name and flow.
+    pub fn failed(&self, record: &crate::model::ExecutionRecord) {
+        let integration = record
+            .integration
+            .split_once('@')
+            .map_or(record.integration.as_str(), |(name, _)| name);
+        self.failed
+            .get_or_create(&FailedLabels {
+                tenant: record.tenant.clone(),
+                integration: integration.to_owned(),
+                flow: record.flow.clone(),
             })
             .inc();
     }

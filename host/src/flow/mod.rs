@@ -3,6 +3,7 @@
 
 mod dispatch;
 mod engine;
+mod error_flows;
 mod executor;
 mod lifecycle;
 mod local;

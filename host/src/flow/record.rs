@@ -18,6 +18,9 @@ pub struct FlowResult {
     pub error: Option<String>,
     /// The `respond` step's response, if one ran.
     pub response: Option<FlowResponse>,
+    /// The path of the step that failed the run, if a step did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_step: Option<String>,
     /// What the flow answers its caller, in clear (never stored).
     #[serde(skip)]
     pub live: Option<std::sync::Arc<LiveAnswer>>,
@@ -31,6 +34,7 @@ impl FlowResult {
             output: Value::Null,
             error: Some(error.into()),
             response: None,
+            failed_step: None,
             live: None,
         }
     }

@@ -68,7 +68,9 @@ const TRIGGER_FIELDS: &[&str] = &[
     "timezone",
     "catch_up",
 ];
-const TRIGGER_TYPES: &[&str] = &["webhook", "schedule", "deploy", "teardown", "manual"];
+const TRIGGER_TYPES: &[&str] = &[
+    "webhook", "schedule", "deploy", "teardown", "manual", "error",
+];
 
 impl<'de> Deserialize<'de> for Trigger {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -112,7 +114,7 @@ impl<'de> Visitor<'de> for TriggerVisitor {
         let allowed: &[&str] = match ty.as_str() {
             "webhook" => &["type", "mode", "timeout", "auth", "preprocess"],
             "schedule" => &["type", "cron", "timezone", "catch_up"],
-            "deploy" | "teardown" | "manual" => &["type"],
+            "deploy" | "teardown" | "manual" | "error" => &["type"],
             other => return Err(de::Error::unknown_variant(other, TRIGGER_TYPES)),
         };
         if let Some(bad) = seen.iter().find(|k| !allowed.contains(k)) {
@@ -139,6 +141,7 @@ impl<'de> Visitor<'de> for TriggerVisitor {
             }),
             "deploy" => Trigger::Deploy,
             "teardown" => Trigger::Teardown,
+            "error" => Trigger::Error,
             _ => Trigger::Manual,
         })
     }

@@ -51,8 +51,9 @@ pub use catalog::{Catalog, CatalogComponent};
 pub use config::{ResolvedConfig, validate_instance_config};
 pub use model::{
     ActionStep, Backoff, BranchCase, CatchUp, ConfigType, ConfigVar, Flow, ForEachStep,
-    HmacSha256Auth, HumanDuration, Integration, OnError, RespondStep, RetryPolicy, ScheduleTrigger,
-    Step, StepKind, Trigger, WebhookAuth, WebhookMode, WebhookTrigger, split_component_ref,
+    HmacSha256Auth, HumanDuration, Integration, OnError, OnFailure, RespondStep, RetryPolicy,
+    ScheduleTrigger, Step, StepKind, Trigger, WebhookAuth, WebhookMode, WebhookTrigger,
+    split_component_ref,
 };
 pub(crate) use references::config_ref;
 pub use schedule::{ScheduleError, next_after, parse_cron, parse_timezone, schedule_for};

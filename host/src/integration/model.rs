@@ -142,6 +142,20 @@ pub struct Flow {
     pub trigger: Trigger,
     /// The steps, run in order.
     pub steps: Vec<Step>,
+    /// What a sync webhook's caller gets when the flow fails (default:
+    /// `500 {execution_id, error: "flow failed"}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<OnFailure>,
+}
+
+/// A flow's `on_failure`: the answer a sync webhook gives when the flow
+/// fails, templated over the flow's context plus `error`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnFailure {
+    /// The response (its status defaults to 200 like a `respond` step's;
+    /// write the one you mean).
+    pub respond: RespondStep,
 }
 
 impl Flow {
@@ -182,6 +196,9 @@ pub enum Trigger {
     Teardown,
     /// Only the API or CLI (`weft exec`, replays) starts it.
     Manual,
+    /// Another flow of the same instance failed (`trigger.body` is
+    /// `{execution_id, flow, error, failed_step}`).
+    Error,
 }
 
 impl Trigger {
@@ -193,6 +210,7 @@ impl Trigger {
             Trigger::Deploy => "deploy",
             Trigger::Teardown => "teardown",
             Trigger::Manual => "manual",
+            Trigger::Error => "error",
         }
     }
 }

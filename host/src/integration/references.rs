@@ -1,7 +1,8 @@
 //! What templates may refer to, checked at upload: every template parses;
 //! `steps.<id>` names a step that has finished before the template runs;
 //! `config.<key>` names a declared variable; `item` and `index` appear only
-//! inside a `for_each`; no other top-level names are used.
+//! inside a `for_each`; `error` only in a flow's `on_failure`; no other
+//! top-level names are used.
 //!
 //! Visibility follows execution order: a step sees the steps before it in
 //! its own list and, for nested lists, the steps before the enclosing step in
@@ -37,6 +38,8 @@ pub(crate) struct Scope<'a> {
     pub ancestors: &'a [String],
     /// Inside a `for_each`'s steps.
     pub in_for_each: bool,
+    /// In a flow's `on_failure`, where `error` is defined.
+    pub with_error: bool,
 }
 
 /// Whether `s` is `[A-Za-z_][A-Za-z0-9_]*`.
@@ -119,6 +122,7 @@ pub(crate) fn check_template(
 fn check_name(root: &str, second: Option<&str>, scope: &Scope<'_>) -> Option<String> {
     match root {
         "trigger" | "instance" | "execution" => None,
+        "error" if scope.with_error => None,
         "item" | "index" if scope.in_for_each => None,
         "item" | "index" => Some(format!(
             "'{root}' is only defined inside the steps of a for_each step"

@@ -187,7 +187,7 @@ impl<'a> Validator<'a> {
         match &flow.trigger {
             Trigger::Webhook(w) => self.webhook(&trigger_path, w),
             Trigger::Schedule(s) => self.schedule(&trigger_path, s),
-            Trigger::Deploy | Trigger::Teardown | Trigger::Manual => {}
+            Trigger::Deploy | Trigger::Teardown | Trigger::Manual | Trigger::Error => {}
         }
         let steps_path = format!("{path}.steps");
         if flow.steps.is_empty() {
@@ -216,6 +216,22 @@ impl<'a> Validator<'a> {
             &mut Vec::new(),
             false,
         );
+        if let Some(on_failure) = &flow.on_failure {
+            // Any top-level step may have finished before the failure.
+            let visible: Vec<String> = flow.steps.iter().map(|s| s.id.clone()).collect();
+            let scope = Scope {
+                config_keys: &self.config_keys,
+                sites: &ctx.sites,
+                visible: &visible,
+                ancestors: &[],
+                in_for_each: false,
+                with_error: true,
+            };
+            let mut found = Vec::new();
+            let at = format!("{path}.on_failure");
+            self.respond(&ctx, &at, &on_failure.respond, &scope, &mut found);
+            self.errors.append(&mut found);
+        }
     }
 
     fn webhook(&mut self, path: &str, w: &WebhookTrigger) {
@@ -372,6 +388,7 @@ impl<'a> Validator<'a> {
                 visible,
                 ancestors,
                 in_for_each,
+                with_error: false,
             };
             let mut found = Vec::new();
             self.step_id(ctx, &step_path, &step.id, &mut found);

@@ -76,9 +76,19 @@ pub struct StepFailure {
     pub message: String,
     /// Whether it was retryable.
     pub retryable: bool,
+    /// What kind of failure, for flows to branch on: the guest's
+    /// `invalid-input`, `upstream` or `fatal`, or the host's `deadline`,
+    /// `out-of-fuel`, `memory`, `trap`, `template`, … (empty in records
+    /// written before it existed).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    /// For a guest error after an HTTP response with an error status
+    /// (≥ 400): that status, as the host saw it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
     /// The typed sandbox error, when the sandbox produced it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub detail: Option<StepError>,
+    pub detail: Option<Box<StepError>>,
 }
 
 impl StepFailure {
@@ -88,18 +98,42 @@ impl StepFailure {
             code: code.to_owned(),
             message: message.into(),
             retryable: false,
+            kind: code.replace('_', "-"),
+            status: None,
             detail: None,
         }
     }
 
-    /// A failure reported by the sandbox.
-    pub fn from_step_error(error: StepError) -> Self {
+    /// A failure reported by the sandbox; `last_http_status` is the status
+    /// of the last HTTP response the attempt received, kept for a guest
+    /// error when it was an error status.
+    pub fn from_step_error(error: StepError, last_http_status: Option<u16>) -> Self {
+        let status = match &error {
+            StepError::Guest { .. } => last_http_status.filter(|s| *s >= 400),
+            _ => None,
+        };
         Self {
             code: error.code().to_owned(),
             message: error.to_string(),
             retryable: error.is_retryable(),
-            detail: Some(error),
+            kind: error.kind().to_owned(),
+            status,
+            detail: Some(Box::new(error)),
         }
+    }
+
+    /// What a flow sees as `steps.<id>.error` after `on_error: continue`.
+    pub fn to_flow_value(&self) -> serde_json::Value {
+        let mut value = serde_json::json!({
+            "code": self.code,
+            "message": self.message,
+            "kind": if self.kind.is_empty() { self.code.replace('_', "-") } else { self.kind.clone() },
+            "retryable": self.retryable,
+        });
+        if let Some(status) = self.status {
+            value["status"] = status.into();
+        }
+        value
     }
 }
 

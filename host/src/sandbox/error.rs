@@ -159,6 +159,27 @@ impl StepError {
         )
     }
 
+    /// What a flow branches on (`steps.<id>.error.kind`): the guest's
+    /// `invalid-input`, `upstream` or `fatal`, else the host's reason
+    /// (`out-of-fuel`, `deadline`, `memory`, `trap`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Guest { kind, .. } => kind.as_str(),
+            Self::OutOfFuel { .. } => "out-of-fuel",
+            Self::Deadline { .. } => "deadline",
+            Self::MemoryLimit { .. } => "memory",
+            Self::TableLimit { .. } => "table-limit",
+            Self::ResourceLimit { .. } => "resource-limit",
+            Self::LogLimit { .. } => "log-limit",
+            Self::StackOverflow { .. } => "stack-overflow",
+            Self::HostcallLimit { .. } => "hostcall-limit",
+            Self::OutputTooLarge { .. } => "output-too-large",
+            Self::InvalidOutput(_) => "invalid-output",
+            Self::Trap { .. } => "trap",
+            Self::Host(_) => "host",
+        }
+    }
+
     /// A short stable code for metrics and JSON (`out_of_fuel`, `guest`, ...).
     pub fn code(&self) -> &'static str {
         match self {
@@ -381,7 +402,7 @@ mod tests {
             status: StepStatus::Failed,
             input: None,
             output: None,
-            error: Some(StepFailure::from_step_error(error)),
+            error: Some(StepFailure::from_step_error(error, None)),
             logs: Vec::new(),
             attempts: 1,
             duration: Duration::from_millis(3),
@@ -410,7 +431,7 @@ mod tests {
                 });
                 assert_eq!(back, step, "{}", String::from_utf8_lossy(&bytes));
                 let detail = back.error.and_then(|f| f.detail);
-                assert_eq!(detail.as_ref(), Some(&error));
+                assert_eq!(detail.as_deref(), Some(&error));
                 assert_eq!(detail.map(|d| d.to_string()), Some(error.to_string()));
             }
         }

@@ -99,6 +99,10 @@ pub struct StepOutcome {
     pub peak_memory: u64,
     /// Captured log lines.
     pub logs: Vec<LogLine>,
+    /// The status of the last HTTP response the attempt received, if any
+    /// (for `steps.<id>.error.status`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_http_status: Option<u16>,
 }
 
 impl Sandbox {
@@ -156,6 +160,7 @@ impl Sandbox {
                 duration: started.elapsed(),
                 peak_memory: 0,
                 logs: Vec::new(),
+                last_http_status: None,
             };
         };
         // What is left of the deadline bounds the run.
@@ -173,6 +178,7 @@ impl Sandbox {
                     duration: started.elapsed(),
                     peak_memory: 0,
                     logs: Vec::new(),
+                    last_http_status: None,
                 };
             }
         };
@@ -203,12 +209,14 @@ impl Sandbox {
         let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
         let peak_memory = store.data().limiter.peak_memory as u64;
         let logs = store.data_mut().take_logs();
+        let last_http_status = store.data().hooks.last_status();
         StepOutcome {
             result,
             fuel_used,
             duration: started.elapsed(),
             peak_memory,
             logs,
+            last_http_status,
         }
     }
 

@@ -146,7 +146,11 @@ fn outbound_allow_by_operator(
 }
 
 /// The instance if the caller may see it; 404 otherwise.
-fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<InstanceRecord, AppError> {
+pub(super) fn visible(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<InstanceRecord, AppError> {
     match state.store.get_instance(id)? {
         Some(record) if caller.sees(&record.tenant) => Ok(record),
         _ => Err(AppError::not_found(format!("instance {id:?} not found"))),

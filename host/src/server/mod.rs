@@ -25,6 +25,7 @@ pub mod executions;
 pub mod instances;
 pub mod integrations;
 pub mod openapi;
+pub mod state;
 pub mod system;
 
 use std::sync::Arc;
@@ -122,6 +123,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/instances/{id}/enable", post(instances::enable))
         .route("/v1/instances/{id}/disable", post(instances::disable))
+        .route(
+            "/v1/instances/{id}/state",
+            get(state::show).delete(state::delete),
+        )
         .route(
             "/v1/instances/{id}/flows/{flow}/run",
             post(executions::run_flow),

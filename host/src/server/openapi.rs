@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{access, components, executions, instances, integrations, system};
+use super::{access, components, executions, instances, integrations, state, system};
 
 /// Every route of the API.
 #[derive(OpenApi)]
@@ -15,7 +15,7 @@ use super::{access, components, executions, instances, integrations, system};
         access::create_tenant, access::list_tenants, access::create_token, access::list_tokens,
         access::revoke_token,
         instances::create, instances::list, instances::show, instances::update,
-        instances::enable, instances::disable,
+        instances::enable, instances::disable, state::show, state::delete,
         executions::run_flow, executions::list, executions::show, executions::replay,
         crate::triggers::hooks::flow_hook, crate::triggers::preprocess::hook,
         system::healthz, system::readyz, system::metrics, system::openapi,

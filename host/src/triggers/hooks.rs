@@ -250,7 +250,7 @@ pub(super) async fn answer(state: &AppState, hook: &Hook, submitted: Submitted) 
         (status = 404, description = "unknown or disabled instance, or unknown flow"),
         (status = 413, description = "body over the webhook limit"),
         (status = 429, description = "the tenant has `max_queued_per_tenant` executions queued; nothing stored; see `Retry-After`"),
-        (status = 500, description = "sync: the flow failed; `{execution_id, error}`")))]
+        (status = 500, description = "sync: the flow failed; `{execution_id, error: \"flow failed\"}` (or the flow's `on_failure` answer); the error itself is on the execution")))]
 pub(crate) async fn flow_hook(
     State(state): State<AppState>,
     Path((instance, flow)): Path<(String, String)>,

@@ -90,7 +90,7 @@ pub(crate) async fn hook(
         .map_err(AppError::from)?;
     match record.status {
         ExecutionStatus::Succeeded => {}
-        ExecutionStatus::Failed => return Ok(respond::failed(&record.id, record.error.as_deref())),
+        ExecutionStatus::Failed => return Ok(respond::from_record(&record)),
         // Run by another host process before a restart: still going.
         ExecutionStatus::Queued | ExecutionStatus::Running => {
             return Ok(super::start::accepted(&record.id));

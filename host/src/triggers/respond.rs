@@ -1,7 +1,8 @@
 //! What a webhook answers once its execution is durable: `202
 //! {"execution_id"}` with `Location` for async flows (and for sync flows
 //! past their timeout), else the flow's response, its last step's output,
-//! or `500 {execution_id, error}` for a failed run.
+//! or, for a failed run, the flow's `on_failure` answer or a generic
+//! `500 {execution_id, error: "flow failed"}`.
 //!
 //! The caller waiting on a run gets its answer in clear (the flow's
 //! business); an answer built from the stored record (a repeated
@@ -61,7 +62,11 @@ pub fn from_record(record: &ExecutionRecord) -> Response {
                 &record.id,
             ),
         },
-        ExecutionStatus::Failed => failed(&record.id, record.error.as_deref()),
+        ExecutionStatus::Failed => match &record.response {
+            // A `respond` step or the flow's `on_failure` answered.
+            Some(response) => flow_response(&record.id, response),
+            None => failed(&record.id),
+        },
         ExecutionStatus::Queued | ExecutionStatus::Running => match &record.response {
             Some(response) => flow_response(&record.id, response),
             None => accepted(&record.id),
@@ -85,11 +90,13 @@ pub fn finished(record: &ExecutionRecord, live: Option<&LiveAnswer>) -> Response
     }
 }
 
-/// `500 {execution_id, error}`.
-pub fn failed(id: &str, error: Option<&str>) -> Response {
+/// `500 {execution_id, error: "flow failed"}`: the caller of a webhook
+/// may be anyone, so the step's error (upstream URLs, response bodies)
+/// stays on the execution.
+pub fn failed(id: &str) -> Response {
     let body = json!({
         "execution_id": id,
-        "error": error.unwrap_or("the flow failed"),
+        "error": "flow failed",
     });
     with_execution_id(
         (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response(),

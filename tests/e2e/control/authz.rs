@@ -178,6 +178,18 @@ fn check_every_route(operator: &Api, api_as: &dyn Fn(Option<&str>) -> Api) {
         ),
         (
             "GET",
+            format!("/v1/instances/{id}/state"),
+            Body::None,
+            [401, 401, 404, 200, 200],
+        ),
+        (
+            "DELETE",
+            format!("/v1/instances/{id}/state?key=k"),
+            Body::None,
+            [401, 401, 404, 200, 200],
+        ),
+        (
+            "GET",
             format!("/v1/instances/{missing}"),
             Body::None,
             [401, 401, 404, 404, 404],

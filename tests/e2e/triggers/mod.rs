@@ -4,6 +4,7 @@
 //! third-party services on loopback ([`fake`]).
 
 mod examples;
+mod failures;
 pub(crate) mod fake;
 mod hardening;
 mod instance_allow;

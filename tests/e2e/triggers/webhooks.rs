@@ -141,16 +141,24 @@ fn sync_async_failure_timeout_and_refusals() {
     assert_eq!(responded.json, json!({ "hello": "ada" }));
     assert_eq!(responded.headers["x-reply"], "yes");
 
-    // A failed flow: 500 with the execution id and the error.
+    // A failed flow: 500 with the execution id and a generic error; the
+    // step's error stays on the execution.
     let failed = post_json(&server, &format!("/hooks/{id}/failing"), &json!({}), &[]);
     assert_eq!(failed.status, 500, "{failed:?}");
-    assert!(!failed.execution_id().is_empty());
+    assert_eq!(failed.json["error"], "flow failed", "{failed:?}");
     assert!(
-        failed.json["error"]
+        !failed.json.to_string().contains("card declined"),
+        "{failed:?}"
+    );
+    let record = server
+        .api()
+        .get(&format!("/v1/executions/{}", failed.execution_id()));
+    assert!(
+        record.json["error"]
             .as_str()
             .unwrap()
             .contains("card declined"),
-        "{failed:?}"
+        "{record:?}"
     );
 
     // Past the timeout: 202 with the id, and the run goes on to the end.

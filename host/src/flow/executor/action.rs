@@ -66,6 +66,7 @@ impl Executor {
             record.fuel_used += outcome.fuel_used;
             record.peak_memory = record.peak_memory.max(outcome.peak_memory);
             record.logs = cx.redactor.logs(outcome.logs);
+            let last_http_status = outcome.last_http_status;
             match outcome.result {
                 Ok(output) => return Ok(Out::plain(output)),
                 Err(error) if error.is_retryable() && attempt < max_attempts => {
@@ -76,7 +77,7 @@ impl Executor {
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
-                Err(error) => return Err(StepFailure::from_step_error(error)),
+                Err(error) => return Err(StepFailure::from_step_error(error, last_http_status)),
             }
         }
     }

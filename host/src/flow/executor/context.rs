@@ -49,6 +49,8 @@ impl Seen {
 pub(super) struct Scope {
     pub steps: BTreeMap<String, Seen>,
     pub item: Option<(Seen, usize)>,
+    /// The failure, in a flow's `on_failure`.
+    pub error: Option<Seen>,
 }
 
 /// A step's result: the output in clear and, when it differs, the view
@@ -94,6 +96,8 @@ pub(super) struct RunCx<'a> {
     pub response: Mutex<Option<(FlowResponse, FlowResponse)>>,
     /// `for_each` items started so far in this execution.
     pub iterations: AtomicUsize,
+    /// The first step that failed the flow: its path and failure.
+    pub failed: Mutex<Option<(String, StepFailure)>>,
 }
 
 impl<'a> RunCx<'a> {
@@ -140,6 +144,7 @@ impl<'a> RunCx<'a> {
             shown,
             response: Mutex::new(None),
             iterations: AtomicUsize::new(0),
+            failed: Mutex::new(None),
         }
     }
 
@@ -162,6 +167,9 @@ impl<'a> RunCx<'a> {
             if let Some((item, index)) = &scope.item {
                 entries.push(("item", pick(item).clone()));
                 entries.push(("index", Context::number(*index as u64)));
+            }
+            if let Some(error) = &scope.error {
+                entries.push(("error", pick(error).clone()));
             }
             Context::object(entries)
         };

@@ -119,6 +119,7 @@ impl Executor {
                 let mut inner = Scope {
                     steps: scope.steps.clone(),
                     item: Some((item, index)),
+                    error: None,
                 };
                 let prefix = format!("{path}[{index}]");
                 async move { self.run_steps(cx, &each.steps, &mut inner, &prefix).await }

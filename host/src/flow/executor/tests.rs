@@ -81,6 +81,11 @@ async fn a_recorded_failure_fails_the_resumed_flow_again() {
         Some("step 'a' failed: fatal error: no")
     );
     assert!(records.is_empty(), "nothing after the failed step ran");
+    assert_eq!(
+        result.failed_step.as_deref(),
+        Some("a"),
+        "the error flow names it"
+    );
 }
 
 #[tokio::test]
@@ -90,6 +95,6 @@ async fn a_recorded_failure_with_continue_lets_the_resumed_flow_go_on() {
     assert_eq!(records.len(), 1);
     assert_eq!(
         result.response.unwrap().body,
-        json!({ "error": { "code": "guest", "message": "fatal error: no" } })
+        json!({ "error": { "code": "guest", "message": "fatal error: no", "kind": "guest", "retryable": false } })
     );
 }

@@ -93,9 +93,25 @@ impl ComponentGrant {
 
 /// The log lines the hooks and their in-flight requests add to a step.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Notes(Arc<Mutex<(Vec<LogLine>, usize)>>);
+pub(crate) struct Notes(
+    Arc<Mutex<(Vec<LogLine>, usize)>>,
+    Arc<std::sync::atomic::AtomicU16>,
+);
 
 impl Notes {
+    /// Remembers the status of a response the step received.
+    pub(crate) fn status(&self, status: u16) {
+        self.1.store(status, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The status of the last response the step received, if any.
+    fn last_status(&self) -> Option<u16> {
+        match self.1.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => None,
+            status => Some(status),
+        }
+    }
+
     fn push(&self, level: LogLevel, message: String) {
         let mut notes = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if notes.0.len() < MAX_NOTES {
@@ -174,6 +190,11 @@ impl OutboundHooks {
     /// The host's log lines about this step's requests, oldest first.
     pub fn take_notes(&mut self) -> Vec<LogLine> {
         self.notes.take()
+    }
+
+    /// The status of the last HTTP response this step received, if any.
+    pub fn last_status(&self) -> Option<u16> {
+        self.notes.last_status()
     }
 
     /// Steps 2 and 3 of the module docs.

@@ -53,6 +53,7 @@ impl Exchange {
         match &result {
             Ok((response, _)) => {
                 self.stats.record(&self.component, OutboundOutcome::Allowed);
+                self.notes.status(response.status().as_u16());
                 self.notes.debug(format!(
                     "outbound {method} {}: {} after {} ms",
                     self.target,
