@@ -119,6 +119,7 @@ impl Notes {
                 level,
                 source: LogSource::Host,
                 message,
+                at: Some(chrono::Utc::now()),
             });
         } else {
             notes.1 += 1;
@@ -143,6 +144,7 @@ impl Notes {
                 level: LogLevel::Warn,
                 source: LogSource::Host,
                 message: format!("{dropped} more outbound request notes dropped"),
+                at: Some(chrono::Utc::now()),
             });
         }
         lines
