@@ -39,6 +39,14 @@ impl Executor {
         let input_text = input.to_string();
         let idempotency_key = idempotency_key(&cx.run.execution_id, path);
         let max_attempts = action.retry.as_ref().map_or(1, |r| r.attempts.max(1));
+        let host_config: serde_json::Map<String, serde_json::Value> = cx
+            .run
+            .config
+            .values
+            .iter()
+            .filter(|(k, v)| v.is_string() && !cx.run.config.is_secret(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let mut attempt = 1;
         loop {
             let request = StepRequest {
@@ -56,6 +64,7 @@ impl Executor {
                 limits: limits.clone(),
                 state: self.state.clone(),
                 outbound_allow: cx.run.instance.outbound_allow.clone(),
+                host_config: host_config.clone(),
             };
             let span = tracing::info_span!("weft.step", step = %path, attempt);
             let outcome = self

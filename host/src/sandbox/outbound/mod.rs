@@ -4,7 +4,9 @@
 //! this order before anything touches the network:
 //!
 //! 1. the scheme is `http` or `https` (wasi-http refuses the rest);
-//! 2. its `host:port` matches a host the component declared in `describe()`;
+//! 2. its `host:port` matches a host the component declared in `describe()`
+//!    (entries like `{{ config.base_url }}` resolved from the instance's
+//!    config, [`config_hosts`]);
 //! 3. it matches the operator allowlist (`[sandbox.outbound] allow`) or one
 //!    of the instance's additions ([`StepRequest::outbound_allow`]);
 //! 4. fewer than `max_concurrent_requests` requests of the step are in
@@ -28,6 +30,7 @@
 //! [`StepRequest::outbound_allow`]: crate::sandbox::StepRequest::outbound_allow
 //! [`AddressClass`]: crate::egress::AddressClass
 
+pub mod config_hosts;
 mod send;
 mod stats;
 
@@ -73,6 +76,9 @@ pub struct ComponentGrant {
     pub reference: String,
     /// The hosts it declared in `describe()`.
     pub declared: Vec<HostPattern>,
+    /// Config keys of its templated host entries (`{{ config.base_url }}`),
+    /// resolved per instance by [`ComponentGrant::for_config`].
+    pub config_hosts: Vec<String>,
 }
 
 impl ComponentGrant {
@@ -86,6 +92,12 @@ impl ComponentGrant {
                 .hosts
                 .iter()
                 .filter_map(|h| h.parse().ok())
+                .collect(),
+            config_hosts: manifest
+                .hosts
+                .iter()
+                .filter_map(|h| config_hosts::config_key(h))
+                .map(str::to_owned)
                 .collect(),
         }
     }
