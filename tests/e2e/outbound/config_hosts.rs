@@ -88,7 +88,9 @@ fn a_templated_host_is_resolved_from_each_instances_config() {
     let done = fetch(&server, &without, &format!("{}/api/items", ours.url));
     assert_eq!(done["status"], "failed", "{done:#}");
     assert!(
-        logs(&done).contains("not declared by component"),
+        logs(&done).contains(
+            "not declared by component fixture-config-host@1.0.0 (it declares no hosts; {{ config.base_url }} names no host in this instance's config)"
+        ),
         "{done:#}"
     );
     assert_eq!(ours.hits().len(), 1);

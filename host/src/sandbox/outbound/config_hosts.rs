@@ -55,12 +55,13 @@ impl ComponentGrant {
             return self.clone();
         }
         let mut grant = (**self).clone();
-        grant.declared.extend(
-            self.config_hosts
-                .iter()
-                .filter_map(|key| values.get(key)?.as_str())
-                .filter_map(resolve),
-        );
+        grant.config_hosts.clear();
+        for key in &self.config_hosts {
+            match values.get(key).and_then(Value::as_str).and_then(resolve) {
+                Some(pattern) => grant.declared.push(pattern),
+                None => grant.config_hosts.push(key.clone()),
+            }
+        }
         std::sync::Arc::new(grant)
     }
 }

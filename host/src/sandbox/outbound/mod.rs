@@ -77,7 +77,8 @@ pub struct ComponentGrant {
     /// The hosts it declared in `describe()`.
     pub declared: Vec<HostPattern>,
     /// Config keys of its templated host entries (`{{ config.base_url }}`),
-    /// resolved per instance by [`ComponentGrant::for_config`].
+    /// resolved per instance by [`ComponentGrant::for_config`]; after that,
+    /// the keys that named no host.
     pub config_hosts: Vec<String>,
 }
 
@@ -219,8 +220,16 @@ impl OutboundHooks {
                 "" => "this component",
                 reference => reference,
             };
+            let unresolved: String = self
+                .grant
+                .config_hosts
+                .iter()
+                .map(|key| {
+                    format!("; {{{{ config.{key} }}}} names no host in this instance's config")
+                })
+                .collect();
             return Err(format!(
-                "host {shown:?} not declared by component {component} (it declares {})",
+                "host {shown:?} not declared by component {component} (it declares {}{unresolved})",
                 list(&self.grant.declared)
             ));
         }
