@@ -156,6 +156,21 @@ fn read_payload(path: Option<&PathBuf>) -> anyhow::Result<Value> {
         .with_context(|| format!("payload {} is not valid json", path.display()))
 }
 
+/// How much of a step's input the step tree shows (the JSON view has all).
+const MAX_SHOWN_INPUT: usize = 400;
+
+/// `text` cut to at most `max` bytes at a character boundary, with `…`.
+fn shorten(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
 /// Prints records as an indented tree (nesting from their paths), in the
 /// order steps started.
 pub fn print_step_tree(records: &[StepRecord]) {
@@ -195,8 +210,29 @@ pub fn print_step_tree(records: &[StepRecord]) {
                 indent = depth * 2
             );
         }
-        for log in &record.logs {
-            println!("{:indent$}  log: {}", "", log.message, indent = depth * 2);
+        if let Some(input) = record.input.as_ref().filter(|_| record.kind == "action") {
+            println!(
+                "{:indent$}  input: {}",
+                "",
+                shorten(&input.to_string(), MAX_SHOWN_INPUT),
+                indent = depth * 2
+            );
+        }
+        let mut logs: Vec<_> = record.logs.iter().collect();
+        logs.sort_by_key(|l| l.at);
+        for log in logs {
+            let at = log
+                .at
+                .map(|at| format!("{} ", at.format("%H:%M:%S%.3f")))
+                .unwrap_or_default();
+            println!(
+                "{:indent$}  log: {at}{} {}: {}",
+                "",
+                format!("{:?}", log.level).to_lowercase(),
+                format!("{:?}", log.source).to_lowercase(),
+                log.message,
+                indent = depth * 2
+            );
         }
     }
 }

@@ -21,6 +21,9 @@ pub struct CatalogComponent {
     pub actions: BTreeSet<String>,
     /// Outbound hosts it needs (`api.acme.example:443`); not checked here.
     pub hosts: Vec<String>,
+    /// Input schema by action key, where known (step inputs are checked
+    /// against them at upload).
+    pub input_schemas: BTreeMap<String, serde_json::Value>,
 }
 
 impl Catalog {
@@ -35,6 +38,7 @@ impl Catalog {
         let component = CatalogComponent {
             actions: actions.into_iter().map(Into::into).collect(),
             hosts: hosts.into_iter().map(Into::into).collect(),
+            input_schemas: BTreeMap::new(),
         };
         self.components
             .entry(name.to_owned())
@@ -50,6 +54,17 @@ impl Catalog {
             manifest.actions.iter().map(|a| a.key.clone()),
             manifest.hosts.iter().cloned(),
         );
+        if let Some(component) = self
+            .components
+            .get_mut(&manifest.name)
+            .and_then(|v| v.get_mut(&manifest.version))
+        {
+            component.input_schemas = manifest
+                .actions
+                .iter()
+                .map(|a| (a.key.clone(), a.input_schema.clone()))
+                .collect();
+        }
     }
 
     /// `name@version`, if known.

@@ -34,6 +34,7 @@
 mod catalog;
 mod codec;
 mod config;
+mod input_schema;
 mod model;
 mod references;
 mod schedule;

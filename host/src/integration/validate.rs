@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use super::catalog::Catalog;
 use super::config;
+use super::input_schema;
 use super::model::{
     ActionStep, BranchCase, ConfigType, Flow, Integration, RespondStep, RetryPolicy,
     ScheduleTrigger, Step, StepKind, Trigger, WebhookMode, WebhookTrigger, split_component_ref,
@@ -471,7 +472,18 @@ impl<'a> Validator<'a> {
                         ),
                     ));
                 }
-                Some(_) => {}
+                Some(component) => {
+                    if let Some(schema) = component.input_schemas.get(&a.action) {
+                        input_schema::check(
+                            &format!("{path}.input"),
+                            &a.input,
+                            schema,
+                            &a.action,
+                            &a.component,
+                            found,
+                        );
+                    }
+                }
             },
         }
         if let Some(retry) = &a.retry {

@@ -70,6 +70,9 @@ pub struct LogLine {
     pub source: LogSource,
     /// The text.
     pub message: String,
+    /// When it was captured (absent in records written before timestamps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Enforces memory, table and instance caps, and remembers which cap was

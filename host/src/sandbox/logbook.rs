@@ -131,6 +131,7 @@ impl LogBook {
             level,
             source: LogSource::Log,
             message,
+            at: Some(chrono::Utc::now()),
         });
         Ok(())
     }
@@ -189,6 +190,7 @@ impl LogBook {
             },
             source,
             message,
+            at: Some(chrono::Utc::now()),
         });
         Ok(())
     }
@@ -208,9 +210,9 @@ impl LogBook {
         text
     }
 
-    /// Every recorded line: unfinished stdout/stderr lines are ended, the
-    /// host's `notes` appended, and a `host` line added if the guest went
-    /// past the budget.
+    /// Every recorded line in time order: unfinished stdout/stderr lines
+    /// are ended, the host's `notes` merged in, and a `host` line added if
+    /// the guest went past the budget.
     pub fn finish(&mut self, notes: Vec<LogLine>) -> Vec<LogLine> {
         for source in [LogSource::Stdout, LogSource::Stderr] {
             if !self.partial[stream_slot(source)].bytes.is_empty() {
@@ -227,8 +229,11 @@ impl LogBook {
                     "log limit {} reached: later log lines, stdout and stderr were not recorded",
                     ByteSize(self.cap as u64)
                 ),
+                at: Some(chrono::Utc::now()),
             });
         }
+        // Guest lines and the host's notes interleave in time order.
+        lines.sort_by_key(|l| l.at);
         lines
     }
 }

@@ -152,6 +152,14 @@ impl ComponentManifest {
             });
         }
         for host in &info.hosts {
+            if host.contains("{{") {
+                if super::outbound::config_hosts::config_key(host).is_none() {
+                    return Err(format!(
+                        "declared host {host:?}: a templated host is exactly {{{{ config.KEY }}}}"
+                    ));
+                }
+                continue;
+            }
             host.parse::<HostPattern>().map_err(|e| {
                 format!("declared host: {e} (expected host:port, *.domain:port or *)")
             })?;

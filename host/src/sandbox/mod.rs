@@ -41,7 +41,7 @@ pub use error::{GuestErrorKind, LoadError, MAX_ERROR_MESSAGE, StepError};
 pub use host_state::{LogLevel, LogLine, LogSource, MAX_STATE_KEY, MAX_STATE_VALUE};
 pub use inspect::{MAX_COMPONENT_BYTES, MAX_FUNCTION_BYTES, MAX_FUNCTIONS};
 pub use limits::{PoolConfig, StepLimits};
-pub use logbook::{LINE_OVERHEAD, MAX_LOG_LINE};
+pub use logbook::{LINE_OVERHEAD, MAX_LOG_LINE, line_cost};
 pub use manifest::{
     ActionManifest, ComponentManifest, MAX_ACTIONS, MAX_DESCRIBE_BYTES, MAX_DESCRIPTION, MAX_HOSTS,
     MAX_SCHEMA_BYTES, MAX_SCHEMA_DEPTH, MAX_TITLE,

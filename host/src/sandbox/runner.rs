@@ -60,6 +60,9 @@ pub struct StepRequest {
     /// (validated when the instance is created); the component must still
     /// declare them, and the address checks still apply.
     pub outbound_allow: Vec<HostPattern>,
+    /// The instance's non-secret string config values, for declared hosts
+    /// like `{{ config.base_url }}`.
+    pub host_config: serde_json::Map<String, serde_json::Value>,
 }
 
 impl StepRequest {
@@ -81,6 +84,7 @@ impl StepRequest {
             limits: sandbox.limits().clone(),
             state: Arc::new(MemoryStateStore::default()),
             outbound_allow: Vec::new(),
+            host_config: serde_json::Map::new(),
         }
     }
 }
@@ -140,7 +144,7 @@ impl Sandbox {
         };
         let hooks = OutboundHooks::new(
             self.outbound.clone(),
-            self.grant(component).await,
+            self.grant(component).await.for_config(&req.host_config),
             req.outbound_allow.into(),
             self.outbound_stats.clone(),
         );

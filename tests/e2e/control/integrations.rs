@@ -170,3 +170,80 @@ fn versions_are_immutable_and_listed() {
     );
     assert_eq!(api.get("/v1/integrations/hello/7").status, 404);
 }
+
+/// Step inputs are checked against the action's input schema at upload: a
+/// missing required field, a literal of the wrong type and an unknown field
+/// of a closed schema are refused with their path; templated values pass.
+#[test]
+fn step_inputs_are_checked_against_the_action_input_schema() {
+    let server = server_with_hello();
+    let api = server.api();
+    let http = std::fs::read(weft_tests::component_path("http")).expect("read http.wasm");
+    let pushed = api.push_component(http);
+    assert!(pushed.status == 201 || pushed.status == 200, "{pushed:?}");
+    let file = with_step(concat!(
+        "      - id: a\n        component: echo@1.0.0\n        action: sleep\n        input: { seconds: 1 }\n",
+        "      - id: b\n        component: echo@1.0.0\n        action: sleep\n        input: { ms: ten }\n",
+        "      - id: c\n        component: http@1.0.0\n        action: request\n        input: { url: 'http://127.0.0.1:1/', methd: POST }\n",
+        "      - id: d\n        component: echo@1.0.0\n        action: fetch\n",
+    ));
+    let answer = api.push_integration(&file);
+    assert_eq!(answer.status, 422, "{answer:?}");
+    let details: Vec<&str> = answer.json["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        details,
+        [
+            "flows[0].steps[0].input.ms: required by action 'sleep' of echo@1.0.0",
+            "flows[0].steps[1].input.ms: action 'sleep' of echo@1.0.0 expects an integer here, got a string",
+            "flows[0].steps[2].input.methd: unknown field of action 'request' of http@1.0.0; did you mean 'method'?",
+            "flows[0].steps[3].input.url: required by action 'fetch' of echo@1.0.0",
+        ],
+        "{answer:?}"
+    );
+
+    // Templated values are left to run time; a whole-input template too.
+    let templated = with_step(concat!(
+        "      - id: a\n        component: echo@1.0.0\n        action: sleep\n        input: { ms: '{{ trigger.body.ms }}' }\n",
+        "      - id: b\n        component: echo@1.0.0\n        action: fetch\n        input: '{{ trigger.body }}'\n",
+        "      - id: c\n        component: http@1.0.0\n        action: request\n        input: { url: 'http://127.0.0.1:1/', method: POST, json: { any: [1] } }\n",
+    ));
+    let ok = api.push_integration(&templated);
+    assert_eq!(ok.status, 201, "{ok:?}");
+}
+
+/// Every shipped example integration passes upload validation against the
+/// components it names.
+#[test]
+fn shipped_example_integrations_validate() {
+    let server = server_with_hello();
+    let api = server.api();
+    for name in ["http", "orders-example"] {
+        let bytes = std::fs::read(weft_tests::component_path(name)).expect("read component");
+        let pushed = api.push_component(bytes);
+        assert!(
+            pushed.status == 201 || pushed.status == 200,
+            "{name}: {pushed:?}"
+        );
+    }
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../components/examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).expect("examples dir") {
+        let path = entry.expect("entry").path().join("integration.yaml");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let answer = api.push_integration(&text);
+        assert!(
+            answer.status == 201 || answer.status == 200,
+            "{}: {answer:?}",
+            path.display()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 5, "only {checked} examples found");
+}

@@ -170,5 +170,6 @@ allow_cidrs = ["127.0.0.1/32"]
 "#;
 
 mod bodies;
+mod config_hosts;
 mod limits;
 mod policy;

@@ -11,7 +11,8 @@ use super::context::{Out, RunCx, Scope};
 use super::{Executor, idempotency_key};
 use crate::integration::ActionStep;
 use crate::model::{StepFailure, StepRecord};
-use crate::sandbox::{StepContext, StepRequest};
+use crate::sandbox::{LogLevel, LogLine, LogSource, StepContext, StepRequest, line_cost};
+use crate::units::ByteSize;
 
 impl Executor {
     pub(super) async fn run_action(
@@ -38,6 +39,14 @@ impl Executor {
         let input_text = input.to_string();
         let idempotency_key = idempotency_key(&cx.run.execution_id, path);
         let max_attempts = action.retry.as_ref().map_or(1, |r| r.attempts.max(1));
+        let host_config: serde_json::Map<String, serde_json::Value> = cx
+            .run
+            .config
+            .values
+            .iter()
+            .filter(|(k, v)| v.is_string() && !cx.run.config.is_secret(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let mut attempt = 1;
         loop {
             let request = StepRequest {
@@ -55,6 +64,7 @@ impl Executor {
                 limits: limits.clone(),
                 state: self.state.clone(),
                 outbound_allow: cx.run.instance.outbound_allow.clone(),
+                host_config: host_config.clone(),
             };
             let span = tracing::info_span!("weft.step", step = %path, attempt);
             let outcome = self
@@ -65,7 +75,12 @@ impl Executor {
             record.attempts = attempt;
             record.fuel_used += outcome.fuel_used;
             record.peak_memory = record.peak_memory.max(outcome.peak_memory);
-            record.logs = cx.redactor.logs(outcome.logs);
+            // Every attempt's lines are kept, oldest first, within one
+            // attempt's log budget (the oldest go first past it).
+            record.logs.extend(cx.redactor.logs(outcome.logs));
+            if attempt > 1 {
+                trim_logs(&mut record.logs, limits.logs.as_usize());
+            }
             let last_http_status = outcome.last_http_status;
             match outcome.result {
                 Ok(output) => return Ok(Out::plain(output)),
@@ -74,12 +89,47 @@ impl Executor {
                     let delay = jitter(policy.delay_after(attempt));
                     let error = cx.redactor.text(&error.to_string());
                     tracing::info!(step = %path, attempt, %error, ?delay, "retrying step");
+                    record.logs.push(LogLine {
+                        level: LogLevel::Warn,
+                        source: LogSource::Host,
+                        message: format!(
+                            "attempt {attempt} of {max_attempts} failed: {error}; retrying in {} ms",
+                            delay.as_millis()
+                        ),
+                        at: Some(chrono::Utc::now()),
+                    });
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
                 Err(error) => return Err(StepFailure::from_step_error(error, last_http_status)),
             }
         }
+    }
+}
+
+/// Drops the oldest lines until what is left costs at most `budget` (as the
+/// log book counts), saying so in a `host` line first.
+fn trim_logs(logs: &mut Vec<LogLine>, budget: usize) {
+    let mut total: usize = logs.iter().map(|l| line_cost(&l.message)).sum();
+    let mut dropped = 0;
+    while total > budget && dropped < logs.len() {
+        total -= line_cost(&logs[dropped].message);
+        dropped += 1;
+    }
+    if dropped > 0 {
+        logs.drain(..dropped);
+        logs.insert(
+            0,
+            LogLine {
+                level: LogLevel::Warn,
+                source: LogSource::Host,
+                message: format!(
+                    "{dropped} log lines of earlier attempts dropped: all attempts together keep at most {}",
+                    ByteSize(budget as u64)
+                ),
+                at: logs.first().and_then(|l| l.at),
+            },
+        );
     }
 }
 

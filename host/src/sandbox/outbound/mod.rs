@@ -4,7 +4,9 @@
 //! this order before anything touches the network:
 //!
 //! 1. the scheme is `http` or `https` (wasi-http refuses the rest);
-//! 2. its `host:port` matches a host the component declared in `describe()`;
+//! 2. its `host:port` matches a host the component declared in `describe()`
+//!    (entries like `{{ config.base_url }}` resolved from the instance's
+//!    config, [`config_hosts`]);
 //! 3. it matches the operator allowlist (`[sandbox.outbound] allow`) or one
 //!    of the instance's additions ([`StepRequest::outbound_allow`]);
 //! 4. fewer than `max_concurrent_requests` requests of the step are in
@@ -28,6 +30,7 @@
 //! [`StepRequest::outbound_allow`]: crate::sandbox::StepRequest::outbound_allow
 //! [`AddressClass`]: crate::egress::AddressClass
 
+pub mod config_hosts;
 mod send;
 mod stats;
 
@@ -73,6 +76,10 @@ pub struct ComponentGrant {
     pub reference: String,
     /// The hosts it declared in `describe()`.
     pub declared: Vec<HostPattern>,
+    /// Config keys of its templated host entries (`{{ config.base_url }}`),
+    /// resolved per instance by [`ComponentGrant::for_config`]; after that,
+    /// the keys that named no host.
+    pub config_hosts: Vec<String>,
 }
 
 impl ComponentGrant {
@@ -86,6 +93,12 @@ impl ComponentGrant {
                 .hosts
                 .iter()
                 .filter_map(|h| h.parse().ok())
+                .collect(),
+            config_hosts: manifest
+                .hosts
+                .iter()
+                .filter_map(|h| config_hosts::config_key(h))
+                .map(str::to_owned)
                 .collect(),
         }
     }
@@ -119,6 +132,7 @@ impl Notes {
                 level,
                 source: LogSource::Host,
                 message,
+                at: Some(chrono::Utc::now()),
             });
         } else {
             notes.1 += 1;
@@ -143,6 +157,7 @@ impl Notes {
                 level: LogLevel::Warn,
                 source: LogSource::Host,
                 message: format!("{dropped} more outbound request notes dropped"),
+                at: Some(chrono::Utc::now()),
             });
         }
         lines
@@ -205,8 +220,16 @@ impl OutboundHooks {
                 "" => "this component",
                 reference => reference,
             };
+            let unresolved: String = self
+                .grant
+                .config_hosts
+                .iter()
+                .map(|key| {
+                    format!("; {{{{ config.{key} }}}} names no host in this instance's config")
+                })
+                .collect();
             return Err(format!(
-                "host {shown:?} not declared by component {component} (it declares {})",
+                "host {shown:?} not declared by component {component} (it declares {}{unresolved})",
                 list(&self.grant.declared)
             ));
         }

@@ -49,13 +49,15 @@ impl Exchange {
     ) -> Result<(http::Response<WasiBody>, IoFuture), Error> {
         let started = Instant::now();
         let method = request.method().clone();
+        // The path, not the query: query strings often carry credentials.
+        let path = request.uri().path().to_owned();
         let result = self.exchange(request).await;
         match &result {
             Ok((response, _)) => {
                 self.stats.record(&self.component, OutboundOutcome::Allowed);
                 self.notes.status(response.status().as_u16());
                 self.notes.debug(format!(
-                    "outbound {method} {}: {} after {} ms",
+                    "outbound {method} {}{path}: {} after {} ms",
                     self.target,
                     response.status().as_u16(),
                     started.elapsed().as_millis()
@@ -72,14 +74,14 @@ impl Exchange {
             Ok((response, io)) => Ok((self.wrap(response), io)),
             Err(Failure::Denied(error, reason)) => {
                 self.notes.warn(format!(
-                    "outbound request to {} refused: {reason}",
+                    "outbound request to {}{path} refused: {reason}",
                     self.target
                 ));
                 Err(error)
             }
             Err(Failure::Failed(error, reason)) => {
                 self.notes.warn(format!(
-                    "outbound {method} {} failed: {reason}",
+                    "outbound {method} {}{path} failed: {reason}",
                     self.target
                 ));
                 Err(error)
