@@ -4,9 +4,9 @@
 //! failure starts none (no loops).
 
 use super::engine::FlowEngine;
-use crate::queue::NewExecution;
 use crate::integration::{Trigger, split_component_ref};
 use crate::model::ExecutionRecord;
+use crate::queue::NewExecution;
 
 impl FlowEngine {
     /// Queues the integration's error flows (`trigger: {type: error}`)

@@ -11,10 +11,10 @@ use super::{access, components, executions, instances, integrations, state, syst
     info(title = "Weft", description = "Runs integration flows whose steps are sandboxed WebAssembly components."),
     paths(
         components::upload, components::list, components::show, components::delete,
-        integrations::upload, integrations::list, integrations::show_latest, integrations::show,
-        access::create_tenant, access::list_tenants, access::create_token, access::list_tokens,
+        integrations::upload, integrations::list, integrations::show_latest, integrations::show, integrations::delete,
+        access::create_tenant, access::list_tenants, access::delete_tenant, access::create_token, access::list_tokens,
         access::revoke_token,
-        instances::create, instances::list, instances::show, instances::update,
+        instances::create, instances::list, instances::show, instances::update, instances::delete,
         instances::enable, instances::disable, state::show, state::delete,
         executions::run_flow, executions::list, executions::show, executions::replay,
         crate::triggers::hooks::flow_hook, crate::triggers::preprocess::hook,
