@@ -71,6 +71,8 @@ pub trait ExecutionStore: Send + Sync {
     /// Stores (or replaces) a step record of an execution; durable after
     /// [`Storage::durable`].
     fn put_step(&self, id: &str, step: &StepRecord) -> Result<()>;
+    /// Removes one step record of an execution (a retry re-runs it).
+    fn remove_step(&self, id: &str, path: &str) -> Result<()>;
     /// Executions matching `filter`, newest first, without steps.
     fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionRecord>>;
     /// Queued and running executions, oldest first.
@@ -199,6 +201,13 @@ impl ExecutionStore for SledStore {
         self.execution_steps
             .insert(key, encode(step)?)
             .map_err(backend)?;
+        Ok(())
+    }
+
+    fn remove_step(&self, id: &str, path: &str) -> Result<()> {
+        let mut key = step_prefix(id);
+        key.extend_from_slice(path.as_bytes());
+        self.execution_steps.remove(key).map_err(backend)?;
         Ok(())
     }
 
