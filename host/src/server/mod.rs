@@ -15,6 +15,7 @@
 //! | `GET|POST /v1/instances`, `GET|PATCH|DELETE /v1/instances/{id}`, `POST …/enable`, `POST …/disable` | operator, or the owning tenant |
 //! | `GET /v1/executions`, `GET /v1/executions/{id}`, `POST …/replay`, `POST …/retry`, `POST /v1/instances/{id}/flows/{flow}/run` | operator, or the owning tenant |
 //! | `POST|PUT|PATCH|GET|DELETE /hooks/{instance}[/{flow}]` | anyone (HMAC per flow; see [`crate::triggers::hooks`]) |
+//! | `GET /hooks/results/{token}` | anyone holding the token (see [`crate::triggers::results`]) |
 //! | `GET /healthz`, `/readyz`, `/metrics`, `/v1/openapi.json` | anyone |
 
 pub mod access;

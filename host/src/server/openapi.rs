@@ -17,7 +17,7 @@ use super::{access, components, executions, instances, integrations, state, syst
         instances::create, instances::list, instances::show, instances::update, instances::delete,
         instances::enable, instances::disable, state::show, state::delete,
         executions::run_flow, executions::list, executions::show, executions::replay, executions::retry,
-        crate::triggers::hooks::flow_hook, crate::triggers::preprocess::hook,
+        crate::triggers::hooks::flow_hook, crate::triggers::results::result, crate::triggers::preprocess::hook,
         system::healthz, system::readyz, system::metrics, system::openapi,
     ),
     modifiers(&BearerAuth),
