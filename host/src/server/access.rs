@@ -91,7 +91,7 @@ pub async fn delete_tenant(
     if state.store.get_tenant(&name)?.is_none() {
         return Err(AppError::not_found(format!("tenant {name:?} not found")));
     }
-    let instances = state.store.list_instances(Some(&name))?;
+    let instances = state.store.list_instances(Some(name.as_str()))?;
     if !instances.is_empty() {
         let ids: Vec<&str> = instances.iter().map(|i| i.id.as_str()).collect();
         return Err(AppError::conflict(format!(
