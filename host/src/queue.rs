@@ -100,6 +100,14 @@ pub enum EngineError {
         /// `[engine] max_queued_per_tenant`.
         limit: usize,
     },
+    /// Only a failed execution can be retried.
+    #[error("execution {id} is {status}; only a failed execution can be retried")]
+    NotFailed {
+        /// The execution.
+        id: String,
+        /// Its status now.
+        status: &'static str,
+    },
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),

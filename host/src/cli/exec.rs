@@ -1,4 +1,4 @@
-//! `weft exec ls|show|replay` and `weft instance run`: listing executions,
+//! `weft exec ls|show|replay|retry` and `weft instance run`: listing executions,
 //! showing one as a step tree, replaying one, and starting a `manual` flow
 //! (optionally waiting for its end).
 
@@ -37,6 +37,15 @@ pub enum ExecCommand {
         /// Execution id.
         id: String,
         /// Wait for the new execution to end and show it.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Retry a failed execution from its failed step (the same execution;
+    /// steps that succeeded are not run again).
+    Retry {
+        /// Execution id.
+        id: String,
+        /// Wait for it to end and show it.
         #[arg(long)]
         wait: bool,
     },
@@ -97,6 +106,12 @@ pub async fn run(cmd: ExecCommand, json: bool, remote: &RemoteOptions) -> anyhow
         ExecCommand::Replay { id, wait } => {
             let started: Value = client
                 .post(&format!("{}/replay", execution_path(&id)), json!({}))
+                .await?;
+            started_or_wait(&client, started, wait, json).await
+        }
+        ExecCommand::Retry { id, wait } => {
+            let started: Value = client
+                .post(&format!("{}/retry", execution_path(&id)), json!({}))
                 .await?;
             started_or_wait(&client, started, wait, json).await
         }

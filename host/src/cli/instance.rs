@@ -1,4 +1,4 @@
-//! `weft instance create|ls|show|update|enable|disable|state|run` (`run` lives
+//! `weft instance create|ls|show|update|enable|disable|rm|state|run` (`run` lives
 //! with the execution commands, in `exec.rs`).
 
 use std::collections::BTreeMap;
@@ -57,6 +57,13 @@ pub enum InstanceCommand {
         id: String,
         #[command(flatten)]
         wait: WaitArgs,
+    },
+    /// Delete an instance that is disabled or was never enabled (its
+    /// schedules, state and idempotency keys go too; its executions stay
+    /// until retention).
+    Rm {
+        /// Instance id.
+        id: String,
     },
     /// Start a flow whose trigger is `manual`.
     Run(super::exec::RunFlowArgs),
@@ -223,6 +230,15 @@ pub async fn run(
     let instance: Value = match cmd {
         InstanceCommand::Run(args) => return super::exec::run_flow(args, json, remote).await,
         InstanceCommand::State(args) => return state(&client, args, json).await,
+        InstanceCommand::Rm { id } => {
+            let _: Value = client.send(Method::DELETE, &path(&id), Body::None).await?;
+            if json {
+                print_json(&json!({ "deleted": id }))?;
+            } else {
+                println!("deleted instance {id}");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         InstanceCommand::Create(args) => {
             let mut body = json!({
                 "integration": args.integration,

@@ -1,4 +1,4 @@
-//! `weft integration push|ls|show`.
+//! `weft integration push|ls|show|rm`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +26,12 @@ pub enum IntegrationCommand {
     /// Show an integration version (`name@version`, or `name` for the latest).
     Show {
         /// `name@version` or `name`.
+        reference: String,
+    },
+    /// Delete an integration version no instance uses.
+    Rm {
+        /// `name@version`.
+        #[arg(value_name = "NAME@VERSION")]
         reference: String,
     },
 }
@@ -103,6 +109,20 @@ pub async fn run(
                     table.row([text(&f["name"]), text(&f["trigger"])]);
                 }
                 table.print();
+            }
+        }
+        IntegrationCommand::Rm { reference } => {
+            let Some((name, version)) = reference.split_once('@') else {
+                anyhow::bail!("expected NAME@VERSION, got {reference:?}");
+            };
+            let path = format!("/v1/integrations/{}/{}", segment(name), segment(version));
+            let _: Value = Client::new(remote)?
+                .send(Method::DELETE, &path, Body::None)
+                .await?;
+            if json {
+                print_json(&serde_json::json!({ "deleted": reference }))?;
+            } else {
+                println!("deleted {reference}");
             }
         }
     }

@@ -1,4 +1,4 @@
-//! `weft tenant create|ls` and `weft token create|ls|revoke`.
+//! `weft tenant create|ls|rm` and `weft token create|ls|revoke`.
 
 use std::process::ExitCode;
 
@@ -20,6 +20,11 @@ pub enum TenantCommand {
     },
     /// List tenants.
     Ls,
+    /// Delete a tenant without instances; its tokens are revoked.
+    Rm {
+        /// Tenant name.
+        name: String,
+    },
 }
 
 /// `weft token` subcommands.
@@ -67,6 +72,20 @@ pub async fn run_tenant(
                     table.row([text(&t["name"]), text(&t["created_at"])]);
                 }
                 table.print();
+            }
+        }
+        TenantCommand::Rm { name } => {
+            let _: Value = client
+                .send(
+                    Method::DELETE,
+                    &format!("/v1/tenants/{}", segment(&name)),
+                    Body::None,
+                )
+                .await?;
+            if json {
+                print_json(&json!({ "deleted": name }))?;
+            } else {
+                println!("deleted tenant {name} (its tokens are revoked)");
             }
         }
     }

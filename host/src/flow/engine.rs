@@ -23,7 +23,7 @@ use crate::instances::InstanceConfigs;
 use crate::instances::lifecycle::is_lifecycle_key;
 use crate::integration::{Trigger, split_component_ref};
 use crate::metrics::Metrics;
-use crate::model::{ExecutionRecord, ExecutionStatus, FlowResponse, StepRecord};
+use crate::model::{ExecutionRecord, ExecutionStatus, FlowResponse, StepRecord, StepStatus};
 use crate::queue::{EngineError, FinishListener, NewExecution, Progress, Submit, Submitted};
 use crate::sandbox::Sandbox;
 use crate::storage::{Inserted, Storage, StorageError};
@@ -311,6 +311,62 @@ impl FlowEngine {
             ..NewExecution::default()
         })
         .await
+    }
+
+    /// Retries a failed execution from its failed step, as the same
+    /// execution: its failed step records are removed, it goes back to
+    /// `queued` with `retries` counted, and a worker resumes it the way it
+    /// resumes a run cut by a restart: the steps that succeeded are not run
+    /// again, their recorded outputs (opened from the sealed copies where
+    /// they held secrets) feed the later steps. The instance's config is
+    /// today's; the trigger payload is the original's.
+    pub async fn retry(&self, id: &str) -> Result<ExecutionRecord, EngineError> {
+        let record = self
+            .store
+            .get_execution(id)?
+            .ok_or_else(|| EngineError::UnknownExecution(id.to_owned()))?;
+        if record.status != ExecutionStatus::Failed {
+            return Err(EngineError::NotFailed {
+                id: id.to_owned(),
+                status: record.status.as_str(),
+            });
+        }
+        // Claim it first: of two concurrent retries only one re-queues it.
+        let mut claimed = false;
+        let updated = self.store.update_execution(id, &mut |r| {
+            claimed = r.status == ExecutionStatus::Failed;
+            if claimed {
+                r.status = ExecutionStatus::Queued;
+                r.retries += 1;
+                r.output = None;
+                r.error = None;
+                r.finished_at = None;
+            }
+        })?;
+        let Some(updated) = updated.filter(|_| claimed) else {
+            let status = self
+                .store
+                .get_execution(id)?
+                .map_or("gone", |r| r.status.as_str());
+            return Err(EngineError::NotFailed {
+                id: id.to_owned(),
+                status,
+            });
+        };
+        for step in record
+            .steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Failed)
+        {
+            self.store.remove_step(id, &step.path)?;
+        }
+        let (sender, _) = watch::channel(Progress::Pending);
+        self.watchers().insert(id.to_owned(), sender);
+        self.store.durable().await?;
+        self.dispatcher.push(&updated.tenant, id);
+        self.metrics.queue_depth.set(self.dispatcher.depth() as i64);
+        tracing::info!(execution_id = %id, retries = updated.retries, "retrying from the failed step");
+        Ok(updated)
     }
 
     /// Executions waiting for a worker.

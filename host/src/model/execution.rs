@@ -247,6 +247,9 @@ pub struct ExecutionRecord {
     /// Times a worker picked it up again after the host stopped mid-run.
     #[serde(default)]
     pub resumed: u32,
+    /// Times it was retried from its failed step (`POST …/retry`).
+    #[serde(default)]
+    pub retries: u32,
     /// When it was queued.
     pub created_at: DateTime<Utc>,
     /// When a worker first started it.
@@ -284,6 +287,7 @@ impl ExecutionRecord {
             callback: None,
             callback_outcome: None,
             resumed: 0,
+            retries: 0,
             created_at: Utc::now(),
             started_at: None,
             finished_at: None,

@@ -74,6 +74,37 @@ pub async fn create_tenant(
     }
 }
 
+/// Deletes a tenant without instances and revokes its tokens.
+#[utoipa::path(delete, path = "/v1/tenants/{name}", tag = "tenants",
+    params(("name" = String, Path)),
+    responses(
+        (status = 204, description = "deleted; its tokens are revoked"),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "the tenant has instances (named)", body = ErrorBody),
+    ))]
+pub async fn delete_tenant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, AppError> {
+    caller.require_operator()?;
+    if state.store.get_tenant(&name)?.is_none() {
+        return Err(AppError::not_found(format!("tenant {name:?} not found")));
+    }
+    let instances = state.store.list_instances(Some(name.as_str()))?;
+    if !instances.is_empty() {
+        let ids: Vec<&str> = instances.iter().map(|i| i.id.as_str()).collect();
+        return Err(AppError::conflict(format!(
+            "tenant {name:?} has {} instance(s) ({}); delete them first",
+            ids.len(),
+            ids.join(", ")
+        )));
+    }
+    state.store.delete_tenant(&name)?;
+    tracing::info!(tenant = %name, "tenant deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Lists tenants.
 #[utoipa::path(get, path = "/v1/tenants", tag = "tenants",
     responses((status = 200, body = Vec<TenantView>)))]

@@ -160,6 +160,7 @@ impl From<EngineError> for AppError {
             EngineError::QueueFull { .. } => {
                 Self::too_many_requests(e.to_string(), QUEUE_FULL_RETRY_AFTER)
             }
+            EngineError::NotFailed { .. } => Self::conflict(e.to_string()),
             EngineError::Storage(e) => Self::internal(e),
         }
     }

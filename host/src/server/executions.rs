@@ -60,6 +60,8 @@ pub struct ExecutionSummary {
     pub replay_of: Option<String>,
     /// Times a worker picked it up again after the host stopped mid-run.
     pub resumed: u32,
+    /// Times it was retried from its failed step (`POST …/retry`).
+    pub retries: u32,
     /// RFC 3339 time it was queued.
     pub created_at: String,
     /// RFC 3339 time a worker first started it.
@@ -89,6 +91,7 @@ impl From<&ExecutionRecord> for ExecutionSummary {
             error: r.error.clone(),
             replay_of: r.replay_of.clone(),
             resumed: r.resumed,
+            retries: r.retries,
             created_at: r.created_at.to_rfc3339(),
             started_at: r.started_at.map(|t| t.to_rfc3339()),
             finished_at: r.finished_at.map(|t| t.to_rfc3339()),
@@ -358,6 +361,42 @@ pub async fn replay(
         Started {
             execution_id: submitted.record.id,
             replay_of: Some(id),
+        },
+        false,
+    ))
+}
+
+/// Retries a failed execution from its failed step, as the same
+/// execution: back to `queued`, `retries` counted; steps that succeeded are
+/// not run again and their recorded outputs feed the later steps.
+#[utoipa::path(post, path = "/v1/executions/{id}/retry", tag = "executions",
+    params(("id" = String, Path)),
+    responses(
+        (status = 202, body = Started, headers(("Location" = String, description = "/v1/executions/{id}"))),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "the execution is not failed, or the instance is not active", body = ErrorBody),
+    ))]
+pub async fn retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let original = visible_execution(&state, &caller, &id)?;
+    let instance = state
+        .store
+        .get_instance(&original.instance)?
+        .ok_or_else(|| {
+            AppError::conflict(format!(
+                "instance {:?} of execution {id:?} no longer exists",
+                original.instance
+            ))
+        })?;
+    require_active(&instance)?;
+    let retried = state.engine.retry(&id).await?;
+    Ok(accepted(
+        Started {
+            execution_id: retried.id,
+            replay_of: None,
         },
         false,
     ))

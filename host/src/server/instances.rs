@@ -17,7 +17,7 @@ use super::AppState;
 use super::auth::Caller;
 use super::error::{AppError, ErrorBody};
 use crate::instances::{InstanceUpdate, LifecycleStarted, NewInstance};
-use crate::storage::InstanceRecord;
+use crate::storage::{InstanceRecord, InstanceStatus};
 use crate::triggers::start;
 
 /// An instance as shown: config values, secrets as `***`, webhook URLs.
@@ -259,6 +259,36 @@ pub async fn update(
     )?;
     let record = state.instances.upgrade_deploy(&before, record).await?;
     Ok(Json(view(&state, record)?))
+}
+
+/// Deletes an instance that is disabled or was never enabled: its
+/// schedules, state and idempotency keys go with it; its executions stay
+/// (readable by id and in lists) until retention prunes them.
+#[utoipa::path(delete, path = "/v1/instances/{id}", tag = "instances",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "the instance is not `created` or `disabled` (status named)", body = ErrorBody),
+    ))]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let record = visible(&state, &caller, &id)?;
+    if !matches!(
+        record.status,
+        InstanceStatus::Created | InstanceStatus::Disabled
+    ) {
+        return Err(AppError::conflict(format!(
+            "instance {id} is {}; only a disabled or never enabled instance can be deleted (disable it first)",
+            record.status.as_str()
+        )));
+    }
+    state.store.delete_instance(&id)?;
+    tracing::info!(instance = %id, "instance deleted");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Answer of `enable` and `disable`: the transition has started.

@@ -144,3 +144,40 @@ pub async fn show(
         .ok_or_else(missing)?;
     Ok(Json(IntegrationView::new(record, true)))
 }
+
+/// Deletes an integration version no instance uses.
+#[utoipa::path(delete, path = "/v1/integrations/{name}/{version}", tag = "integrations",
+    params(("name" = String, Path), ("version" = u32, Path)),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "an instance uses this version (named)", body = ErrorBody),
+    ))]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    caller.require_operator()?;
+    let missing = || AppError::not_found(format!("integration {name}@{version} not found"));
+    let number: u32 = version.parse().map_err(|_| missing())?;
+    if state.store.get_integration(&name, number)?.is_none() {
+        return Err(missing());
+    }
+    let users: Vec<String> = state
+        .store
+        .instances_of_integration(&name)?
+        .into_iter()
+        .filter(|i| i.version == number)
+        .map(|i| i.id)
+        .collect();
+    if !users.is_empty() {
+        return Err(AppError::conflict(format!(
+            "integration {name}@{number} is used by instance(s) {}; delete them or move them to another version first",
+            users.join(", ")
+        )));
+    }
+    state.store.delete_integration(&name, number)?;
+    tracing::info!(integration = %name, version = number, "integration version deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -9,12 +9,13 @@
 //! | --- | --- |
 //! | `POST /v1/components`, `DELETE /v1/components/{name}/{version}` | operator |
 //! | `GET /v1/components`, `GET /v1/components/{name}/{version}` | any token |
-//! | `POST /v1/integrations` | operator |
+//! | `POST /v1/integrations`, `DELETE /v1/integrations/{name}/{version}` | operator |
 //! | `GET /v1/integrations`, `GET /v1/integrations/{name}[/{version}]` | any token |
-//! | `GET|POST /v1/tenants`, `GET|POST /v1/tokens`, `DELETE /v1/tokens/{id}` | operator |
-//! | `GET|POST /v1/instances`, `GET|PATCH /v1/instances/{id}`, `POST …/enable`, `POST …/disable` | operator, or the owning tenant |
-//! | `GET /v1/executions`, `GET /v1/executions/{id}`, `POST …/replay`, `POST /v1/instances/{id}/flows/{flow}/run` | operator, or the owning tenant |
+//! | `GET|POST /v1/tenants`, `DELETE /v1/tenants/{name}`, `GET|POST /v1/tokens`, `DELETE /v1/tokens/{id}` | operator |
+//! | `GET|POST /v1/instances`, `GET|PATCH|DELETE /v1/instances/{id}`, `POST …/enable`, `POST …/disable` | operator, or the owning tenant |
+//! | `GET /v1/executions`, `GET /v1/executions/{id}`, `POST …/replay`, `POST …/retry`, `POST /v1/instances/{id}/flows/{flow}/run` | operator, or the owning tenant |
 //! | `POST|PUT|PATCH|GET|DELETE /hooks/{instance}[/{flow}]` | anyone (HMAC per flow; see [`crate::triggers::hooks`]) |
+//! | `GET /hooks/results/{token}` | anyone holding the token (see [`crate::triggers::results`]) |
 //! | `GET /healthz`, `/readyz`, `/metrics`, `/v1/openapi.json` | anyone |
 
 pub mod access;
@@ -103,11 +104,15 @@ pub fn router(state: AppState) -> Router {
             get(integrations::list).post(integrations::upload),
         )
         .route("/v1/integrations/{name}", get(integrations::show_latest))
-        .route("/v1/integrations/{name}/{version}", get(integrations::show))
+        .route(
+            "/v1/integrations/{name}/{version}",
+            get(integrations::show).delete(integrations::delete),
+        )
         .route(
             "/v1/tenants",
             get(access::list_tenants).post(access::create_tenant),
         )
+        .route("/v1/tenants/{name}", delete(access::delete_tenant))
         .route(
             "/v1/tokens",
             get(access::list_tokens).post(access::create_token),
@@ -119,7 +124,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/v1/instances/{id}",
-            get(instances::show).patch(instances::update),
+            get(instances::show)
+                .patch(instances::update)
+                .delete(instances::delete),
         )
         .route("/v1/instances/{id}/enable", post(instances::enable))
         .route("/v1/instances/{id}/disable", post(instances::disable))
@@ -134,6 +141,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/executions", get(executions::list))
         .route("/v1/executions/{id}", get(executions::show))
         .route("/v1/executions/{id}/replay", post(executions::replay))
+        .route("/v1/executions/{id}/retry", post(executions::retry))
         .route("/v1/openapi.json", get(system::openapi))
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))

@@ -5,6 +5,7 @@
 //! | `executions` | UUIDv7 id (time-ordered) | [`ExecutionRecord`] without steps |
 //! | `execution_steps` | `id \0 path` | [`StepRecord`] |
 //! | `execution_keys` | `instance \0 flow \0 idempotency key` | execution id |
+//! | `result_tokens` | SHA-256 of a result token | expiry (ms since the epoch, big-endian u64) then the execution id |
 //!
 //! A new execution is durable once [`Storage::durable`] returns (the
 //! engine awaits it before anyone is told of the execution, and after each
@@ -71,6 +72,8 @@ pub trait ExecutionStore: Send + Sync {
     /// Stores (or replaces) a step record of an execution; durable after
     /// [`Storage::durable`].
     fn put_step(&self, id: &str, step: &StepRecord) -> Result<()>;
+    /// Removes one step record of an execution (a retry re-runs it).
+    fn remove_step(&self, id: &str, path: &str) -> Result<()>;
     /// Executions matching `filter`, newest first, without steps.
     fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionRecord>>;
     /// Queued and running executions, oldest first.
@@ -78,7 +81,21 @@ pub trait ExecutionStore: Send + Sync {
     /// Deletes finished executions that ended before `before`; returns how
     /// many.
     fn prune_executions(&self, before: DateTime<Utc>) -> Result<usize>;
+    /// Stores a result token (by its SHA-256) for `execution`, valid until
+    /// `expires`.
+    fn put_result_token(
+        &self,
+        hash: &[u8; 32],
+        execution: &str,
+        expires: DateTime<Utc>,
+    ) -> Result<()>;
+    /// The execution a result token (by its SHA-256) reads, if the token
+    /// is known and not expired at `now` (an expired one is removed).
+    fn find_result_token(&self, hash: &[u8; 32], now: DateTime<Utc>) -> Result<Option<String>>;
 }
+
+/// Tree of result tokens.
+const RESULT_TOKENS: &str = "result_tokens";
 
 fn step_prefix(id: &str) -> Vec<u8> {
     let mut key = id.as_bytes().to_vec();
@@ -202,6 +219,13 @@ impl ExecutionStore for SledStore {
         Ok(())
     }
 
+    fn remove_step(&self, id: &str, path: &str) -> Result<()> {
+        let mut key = step_prefix(id);
+        key.extend_from_slice(path.as_bytes());
+        self.execution_steps.remove(key).map_err(backend)?;
+        Ok(())
+    }
+
     fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionRecord>> {
         let iter = match &filter.before {
             Some(before) => self.executions.range(..before.as_bytes().to_vec()),
@@ -263,9 +287,53 @@ impl ExecutionStore for SledStore {
                 pruned += 1;
             }
         }
+        // Expired result tokens go with the pruning.
+        let tokens = self.db().open_tree(RESULT_TOKENS).map_err(backend)?;
+        let now = Utc::now().timestamp_millis();
+        for entry in tokens.iter() {
+            let (key, value) = entry.map_err(backend)?;
+            if token_expiry(&value) <= now {
+                tokens.remove(key).map_err(backend)?;
+            }
+        }
         if pruned > 0 {
             self.db().flush().map_err(backend)?;
         }
         Ok(pruned)
     }
+
+    fn put_result_token(
+        &self,
+        hash: &[u8; 32],
+        execution: &str,
+        expires: DateTime<Utc>,
+    ) -> Result<()> {
+        let millis = u64::try_from(expires.timestamp_millis()).unwrap_or(0);
+        let mut value = millis.to_be_bytes().to_vec();
+        value.extend_from_slice(execution.as_bytes());
+        let tokens = self.db().open_tree(RESULT_TOKENS).map_err(backend)?;
+        tokens.insert(hash, value).map_err(backend)?;
+        Ok(())
+    }
+
+    fn find_result_token(&self, hash: &[u8; 32], now: DateTime<Utc>) -> Result<Option<String>> {
+        let tokens = self.db().open_tree(RESULT_TOKENS).map_err(backend)?;
+        let Some(value) = tokens.get(hash).map_err(backend)? else {
+            return Ok(None);
+        };
+        if value.len() < 8 || token_expiry(&value) <= now.timestamp_millis() {
+            tokens.remove(hash).map_err(backend)?;
+            return Ok(None);
+        }
+        Ok(Some(String::from_utf8_lossy(&value[8..]).into_owned()))
+    }
+}
+
+/// The expiry (ms since the epoch) at the head of a result token's value.
+fn token_expiry(value: &[u8]) -> i64 {
+    let mut head = [0u8; 8];
+    if let Some(bytes) = value.get(..8) {
+        head.copy_from_slice(bytes);
+    }
+    i64::try_from(u64::from_be_bytes(head)).unwrap_or(i64::MAX)
 }

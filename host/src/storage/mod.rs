@@ -147,6 +147,9 @@ pub trait IntegrationStore: Send + Sync {
     /// Stores a version unless `name@version` exists.
     fn insert_integration(&self, record: &IntegrationRecord)
     -> Result<Inserted<IntegrationRecord>>;
+    /// Removes a version; `false` if it did not exist. Callers check first
+    /// that no instance uses it.
+    fn delete_integration(&self, name: &str, version: u32) -> Result<bool>;
 }
 
 /// Tenants and API tokens.
@@ -157,6 +160,10 @@ pub trait AccessStore: Send + Sync {
     fn get_tenant(&self, name: &str) -> Result<Option<TenantRecord>>;
     /// Stores a tenant unless one with the name exists.
     fn insert_tenant(&self, record: &TenantRecord) -> Result<Inserted<TenantRecord>>;
+    /// Removes a tenant and every token of it (they stop authenticating at
+    /// once); `false` if there was no such tenant. Callers check first that
+    /// it has no instances.
+    fn delete_tenant(&self, name: &str) -> Result<bool>;
     /// Stores a token record under its hash (replacing one with the same
     /// hash).
     fn put_token(&self, record: &TokenRecord) -> Result<()>;
@@ -189,6 +196,11 @@ pub trait InstanceStore: Send + Sync {
         id: &str,
         change: &mut dyn FnMut(&mut InstanceRecord),
     ) -> Result<Option<InstanceRecord>>;
+    /// Removes an instance with its tenant index entry, its schedule due
+    /// times, its flow and instance state scopes and its idempotency keys;
+    /// `false` if there was none. Its executions stay until retention
+    /// prunes them.
+    fn delete_instance(&self, id: &str) -> Result<bool>;
     /// Instances of any version of the integration `name` (for deletes and
     /// upgrades).
     fn instances_of_integration(&self, name: &str) -> Result<Vec<InstanceRecord>> {

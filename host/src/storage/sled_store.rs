@@ -11,8 +11,8 @@ use sled::{Db, Transactional as _, Tree};
 use super::records::{decode, encode};
 use super::{
     AccessStore, ComponentRecord, ComponentStore, Inserted, InstanceRecord, InstanceStore,
-    IntegrationRecord, IntegrationStore, Result, SCHEMA_VERSION, Storage, StorageError,
-    TenantRecord, TokenRecord,
+    IntegrationRecord, IntegrationStore, Result, SCHEMA_VERSION, ScheduleStore, Storage,
+    StorageError, TenantRecord, TokenRecord,
 };
 
 /// Name of the sled directory inside the data dir.
@@ -349,6 +349,20 @@ impl IntegrationStore for SledStore {
         let key = integration_key(&record.name, record.version);
         self.insert_new(&self.integrations, "integration", &key, encode(record)?)
     }
+
+    fn delete_integration(&self, name: &str, version: u32) -> Result<bool> {
+        let existed = self
+            .integrations
+            .remove(integration_key(name, version))
+            .map_err(backend)?
+            .is_some();
+        self.integration_cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(name.to_owned(), version));
+        self.sync()?;
+        Ok(existed)
+    }
 }
 
 impl AccessStore for SledStore {
@@ -367,6 +381,18 @@ impl AccessStore for SledStore {
             record.name.as_bytes(),
             encode(record)?,
         )
+    }
+
+    fn delete_tenant(&self, name: &str) -> Result<bool> {
+        let existed = self.tenants.remove(name).map_err(backend)?.is_some();
+        for token in self.list_tokens()? {
+            if token.tenant.as_deref() == Some(name) {
+                let hash = hex::decode(&token.sha256).map_err(backend)?;
+                self.tokens.remove(hash).map_err(backend)?;
+            }
+        }
+        self.sync()?;
+        Ok(existed)
     }
 
     fn put_token(&self, record: &TokenRecord) -> Result<()> {
@@ -432,6 +458,46 @@ impl InstanceStore for SledStore {
             })
             .map_err(tx_error)?;
         self.sync()
+    }
+
+    fn delete_instance(&self, id: &str) -> Result<bool> {
+        let Some(record) = self.get_instance(id)? else {
+            return Ok(false);
+        };
+        for entry in self.list_schedules()? {
+            if entry.instance == id {
+                self.remove_schedule(id, &entry.flow)?;
+            }
+        }
+        // State of the instance scope (`i\0id\0…`) and of its flow scopes
+        // (`f\0id\0flow\0…`), and their usage totals.
+        let usage = self.db().open_tree("state_usage").map_err(backend)?;
+        for prefix in [format!("i\0{id}\0"), format!("f\0{id}\0")] {
+            for tree in [&self.state, &usage] {
+                for key in tree.scan_prefix(prefix.as_bytes()).keys() {
+                    tree.remove(key.map_err(backend)?).map_err(backend)?;
+                }
+            }
+        }
+        for key in self
+            .execution_keys
+            .scan_prefix(format!("{id}\0").as_bytes())
+            .keys()
+        {
+            self.execution_keys
+                .remove(key.map_err(backend)?)
+                .map_err(backend)?;
+        }
+        let index = tenant_index_key(&record.tenant, id);
+        (&self.instances, &self.instances_by_tenant)
+            .transaction(|(instances, by_tenant)| {
+                instances.remove(id.as_bytes())?;
+                by_tenant.remove(index.as_slice())?;
+                Ok(())
+            })
+            .map_err(tx_error)?;
+        self.sync()?;
+        Ok(true)
     }
 
     fn update_instance(

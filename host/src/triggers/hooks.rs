@@ -52,6 +52,10 @@ pub fn routes(max_body: usize) -> Router<AppState> {
             on(methods, flow_hook).on(MethodFilter::HEAD, head_refused),
         )
         .route(
+            "/hooks/results/{token}",
+            axum::routing::get(super::results::result),
+        )
+        .route(
             "/hooks/{instance}",
             on(methods, super::preprocess::hook).on(MethodFilter::HEAD, head_refused),
         )
@@ -244,7 +248,7 @@ pub(super) async fn answer(state: &AppState, hook: &Hook, submitted: Submitted) 
     request_body(content = String, description = "any body: JSON when its content type is JSON, else text"),
     responses(
         (status = 200, description = "sync: the flow's response, or its last step's output"),
-        (status = 202, description = "async (or sync past its timeout): `{execution_id}`, with `Location`"),
+        (status = 202, description = "async: `{execution_id}`, with `Location`; sync past its timeout: also `result_url` and `X-Weft-Result-Url`, readable without a token"),
         (status = 400, description = "malformed JSON body or bad `Idempotency-Key`"),
         (status = 401, description = "missing or bad HMAC signature"),
         (status = 404, description = "unknown or disabled instance, or unknown flow"),

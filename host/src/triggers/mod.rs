@@ -8,6 +8,8 @@
 //! - [`start`]: what a caller starting an execution over HTTP sends and
 //!   gets back (`Idempotency-Key`, `X-Weft-Callback`, the 202), shared with
 //!   the API's run, replay, enable and disable routes;
+//! - [`results`]: result URLs (`/hooks/results/{token}`) for sync webhook
+//!   callers whose flow outlived its timeout;
 //! - [`scheduler`]: cron schedules of active instances, one task sleeping
 //!   until the earliest due time.
 
@@ -16,6 +18,7 @@ pub mod hooks;
 pub(crate) mod preprocess;
 pub mod request;
 pub mod respond;
+pub mod results;
 pub mod scheduler;
 pub mod signature;
 pub mod start;

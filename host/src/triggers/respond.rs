@@ -1,6 +1,7 @@
 //! What a webhook answers once its execution is durable: `202
-//! {"execution_id"}` with `Location` for async flows (and for sync flows
-//! past their timeout), else the flow's response, its last step's output,
+//! {"execution_id"}` with `Location` for async flows (for sync flows past
+//! their timeout also a caller-readable `result_url`, see
+//! [`super::results`]), else the flow's response, its last step's output,
 //! or, for a failed run, the flow's `on_failure` answer or a generic
 //! `500 {execution_id, error: "flow failed"}`.
 //!
@@ -150,7 +151,7 @@ async fn wait(
             Progress::Pending => {}
         }
         match tokio::time::timeout_at(deadline, progress.changed()).await {
-            Err(_) => return accepted(id),
+            Err(_) => return super::results::timed_out(store, id),
             Ok(Ok(())) => {}
             // The engine let go of the execution without a last word:
             // whatever it stored is the answer.

@@ -200,6 +200,46 @@ fn check_every_route(operator: &Api, api_as: &dyn Fn(Option<&str>) -> Api) {
             Body::None,
             [401, 401, 404, 404, 404],
         ),
+        // Deletes last: they remove what the rows above use.
+        (
+            "DELETE",
+            "/v1/integrations/hello/99".into(),
+            Body::None,
+            [401, 401, 403, 403, 404],
+        ),
+        (
+            "DELETE",
+            "/v1/integrations/hello/1".into(),
+            Body::None,
+            // acme's instances use it.
+            [401, 401, 403, 403, 409],
+        ),
+        (
+            "DELETE",
+            "/v1/tenants/acme".into(),
+            Body::None,
+            // acme has instances.
+            [401, 401, 403, 403, 409],
+        ),
+        (
+            "DELETE",
+            "/v1/tenants/cargo".into(),
+            Body::None,
+            [401, 401, 403, 403, 204],
+        ),
+        (
+            "DELETE",
+            format!("/v1/instances/{id}"),
+            Body::None,
+            // Disabled above; the owner deletes it, then it is gone.
+            [401, 401, 404, 204, 404],
+        ),
+        (
+            "DELETE",
+            format!("/v1/instances/{missing}"),
+            Body::None,
+            [401, 401, 404, 404, 404],
+        ),
         ("GET", "/healthz".into(), Body::None, [200; 5]),
         ("GET", "/readyz".into(), Body::None, [200; 5]),
         ("GET", "/metrics".into(), Body::None, [200; 5]),
@@ -252,5 +292,6 @@ fn check_every_route(operator: &Api, api_as: &dyn Fn(Option<&str>) -> Api) {
             .iter()
             .all(|i| i["tenant"] == "acme")
     );
-    assert_eq!(own.as_array().unwrap().len(), 3);
+    // Three created, one deleted.
+    assert_eq!(own.as_array().unwrap().len(), 2);
 }

@@ -5,6 +5,7 @@
 mod authz;
 mod cli;
 mod components;
+mod deletes;
 mod integrations;
 mod secrets;
 mod serve;

@@ -5,6 +5,7 @@
 
 mod api;
 mod durability;
+mod retry;
 mod show;
 mod state;
 
