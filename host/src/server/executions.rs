@@ -330,6 +330,22 @@ pub async fn show(
     Ok(Json(visible_execution(&state, &caller, &id)?.into()))
 }
 
+/// The execution `id` must be visible to `caller` and its instance must
+/// still exist and be active (replay and retry both run it again).
+fn require_active_instance_of(state: &AppState, caller: &Caller, id: &str) -> Result<(), AppError> {
+    let original = visible_execution(state, caller, id)?;
+    let instance = state
+        .store
+        .get_instance(&original.instance)?
+        .ok_or_else(|| {
+            AppError::conflict(format!(
+                "instance {:?} of execution {id:?} no longer exists",
+                original.instance
+            ))
+        })?;
+    require_active(&instance)
+}
+
 /// Starts a new execution with the same trigger payload, linked to the
 /// original by `replay_of`.
 #[utoipa::path(post, path = "/v1/executions/{id}/replay", tag = "executions",
@@ -345,17 +361,7 @@ pub async fn replay(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let original = visible_execution(&state, &caller, &id)?;
-    let instance = state
-        .store
-        .get_instance(&original.instance)?
-        .ok_or_else(|| {
-            AppError::conflict(format!(
-                "instance {:?} of execution {id:?} no longer exists",
-                original.instance
-            ))
-        })?;
-    require_active(&instance)?;
+    require_active_instance_of(&state, &caller, &id)?;
     let submitted = state.engine.replay(&id).await?;
     Ok(accepted(
         Started {
@@ -381,17 +387,7 @@ pub async fn retry(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let original = visible_execution(&state, &caller, &id)?;
-    let instance = state
-        .store
-        .get_instance(&original.instance)?
-        .ok_or_else(|| {
-            AppError::conflict(format!(
-                "instance {:?} of execution {id:?} no longer exists",
-                original.instance
-            ))
-        })?;
-    require_active(&instance)?;
+    require_active_instance_of(&state, &caller, &id)?;
     let retried = state.engine.retry(&id).await?;
     Ok(accepted(
         Started {
