@@ -47,6 +47,9 @@ pub struct SledStore {
     pub(super) executions: Tree,
     pub(super) execution_steps: Tree,
     pub(super) execution_keys: Tree,
+    pub(super) queue: Tree,
+    /// What queue claims are answered from (see `sled_queue.rs`).
+    pub(super) queue_index: std::sync::Arc<std::sync::Mutex<super::sled_queue::QueueIndex>>,
 }
 
 /// Creates the data dir (and missing parents) with mode 0700: it holds the
@@ -106,6 +109,13 @@ impl SledStore {
             .open()
             .map_err(|e| open_error(e.to_string().to_lowercase()))?;
         let tree = |name: &str| db.open_tree(name).map_err(backend);
+        let queue_is_new = !db
+            .tree_names()
+            .iter()
+            .any(|name| name.as_ref() == super::sled_queue::QUEUE_TREE.as_bytes());
+        let queue = tree(super::sled_queue::QUEUE_TREE)?;
+        let executions = tree("executions")?;
+        let queue_index = Self::load_queue(&queue, &executions, queue_is_new)?;
         let store = Self {
             path: data_dir.to_owned(),
             meta: tree("meta")?,
@@ -117,9 +127,11 @@ impl SledStore {
             instances: tree("instances")?,
             instances_by_tenant: tree("instances_by_tenant")?,
             state: tree("state")?,
-            executions: tree("executions")?,
+            executions,
             execution_steps: tree("execution_steps")?,
             execution_keys: tree("execution_keys")?,
+            queue,
+            queue_index: std::sync::Arc::new(std::sync::Mutex::new(queue_index)),
             commit: Default::default(),
             integration_cache: Default::default(),
             db,
