@@ -20,7 +20,7 @@ use super::{Result, SledStore};
 use crate::model::ExecutionRecord;
 
 /// Name of the tree of queue entries.
-pub(super) const QUEUE_TREE: &str = "queue";
+const QUEUE_TREE: &str = "queue";
 
 #[derive(Debug)]
 struct Slot {
@@ -208,9 +208,14 @@ impl QueueIndex {
 }
 
 impl SledStore {
-    /// Reads the `queue` tree into a fresh index (no leases); when the tree
-    /// is new (`created`), fills it first from the unfinished executions.
-    pub(super) fn load_queue(queue: &Tree, executions: &Tree, created: bool) -> Result<QueueIndex> {
+    /// Opens the `queue` tree and reads it into a fresh index (no leases);
+    /// when the tree is new, fills it first from the unfinished executions.
+    pub(super) fn open_queue(db: &sled::Db, executions: &Tree) -> Result<(Tree, QueueIndex)> {
+        let created = !db
+            .tree_names()
+            .iter()
+            .any(|name| name.as_ref() == QUEUE_TREE.as_bytes());
+        let queue = db.open_tree(QUEUE_TREE).map_err(backend)?;
         if created {
             for item in executions.iter() {
                 let (key, value) = item.map_err(backend)?;
@@ -228,7 +233,7 @@ impl SledStore {
             let (key, value) = item.map_err(backend)?;
             index.insert(decode("queue entry", &key, &value)?);
         }
-        Ok(index)
+        Ok((queue, index))
     }
 
     fn queue_index(&self) -> std::sync::MutexGuard<'_, QueueIndex> {
@@ -353,6 +358,24 @@ mod tests {
     #[test]
     fn flow_limits_and_fifo() {
         with_store(contract::flow_limits_and_fifo);
+    }
+
+    #[test]
+    fn a_data_dir_from_before_the_queue_gets_its_unfinished_executions_queued() {
+        use crate::storage::ExecutionStore as _;
+        let dir = std::env::temp_dir().join(format!("weft-queue-{}", uuid::Uuid::now_v7()));
+        let store = SledStore::open(&dir).unwrap();
+        let record = ExecutionRecord::queued("t", "i", "x@1", "f", serde_json::Value::Null);
+        let entry = QueueEntry::new(&record.id, "t", "i", "f");
+        store.create_execution(&record, &entry).unwrap();
+        assert_eq!(store.depth().unwrap(), 1);
+        store.db().drop_tree(QUEUE_TREE).unwrap();
+        crate::storage::Storage::flush(&store).unwrap();
+        drop(store);
+        let store = SledStore::open(&dir).unwrap();
+        assert_eq!(store.queued("t").unwrap(), 1, "rebuilt from the executions");
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

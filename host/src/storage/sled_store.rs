@@ -109,13 +109,8 @@ impl SledStore {
             .open()
             .map_err(|e| open_error(e.to_string().to_lowercase()))?;
         let tree = |name: &str| db.open_tree(name).map_err(backend);
-        let queue_is_new = !db
-            .tree_names()
-            .iter()
-            .any(|name| name.as_ref() == super::sled_queue::QUEUE_TREE.as_bytes());
-        let queue = tree(super::sled_queue::QUEUE_TREE)?;
         let executions = tree("executions")?;
-        let queue_index = Self::load_queue(&queue, &executions, queue_is_new)?;
+        let (queue, queue_index) = Self::open_queue(&db, &executions)?;
         let store = Self {
             path: data_dir.to_owned(),
             meta: tree("meta")?,
@@ -131,7 +126,7 @@ impl SledStore {
             execution_steps: tree("execution_steps")?,
             execution_keys: tree("execution_keys")?,
             queue,
-            queue_index: std::sync::Arc::new(std::sync::Mutex::new(queue_index)),
+            queue_index: std::sync::Arc::new(queue_index.into()),
             commit: Default::default(),
             integration_cache: Default::default(),
             db,
@@ -174,8 +169,8 @@ impl SledStore {
         &self.path
     }
 
-    /// The sled database, for subsystems that add their own trees (the flow
-    /// engine's executions and queue) next to these.
+    /// The sled database, for the parts of this store that open their own
+    /// trees (result tokens).
     pub fn db(&self) -> &Db {
         &self.db
     }
