@@ -124,13 +124,10 @@ pub fn check_outbound_allow(patterns: &[String]) -> Result<(), InstanceError> {
 /// Checks every secret a webhook signature check (`auth: hmac_sha256`)
 /// uses is at least [`MIN_SECRET_BYTES`] long: an empty or short key lets
 /// anyone forge signatures. Errors name the secret (`secrets.<key>`).
-///
-/// [`MIN_SECRET_BYTES`]: crate::triggers::signature::MIN_SECRET_BYTES
 pub fn check_signing_secrets(
     integration: &Integration,
     resolved: &ResolvedConfig,
 ) -> Result<(), InstanceError> {
-    use crate::triggers::signature::MIN_SECRET_BYTES;
     let mut errors: Vec<ValidationError> = Vec::new();
     for flow in &integration.flows {
         let Trigger::Webhook(webhook) = &flow.trigger else {
@@ -160,6 +157,11 @@ pub fn check_signing_secrets(
     }
     ValidationErrors::check(errors).map_err(InstanceError::Invalid)
 }
+
+/// Shortest signing secret accepted, in bytes. 16 bytes (128 bits) is the
+/// floor for an HMAC key an attacker must not guess; senders such as GitHub
+/// and Stripe hand out longer ones.
+pub const MIN_SECRET_BYTES: usize = 16;
 
 /// The read side of instances: stored records, their integration and the
 /// config a flow runs with (secrets opened), and webhook URLs. This is what

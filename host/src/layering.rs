@@ -21,16 +21,14 @@ const ALLOWED: &[(&str, &str)] = &[
     ("cli", "server"),
     ("cli", "storage"),
     ("cli", "units"),
-    ("config", "flow"), // to remove: issue 11 (config reads the engine's defaults)
     ("config", "sandbox"),
     ("config", "units"),
     ("egress", "units"),
-    ("flow", "instances"), // to remove: issue 11 (flow ⇄ instances via lifecycle)
+    ("flow", "config"), // the [engine] settings
     ("flow", "integration"),
     ("flow", "metrics"),
     ("flow", "model"),
-    ("flow", "queue"),    // implements the submit port
-    ("flow", "registry"), // to remove: issue 11 (ComponentSource belongs to the sandbox side)
+    ("flow", "queue"), // implements the submit port
     ("flow", "sandbox"),
     ("flow", "storage"),
     ("flow", "template"),
@@ -38,18 +36,19 @@ const ALLOWED: &[(&str, &str)] = &[
     ("instances", "integration"),
     ("instances", "integrations"),
     ("instances", "model"),
+    ("instances", "queue"), // the lifecycle idempotency key
     ("instances", "sandbox"),
     ("instances", "storage"),
-    ("instances", "triggers"), // to remove: issue 11 (instances → scheduler listener)
     ("integration", "sandbox"),
     ("integration", "template"),
     ("integrations", "integration"),
-    ("integrations", "registry"), // to remove: issue 11 (registry ⇄ integrations cycle)
+    ("integrations", "model"),
     ("integrations", "storage"),
     ("metrics", "sandbox"),
     // The composition root builds every part.
     ("node", "config"),
     ("node", "flow"),
+    ("node", "integration"),
     ("node", "instances"),
     ("node", "metrics"),
     ("node", "queue"),
@@ -62,8 +61,8 @@ const ALLOWED: &[(&str, &str)] = &[
     ("model", "units"),
     ("queue", "model"),
     ("queue", "storage"),
-    ("registry", "integration"), // to remove: issue 11 (registry ⇄ integrations cycle)
     ("registry", "metrics"),
+    ("registry", "model"),
     ("registry", "sandbox"),
     ("registry", "storage"),
     ("sandbox", "egress"),

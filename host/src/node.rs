@@ -29,15 +29,16 @@ use anyhow::Context as _;
 use axum::Router;
 
 use crate::config::Config;
-use crate::flow::{FlowEngine, FlowLifecycle, LifecycleEnds, lifecycle_finishes};
+use crate::flow::{FlowEngine, InstanceSource};
 use crate::instances::{InstanceConfigs, Instances};
+use crate::integration::ResolvedConfig;
 use crate::metrics::Metrics;
 use crate::queue::Submit;
 use crate::registry::ComponentRegistry;
 use crate::sandbox::Sandbox;
 use crate::server::AppState;
-use crate::storage::{SecretBox, SledStore, Storage};
-use crate::triggers::{Callbacks, Scheduler};
+use crate::storage::{InstanceRecord, IntegrationRecord, SecretBox, SledStore, Storage};
+use crate::triggers::{Callbacks, FlowLifecycle, LifecycleEnds, Scheduler, lifecycle_finishes};
 
 /// One Weft node, built and ready to start.
 #[derive(Debug)]
@@ -85,7 +86,7 @@ impl Node {
         let (lifecycle_finishes, lifecycle_ends) = lifecycle_finishes();
         let engine = FlowEngine::new(
             store.clone(),
-            configs.clone(),
+            Arc::new(configs.clone()),
             sandbox.clone(),
             registry.clone(),
             &metrics,
@@ -169,5 +170,25 @@ impl Node {
         crate::server::serve(listener, self.router(), self.state.ready.clone(), shutdown).await?;
         self.state.store.flush()?;
         Ok(())
+    }
+}
+
+/// The engine reads instances through its own port; the instances' read
+/// side answers it.
+impl InstanceSource for InstanceConfigs {
+    fn resolve_config(&self, instance: &InstanceRecord) -> Result<ResolvedConfig, String> {
+        InstanceConfigs::resolve_config(self, instance).map_err(|e| e.to_string())
+    }
+
+    fn webhooks(
+        &self,
+        instance: &InstanceRecord,
+        integration: &IntegrationRecord,
+    ) -> std::collections::BTreeMap<String, String> {
+        InstanceConfigs::webhooks(self, instance, integration)
+    }
+
+    fn secret_box(&self) -> SecretBox {
+        InstanceConfigs::secret_box(self)
     }
 }

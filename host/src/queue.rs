@@ -128,3 +128,18 @@ pub struct LiveAnswer {
     /// The `respond` step's response, if one ran.
     pub response: Option<FlowResponse>,
 }
+
+/// Prefix of the idempotency key of lifecycle executions.
+const LIFECYCLE_KEY_PREFIX: &str = "weft-lifecycle:";
+
+/// The idempotency key every flow execution of lifecycle transition `run`
+/// carries (a resubmit of the same transition finds the execution stored).
+pub fn lifecycle_key(run: &str) -> String {
+    format!("{LIFECYCLE_KEY_PREFIX}{run}")
+}
+
+/// Whether `key` is the idempotency key of a lifecycle execution (exempt
+/// from `[engine] max_queued_per_tenant`).
+pub fn is_lifecycle_key(key: &str) -> bool {
+    key.starts_with(LIFECYCLE_KEY_PREFIX)
+}

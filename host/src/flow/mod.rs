@@ -5,20 +5,20 @@ mod dispatch;
 mod engine;
 mod error_flows;
 mod executor;
-mod lifecycle;
+mod instance_source;
 mod local;
 mod metrics;
 mod record;
 mod redact;
 mod sealed;
 
+pub use crate::config::EngineConfig;
 pub use dispatch::{Dispatcher, Ticket};
-pub use engine::{EngineConfig, FlowEngine, QUEUE_FULL_RETRY_AFTER};
+pub use engine::{FlowEngine, QUEUE_FULL_RETRY_AFTER};
 pub use executor::{
-    ComponentSource, ExecutionObserver, Executor, FlowLimits, FlowRun, InstanceInfo,
-    idempotency_key,
+    ExecutionObserver, Executor, FlowLimits, FlowRun, InstanceInfo, idempotency_key,
 };
-pub use lifecycle::{FlowLifecycle, LifecycleEnds, LifecycleFinishes, lifecycle_finishes};
+pub use instance_source::InstanceSource;
 pub use local::{DirectoryComponents, RecordingObserver};
 pub use record::FlowResult;
 pub use redact::{REDACTED, Redactor, is_sensitive_header, shown_trigger};

@@ -15,6 +15,7 @@
 
 pub mod callback;
 pub mod hooks;
+pub mod lifecycle;
 pub(crate) mod preprocess;
 pub mod request;
 pub mod respond;
@@ -24,4 +25,5 @@ pub mod signature;
 pub mod start;
 
 pub use callback::{Callbacks, loggable_url};
+pub use lifecycle::{FlowLifecycle, LifecycleEnds, LifecycleFinishes, lifecycle_finishes};
 pub use scheduler::Scheduler;
