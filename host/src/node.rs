@@ -8,16 +8,18 @@
 //!
 //! The order, each part built from those before it:
 //!
-//! 1. store (sled), master key, sandbox, metrics, component registry;
-//! 2. [`InstanceConfigs`], the read side of instances;
+//! 1. store (sled), master key, sandbox, metrics, component registry (the
+//!    engine's [`crate::sandbox::ComponentSource`]);
+//! 2. [`InstanceConfigs`], the read side of instances (the engine's
+//!    [`InstanceSource`], implemented here);
 //! 3. the engine, told about ends through webhook [`Callbacks`] and
-//!    [`LifecycleFinishes`] (one half of a channel);
+//!    [`crate::triggers::LifecycleFinishes`] (one half of a channel);
 //! 4. the scheduler, starting executions through the engine as the submit
 //!    port ([`Submit`]);
-//! 5. [`Instances`], submitting lifecycle flows through the same port and
-//!    telling the scheduler about changes;
-//! 6. the server's [`AppState`] (the webhooks and the manual run route
-//!    submit through the port too).
+//! 5. [`Instances`], submitting lifecycle flows through the same port
+//!    ([`FlowLifecycle`]) and telling the scheduler about changes;
+//! 6. the webhook trigger's [`HookState`] and the server's [`AppState`]
+//!    (the webhooks and the manual run route submit through the port too).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -38,7 +40,9 @@ use crate::registry::ComponentRegistry;
 use crate::sandbox::Sandbox;
 use crate::server::AppState;
 use crate::storage::{InstanceRecord, IntegrationRecord, SecretBox, SledStore, Storage};
-use crate::triggers::{Callbacks, FlowLifecycle, LifecycleEnds, Scheduler, lifecycle_finishes};
+use crate::triggers::{
+    Callbacks, FlowLifecycle, HookState, LifecycleEnds, Scheduler, lifecycle_finishes,
+};
 
 /// One Weft node, built and ready to start.
 #[derive(Debug)]
@@ -102,11 +106,19 @@ impl Node {
         let submit: Arc<dyn Submit> = engine.clone();
         let scheduler = Scheduler::new(store.clone(), configs.clone(), submit.clone());
         let instances = Instances::new(
-            configs,
+            configs.clone(),
             Arc::new(FlowLifecycle::new(submit.clone())),
             scheduler.clone(),
         );
+        let hooks = HookState {
+            store: store.clone(),
+            instances: configs.clone(),
+            submit: submit.clone(),
+            request_timeout: config.server.request_timeout,
+            max_body: config.server.hook_max_body.as_usize(),
+        };
         let state = AppState {
+            hooks,
             instances,
             engine,
             submit,

@@ -73,6 +73,10 @@ pub struct Submitted {
     pub progress: Option<watch::Receiver<Progress>>,
 }
 
+/// What a tenant past `[engine] max_queued_per_tenant` is told to wait
+/// before trying again (`Retry-After` with [`EngineError::QueueFull`]).
+pub const QUEUE_FULL_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Why an execution could not be submitted.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

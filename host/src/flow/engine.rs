@@ -27,10 +27,6 @@ use crate::queue::{
 use crate::sandbox::{ComponentSource, Sandbox};
 use crate::storage::{Inserted, Storage, StorageError};
 
-/// What a tenant past [`EngineConfig::max_queued_per_tenant`] is told to
-/// wait before trying again (`Retry-After`).
-pub const QUEUE_FULL_RETRY_AFTER: Duration = Duration::from_secs(5);
-
 /// Runs executions durably.
 pub struct FlowEngine {
     pub(super) store: Arc<dyn Storage>,

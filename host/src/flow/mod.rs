@@ -1,5 +1,10 @@
-//! The flow engine: running a flow's steps against the sandbox, with
-//! templates, control flow, retries, redaction and resumable records.
+//! The flow engine: [`FlowEngine`] implements the submit port
+//! ([`crate::queue::Submit`]) and runs executions durably; the
+//! [`Executor`] runs one flow's steps against the sandbox, with templates,
+//! control flow, retries, redaction and resumable records. Components come
+//! through the sandbox's [`crate::sandbox::ComponentSource`] (the registry,
+//! or [`DirectoryComponents`] for `weft run`), instance configs through
+//! the engine's own [`InstanceSource`] port.
 
 mod dispatch;
 mod engine;
@@ -14,7 +19,7 @@ mod sealed;
 
 pub use crate::config::EngineConfig;
 pub use dispatch::{Dispatcher, Ticket};
-pub use engine::{FlowEngine, QUEUE_FULL_RETRY_AFTER};
+pub use engine::FlowEngine;
 pub use executor::{
     ExecutionObserver, Executor, FlowLimits, FlowRun, InstanceInfo, idempotency_key,
 };
@@ -25,5 +30,6 @@ pub use redact::{REDACTED, Redactor, is_sensitive_header, shown_trigger};
 pub use sealed::{SealError, Sealer};
 // The submit port's types, also under their old paths.
 pub use crate::queue::{
-    EngineError, FinishListener, LiveAnswer, NewExecution, Progress, Submitted,
+    EngineError, FinishListener, LiveAnswer, NewExecution, Progress, QUEUE_FULL_RETRY_AFTER,
+    Submitted,
 };
