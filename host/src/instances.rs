@@ -342,7 +342,7 @@ impl Instances {
             .map_err(InstanceError::Invalid)?;
         check_signing_secrets(&integration.model, &resolved)?;
         check_outbound_allow(&new.outbound_allow)?;
-        let id = uuid::Uuid::now_v7().to_string();
+        let id = crate::model::InstanceId::new().into_string();
         let now = chrono::Utc::now();
         let record = InstanceRecord {
             secrets: self.configs.seal_all(&id, &new.secrets),

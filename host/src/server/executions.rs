@@ -24,7 +24,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::Caller;
 use super::error::{AppError, ErrorBody};
-use super::extract::{VisibleExecution, VisibleInstance};
+use super::extract::{Visible, VisibleExecution, VisibleInstance};
 use crate::flow::NewExecution;
 use crate::integration::{Trigger, hint};
 use crate::model::{ExecutionRecord, ExecutionStatus, StepRecord};
@@ -286,7 +286,7 @@ pub async fn list(
 #[utoipa::path(get, path = "/v1/executions/{id}", tag = "executions",
     params(("id" = String, Path)),
     responses((status = 200, body = ExecutionView), (status = 404, body = ErrorBody)))]
-pub async fn show(VisibleExecution(record): VisibleExecution) -> Json<ExecutionView> {
+pub async fn show(Visible(record): VisibleExecution) -> Json<ExecutionView> {
     Json(record.into())
 }
 
@@ -321,7 +321,7 @@ fn require_active_instance_of(
     ))]
 pub async fn replay(
     State(state): State<AppState>,
-    VisibleExecution(original): VisibleExecution,
+    Visible(original): VisibleExecution,
 ) -> Result<Response, AppError> {
     require_active_instance_of(&state, &original)?;
     let submitted = state.engine.replay(&original.id).await?;
@@ -347,7 +347,7 @@ pub async fn replay(
     ))]
 pub async fn retry(
     State(state): State<AppState>,
-    VisibleExecution(failed): VisibleExecution,
+    Visible(failed): VisibleExecution,
 ) -> Result<Response, AppError> {
     require_active_instance_of(&state, &failed)?;
     let retried = state.engine.retry(&failed.id).await?;
@@ -372,7 +372,7 @@ pub async fn retry(
     ))]
 pub async fn run_flow(
     State(state): State<AppState>,
-    VisibleInstance(instance): VisibleInstance,
+    Visible(instance): VisibleInstance,
     Path((_id, flow)): Path<(String, String)>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,

@@ -24,7 +24,7 @@ use super::AppState;
 use super::auth::Caller;
 use super::error::AppError;
 use crate::model::{ExecutionId, ExecutionRecord, IdError, InstanceId};
-use crate::storage::{InstanceRecord, StorageError};
+use crate::storage::{InstanceRecord, Storage, StorageError};
 
 /// A JSON request body whose rejection is an [`AppError`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -58,73 +58,72 @@ impl FromRequestParts<AppState> for Operator {
     }
 }
 
-/// The record the path's `{id}` names, if `caller` may see it: `kind`
-/// names it in the 404, `I` parses the id (a malformed one is a 404 saying
-/// why), `get` looks it up and `tenant` says whose it is.
-async fn visible<I, R>(
-    parts: &mut Parts,
-    state: &AppState,
-    kind: &str,
-    get: impl FnOnce(&I) -> Result<Option<R>, StorageError>,
-    tenant: impl FnOnce(&R) -> &str,
-) -> Result<R, AppError>
-where
-    I: FromStr<Err = IdError>,
-{
-    let caller = Caller::from_request_parts(parts, state).await?;
-    let Path(mut params) = Path::<BTreeMap<String, String>>::from_request_parts(parts, state)
-        .await
-        .map_err(|e| AppError::bad_request(e.body_text()))?;
-    let raw = params
-        .remove("id")
-        .ok_or_else(|| AppError::internal("route without an {id} parameter"))?;
-    let id: I = raw
-        .parse()
-        .map_err(|e: IdError| AppError::not_found(e.to_string()))?;
-    match get(&id)? {
-        Some(record) if caller.sees(tenant(&record)) => Ok(record),
-        _ => Err(AppError::not_found(format!("{kind} {raw:?} not found"))),
+/// A record a path's `{id}` names: its id type, what the 404 calls it,
+/// how to find it and whose it is.
+pub trait PathRecord: Sized + Send {
+    /// The id's type; a malformed id is a 404 saying why.
+    type Id: FromStr<Err = IdError>;
+    /// What a 404 calls it (`instance`).
+    const KIND: &'static str;
+    /// Looks it up.
+    fn find(store: &dyn Storage, id: &Self::Id) -> Result<Option<Self>, StorageError>;
+    /// Its tenant.
+    fn tenant(&self) -> &str;
+}
+
+impl PathRecord for InstanceRecord {
+    type Id = InstanceId;
+    const KIND: &'static str = "instance";
+    fn find(store: &dyn Storage, id: &InstanceId) -> Result<Option<Self>, StorageError> {
+        store.get_instance(id.as_str())
+    }
+    fn tenant(&self) -> &str {
+        &self.tenant
     }
 }
+
+impl PathRecord for ExecutionRecord {
+    type Id = ExecutionId;
+    const KIND: &'static str = "execution";
+    fn find(store: &dyn Storage, id: &ExecutionId) -> Result<Option<Self>, StorageError> {
+        store.get_execution(id.as_str())
+    }
+    fn tenant(&self) -> &str {
+        &self.tenant
+    }
+}
+
+/// The record the path's `{id}` names, if the caller may see it; 404
+/// otherwise, exactly as for one that does not exist.
+#[derive(Debug, Clone)]
+pub struct Visible<R>(pub R);
 
 /// The instance named by the path's `{id}`, visible to the caller.
-#[derive(Debug, Clone)]
-pub struct VisibleInstance(pub InstanceRecord);
-
-impl FromRequestParts<AppState> for VisibleInstance {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let store = state.store.clone();
-        visible(
-            parts,
-            state,
-            "instance",
-            |id: &InstanceId| store.get_instance(id.as_str()),
-            |r| &r.tenant,
-        )
-        .await
-        .map(Self)
-    }
-}
+pub type VisibleInstance = Visible<InstanceRecord>;
 
 /// The execution named by the path's `{id}`, visible to the caller.
-#[derive(Debug, Clone)]
-pub struct VisibleExecution(pub ExecutionRecord);
+pub type VisibleExecution = Visible<ExecutionRecord>;
 
-impl FromRequestParts<AppState> for VisibleExecution {
+impl<R: PathRecord> FromRequestParts<AppState> for Visible<R> {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let store = state.store.clone();
-        visible(
-            parts,
-            state,
-            "execution",
-            |id: &ExecutionId| store.get_execution(id.as_str()),
-            |r| &r.tenant,
-        )
-        .await
-        .map(Self)
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let Path(mut params) = Path::<BTreeMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| AppError::bad_request(e.body_text()))?;
+        let raw = params
+            .remove("id")
+            .ok_or_else(|| AppError::internal("route without an {id} parameter"))?;
+        let id: R::Id = raw
+            .parse()
+            .map_err(|e: IdError| AppError::not_found(e.to_string()))?;
+        match R::find(state.store.as_ref(), &id)? {
+            Some(record) if caller.sees(record.tenant()) => Ok(Self(record)),
+            _ => Err(AppError::not_found(format!(
+                "{} {raw:?} not found",
+                R::KIND
+            ))),
+        }
     }
 }

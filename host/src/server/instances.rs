@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::Caller;
 use super::error::{AppError, ErrorBody};
-use super::extract::{AppJson, VisibleInstance};
+use super::extract::{AppJson, Visible, VisibleInstance};
 use crate::instances::{InstanceUpdate, LifecycleStarted, NewInstance};
 use crate::storage::{InstanceRecord, InstanceStatus};
 use crate::triggers::start;
@@ -210,7 +210,7 @@ pub async fn list(
     responses((status = 200, body = InstanceView), (status = 404, body = ErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
-    VisibleInstance(record): VisibleInstance,
+    Visible(record): VisibleInstance,
 ) -> Result<Json<InstanceView>, AppError> {
     Ok(Json(view(&state, record)?))
 }
@@ -227,7 +227,7 @@ pub async fn show(
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    VisibleInstance(before): VisibleInstance,
+    Visible(before): VisibleInstance,
     AppJson(body): AppJson<PatchInstance>,
 ) -> Result<Json<InstanceView>, AppError> {
     outbound_allow_by_operator(&caller, body.outbound_allow.as_ref())?;
@@ -256,7 +256,7 @@ pub async fn update(
     ))]
 pub async fn delete(
     State(state): State<AppState>,
-    VisibleInstance(record): VisibleInstance,
+    Visible(record): VisibleInstance,
 ) -> Result<StatusCode, AppError> {
     let id = &record.id;
     if !matches!(
@@ -311,7 +311,7 @@ fn lifecycle_accepted(started: LifecycleStarted) -> Response {
     ))]
 pub async fn enable(
     State(state): State<AppState>,
-    VisibleInstance(instance): VisibleInstance,
+    Visible(instance): VisibleInstance,
 ) -> Result<Response, AppError> {
     Ok(lifecycle_accepted(
         state.instances.enable(&instance.id).await?,
@@ -330,7 +330,7 @@ pub async fn enable(
     ))]
 pub async fn disable(
     State(state): State<AppState>,
-    VisibleInstance(instance): VisibleInstance,
+    Visible(instance): VisibleInstance,
 ) -> Result<Response, AppError> {
     Ok(lifecycle_accepted(
         state.instances.disable(&instance.id).await?,

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{AppError, ErrorBody};
-use super::extract::VisibleInstance;
+use super::extract::{Visible, VisibleInstance};
 use crate::sandbox::{StateError, StateScope};
 use crate::storage::InstanceRecord;
 
@@ -113,7 +113,7 @@ fn scope_of(
     ))]
 pub async fn show(
     State(state): State<AppState>,
-    VisibleInstance(instance): VisibleInstance,
+    Visible(instance): VisibleInstance,
     Query(query): Query<StateQuery>,
 ) -> Result<Json<StateView>, AppError> {
     if query.key.is_some() {
@@ -150,7 +150,7 @@ pub async fn show(
     ))]
 pub async fn delete(
     State(state): State<AppState>,
-    VisibleInstance(instance): VisibleInstance,
+    Visible(instance): VisibleInstance,
     Query(query): Query<StateQuery>,
 ) -> Result<Json<StateDeleted>, AppError> {
     let (scope, _) = scope_of(&state, &instance, &query)?;
