@@ -5,8 +5,11 @@
 //! Secrets are sealed with the master key before they reach storage and
 //! are opened only to resolve the config a flow runs with
 //! ([`Instances::resolve_config`]). Enabling and disabling submit the
-//! integration's deploy and teardown flows through a [`Lifecycle`] hook
-//! (the flow engine); the status follows their executions' ends.
+//! integration's deploy and teardown flows through the [`Lifecycle`] port
+//! (implemented by the lifecycle trigger, `triggers::FlowLifecycle`, over
+//! the submit port); the status follows their executions' ends. Changes
+//! are told to an [`InstanceListener`] (the scheduler). This module names
+//! neither the engine nor the triggers.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

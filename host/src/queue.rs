@@ -4,7 +4,11 @@
 //! Triggers (webhooks, the manual run route, the scheduler, lifecycle
 //! flows) depend on the [`Submit`] trait, never on the engine; the flow
 //! engine implements it and `node.rs` wires one into the other. Ends of
-//! executions go out to [`FinishListener`]s given to the engine.
+//! executions go out to [`FinishListener`]s given to the engine. The
+//! lifecycle idempotency key ([`lifecycle_key`]) marks the deploy and
+//! teardown submissions exempt from the per-tenant queue limit, past which
+//! a submit is refused with [`EngineError::QueueFull`] (retry after
+//! [`QUEUE_FULL_RETRY_AFTER`]).
 
 use std::sync::Arc;
 

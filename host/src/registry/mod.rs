@@ -1,5 +1,7 @@
 //! The component registry: uploaded and built-in components, compiled once
-//! and kept loaded (pre-linked) in memory for the flow engine.
+//! and kept loaded (pre-linked) in memory; the flow engine resolves them
+//! through the sandbox's [`ComponentSource`] port, which it implements, and
+//! integration uploads validate against its [`ComponentRegistry::manifests`].
 //!
 //! - **Upload**: the bytes are checked (WebAssembly component, world
 //!   `weft:connector`, only imports Weft provides, sizes under the
@@ -17,6 +19,9 @@
 //!   A missing artifact, or one made by a different engine configuration
 //!   (its fingerprint differs, or wasmtime refuses it), is recompiled from
 //!   the stored bytes and replaced, transparently.
+//! - **Built-ins**: [`ComponentRegistry::register_dir`] registers the
+//!   files of the one directory scan `weft run` uses too
+//!   ([`crate::sandbox::component_files`]).
 //! - **Delete** is refused while an integration version calls the
 //!   component.
 //!
