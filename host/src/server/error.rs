@@ -18,6 +18,7 @@ use crate::integrations::PushError;
 use crate::queue::EngineError;
 use crate::registry::RegistryError;
 use crate::storage::StorageError;
+use crate::triggers::error::lowercase_first;
 use crate::triggers::start::HeaderError;
 use crate::triggers::{ErrorReport, HookError};
 
@@ -105,17 +106,6 @@ impl AppError {
     /// The message the client sees.
     pub fn message(&self) -> &str {
         &self.message
-    }
-}
-
-fn lowercase_first(text: String) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        // Keep acronyms (`JSON`) as they are.
-        Some(c) if c.is_uppercase() && !chars.next().is_some_and(char::is_uppercase) => {
-            c.to_lowercase().chain(text.chars().skip(1)).collect()
-        }
-        _ => text,
     }
 }
 
@@ -238,16 +228,5 @@ impl From<axum::extract::rejection::JsonRejection> for AppError {
 impl From<axum::extract::rejection::BytesRejection> for AppError {
     fn from(e: axum::extract::rejection::BytesRejection) -> Self {
         Self::new(e.status(), e.body_text())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn messages_start_lowercase_but_keep_acronyms() {
-        assert_eq!(lowercase_first("Failed to parse".into()), "failed to parse");
-        assert_eq!(lowercase_first("JSON is bad".into()), "JSON is bad");
     }
 }

@@ -43,7 +43,7 @@ impl HookError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
-            message: message.into(),
+            message: lowercase_first(message.into()),
             cause: None,
             retry_after: None,
         }
@@ -57,6 +57,19 @@ impl HookError {
         );
         error.cause = Some(cause.to_string());
         error
+    }
+}
+
+/// `text` with its first letter lowercase, unless it opens an acronym
+/// (`JSON`): error messages start lowercase.
+pub fn lowercase_first(text: String) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        // Keep acronyms (`JSON`) as they are.
+        Some(c) if c.is_uppercase() && !chars.next().is_some_and(char::is_uppercase) => {
+            c.to_lowercase().chain(text.chars().skip(1)).collect()
+        }
+        _ => text,
     }
 }
 
@@ -105,5 +118,30 @@ impl From<EngineError> for HookError {
             EngineError::NotFailed { .. } => Self::new(StatusCode::CONFLICT, e.to_string()),
             EngineError::Storage(e) => Self::internal(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_start_lowercase_but_keep_acronyms() {
+        assert_eq!(lowercase_first("Failed to parse".into()), "failed to parse");
+        assert_eq!(lowercase_first("JSON is bad".into()), "JSON is bad");
+        let refused = HookError::new(StatusCode::BAD_REQUEST, "Bad body");
+        assert_eq!(refused.message, "bad body");
+    }
+
+    #[test]
+    fn a_full_queue_answers_429_with_retry_after() {
+        let error = HookError::from(EngineError::QueueFull {
+            tenant: "acme".into(),
+            limit: 3,
+        });
+        assert_eq!(error.status, StatusCode::TOO_MANY_REQUESTS);
+        let response = error.into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "5");
+        assert!(response.extensions().get::<ErrorReport>().is_some());
     }
 }
