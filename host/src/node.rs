@@ -8,16 +8,18 @@
 //!
 //! The order, each part built from those before it:
 //!
-//! 1. store (sled), master key, sandbox, metrics, component registry;
-//! 2. [`InstanceConfigs`], the read side of instances;
+//! 1. store (sled), master key, sandbox, metrics, component registry (the
+//!    engine's [`crate::sandbox::ComponentSource`]);
+//! 2. [`InstanceConfigs`], the read side of instances (the engine's
+//!    [`InstanceSource`], implemented here);
 //! 3. the engine, told about ends through webhook [`Callbacks`] and
-//!    [`LifecycleFinishes`] (one half of a channel);
+//!    [`crate::triggers::LifecycleFinishes`] (one half of a channel);
 //! 4. the scheduler, starting executions through the engine as the submit
 //!    port ([`Submit`]);
-//! 5. [`Instances`], submitting lifecycle flows through the same port and
-//!    telling the scheduler about changes;
-//! 6. the server's [`AppState`] (the webhooks and the manual run route
-//!    submit through the port too).
+//! 5. [`Instances`], submitting lifecycle flows through the same port
+//!    ([`FlowLifecycle`]) and telling the scheduler about changes;
+//! 6. the webhook trigger's [`HookState`] and the server's [`AppState`]
+//!    (the webhooks and the manual run route submit through the port too).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -29,15 +31,18 @@ use anyhow::Context as _;
 use axum::Router;
 
 use crate::config::Config;
-use crate::flow::{FlowEngine, FlowLifecycle, LifecycleEnds, lifecycle_finishes};
+use crate::flow::{FlowEngine, InstanceSource};
 use crate::instances::{InstanceConfigs, Instances};
+use crate::integration::ResolvedConfig;
 use crate::metrics::Metrics;
 use crate::queue::Submit;
 use crate::registry::ComponentRegistry;
 use crate::sandbox::Sandbox;
 use crate::server::AppState;
-use crate::storage::{SecretBox, SledStore, Storage};
-use crate::triggers::{Callbacks, Scheduler};
+use crate::storage::{InstanceRecord, IntegrationRecord, SecretBox, SledStore, Storage};
+use crate::triggers::{
+    Callbacks, FlowLifecycle, HookState, LifecycleEnds, Scheduler, lifecycle_finishes,
+};
 
 /// One Weft node, built and ready to start.
 #[derive(Debug)]
@@ -85,7 +90,7 @@ impl Node {
         let (lifecycle_finishes, lifecycle_ends) = lifecycle_finishes();
         let engine = FlowEngine::new(
             store.clone(),
-            configs.clone(),
+            Arc::new(configs.clone()),
             sandbox.clone(),
             registry.clone(),
             &metrics,
@@ -101,11 +106,19 @@ impl Node {
         let submit: Arc<dyn Submit> = engine.clone();
         let scheduler = Scheduler::new(store.clone(), configs.clone(), submit.clone());
         let instances = Instances::new(
-            configs,
+            configs.clone(),
             Arc::new(FlowLifecycle::new(submit.clone())),
             scheduler.clone(),
         );
+        let hooks = HookState {
+            store: store.clone(),
+            instances: configs.clone(),
+            submit: submit.clone(),
+            request_timeout: config.server.request_timeout,
+            max_body: config.server.hook_max_body.as_usize(),
+        };
         let state = AppState {
+            hooks,
             instances,
             engine,
             submit,
@@ -169,5 +182,25 @@ impl Node {
         crate::server::serve(listener, self.router(), self.state.ready.clone(), shutdown).await?;
         self.state.store.flush()?;
         Ok(())
+    }
+}
+
+/// The engine reads instances through its own port; the instances' read
+/// side answers it.
+impl InstanceSource for InstanceConfigs {
+    fn resolve_config(&self, instance: &InstanceRecord) -> Result<ResolvedConfig, String> {
+        InstanceConfigs::resolve_config(self, instance).map_err(|e| e.to_string())
+    }
+
+    fn webhooks(
+        &self,
+        instance: &InstanceRecord,
+        integration: &IntegrationRecord,
+    ) -> std::collections::BTreeMap<String, String> {
+        InstanceConfigs::webhooks(self, instance, integration)
+    }
+
+    fn secret_box(&self) -> SecretBox {
+        InstanceConfigs::secret_box(self)
     }
 }

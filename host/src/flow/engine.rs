@@ -11,70 +11,26 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::future::BoxFuture;
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::executor::{
-    ComponentSource, ExecutionObserver, Executor, FlowLimits, FlowRun, InstanceInfo,
-};
+use super::executor::{ExecutionObserver, Executor, FlowLimits, FlowRun, InstanceInfo};
+use super::instance_source::InstanceSource;
 use super::metrics::EngineMetrics;
 use super::sealed::Sealer;
-use crate::instances::InstanceConfigs;
-use crate::instances::lifecycle::is_lifecycle_key;
+use crate::config::EngineConfig;
 use crate::integration::{Trigger, split_component_ref};
 use crate::metrics::Metrics;
 use crate::model::{ExecutionRecord, ExecutionStatus, FlowResponse, StepRecord, StepStatus};
-use crate::queue::{EngineError, FinishListener, NewExecution, Progress, Submit, Submitted};
-use crate::sandbox::Sandbox;
+use crate::queue::{
+    EngineError, FinishListener, NewExecution, Progress, Submit, Submitted, is_lifecycle_key,
+};
+use crate::sandbox::{ComponentSource, Sandbox};
 use crate::storage::{Inserted, Lane, QueueEntry, Storage, StorageError};
-use crate::units::duration_serde;
-
-/// The `[engine]` table of `weft.toml`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EngineConfig {
-    /// Executions running at once. Default 16.
-    pub workers: usize,
-    /// Executions one tenant may run at once, so one tenant's flood cannot
-    /// take every worker. Default 4.
-    pub per_tenant: usize,
-    /// Finished executions older than this are deleted. Default 14 days.
-    #[serde(with = "duration_serde")]
-    pub retention: Duration,
-    /// Most items one `for_each` may iterate over. Default 10,000.
-    pub for_each_max_items: usize,
-    /// Most `for_each` items one execution may start over all its loops
-    /// (nested ones included). Default 100,000.
-    pub for_each_max_total: usize,
-    /// Executions one tenant may have waiting for a worker (at least 1);
-    /// past it, webhooks, manual runs and replays answer 429 with
-    /// `Retry-After` and store nothing, so a flood of large webhooks
-    /// cannot fill the disk. Deploy and teardown flows are exempt. Default
-    /// 1,000: at 6 MiB per webhook body, about 6 GiB per tenant at most.
-    pub max_queued_per_tenant: usize,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        Self {
-            workers: 16,
-            per_tenant: 4,
-            retention: Duration::from_secs(14 * 24 * 3600),
-            for_each_max_items: FlowLimits::default().for_each_max_items,
-            for_each_max_total: FlowLimits::default().for_each_max_total,
-            max_queued_per_tenant: 1_000,
-        }
-    }
-}
-
-/// What a tenant past [`EngineConfig::max_queued_per_tenant`] is told to
-/// wait before trying again (`Retry-After`).
-pub const QUEUE_FULL_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// Runs executions durably.
 pub struct FlowEngine {
     pub(super) store: Arc<dyn Storage>,
-    instances: InstanceConfigs,
+    instances: Arc<dyn InstanceSource>,
     pub(super) executor: Executor,
     sealer: Sealer,
     /// This process's id in queue leases.
@@ -106,7 +62,7 @@ impl FlowEngine {
     /// in order. Call [`FlowEngine::start`] to run anything.
     pub fn new(
         store: Arc<dyn Storage>,
-        instances: InstanceConfigs,
+        instances: Arc<dyn InstanceSource>,
         sandbox: Arc<Sandbox>,
         components: Arc<dyn ComponentSource>,
         metrics: &Metrics,

@@ -287,7 +287,7 @@ impl ExecutionRecord {
         trigger: Value,
     ) -> Self {
         Self {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: super::ExecutionId::new().into_string(),
             tenant: tenant.to_owned(),
             instance: instance.to_owned(),
             integration: integration.to_owned(),
