@@ -3,6 +3,7 @@
 
 mod control;
 mod executions;
+mod files;
 mod flows_local;
 mod hostile;
 mod hygiene;
