@@ -151,6 +151,10 @@ pub fn send(store: &Store, call: Call<'_>) -> Result<Response, Error> {
         .map_err(|e| Error::fatal(format!("the clock is before 1970: {e}")))?;
     let amz_date = sigv4::amz_date(now.as_secs() as i64);
     let method_name = method.to_string();
+    let region = match store.region.trim() {
+        "" => "us-east-1",
+        region => region,
+    };
     let signing = Signing {
         method: &method_name,
         host: &endpoint.host,
@@ -158,7 +162,7 @@ pub fn send(store: &Store, call: Call<'_>) -> Result<Response, Error> {
         query: &query,
         amz_headers: &amz_headers,
         payload_hash: &payload_hash,
-        region: &store.region,
+        region,
         amz_date: &amz_date,
     };
     let credentials = Credentials {

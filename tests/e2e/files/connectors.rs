@@ -58,11 +58,20 @@ fn files_actions_are_signed_and_checked_by_the_store() {
     let files = |action: &str, extra: Value| call("files", action, &store(extra), &settings);
 
     let csv = "id,name\n1,\"Lovelace, Ada\"\n";
-    let put = ok(files("put", json!({ "key": "incoming/a.csv", "content": csv, "content_type": "text/csv" })));
+    let put = ok(files(
+        "put",
+        json!({ "key": "incoming/a.csv", "content": csv, "content_type": "text/csv" }),
+    ));
     assert_eq!(put["size"], csv.len());
-    let binary = ok(files("put", json!({ "key": "incoming/b.bin", "content": "AAEC/w==", "encoding": "base64" })));
+    let binary = ok(files(
+        "put",
+        json!({ "key": "incoming/b.bin", "content": "AAEC/w==", "encoding": "base64" }),
+    ));
     assert_eq!(binary["size"], 4);
-    ok(files("put", json!({ "key": "other/c.csv", "content": "x\n" })));
+    ok(files(
+        "put",
+        json!({ "key": "other/c.csv", "content": "x\n" }),
+    ));
 
     let listed = ok(files("list", json!({ "prefix": "incoming" })));
     let keys: Vec<&str> = listed["files"]
@@ -76,28 +85,52 @@ fn files_actions_are_signed_and_checked_by_the_store() {
     assert_eq!(listed["files"][0]["size"], csv.len());
     let latest = listed["latest_modified"].as_str().unwrap().to_owned();
     // Nothing is newer than the newest: a cursor lists nothing new.
-    let since = ok(files("list", json!({ "prefix": "incoming", "modified_since": latest })));
+    let since = ok(files(
+        "list",
+        json!({ "prefix": "incoming", "modified_since": latest }),
+    ));
     assert_eq!(since["count"], 0, "{since}");
-    let old = ok(files("list", json!({ "prefix": "incoming", "modified_since": "2000-01-01T00:00:00Z" })));
+    let old = ok(files(
+        "list",
+        json!({ "prefix": "incoming", "modified_since": "2000-01-01T00:00:00Z" }),
+    ));
     assert_eq!(old["count"], 2, "{old}");
     let limited = ok(files("list", json!({ "limit": 1 })));
-    assert_eq!((limited["count"].clone(), limited["truncated"].clone()), (json!(1), json!(true)));
+    assert_eq!(
+        (limited["count"].clone(), limited["truncated"].clone()),
+        (json!(1), json!(true))
+    );
 
     let got = ok(files("get", json!({ "key": "incoming/a.csv" })));
     assert_eq!(got["content"], csv);
     assert_eq!(got["content_type"], "text/csv");
-    let bytes = ok(files("get", json!({ "key": "incoming/b.bin", "encoding": "base64" })));
+    let bytes = ok(files(
+        "get",
+        json!({ "key": "incoming/b.bin", "encoding": "base64" }),
+    ));
     assert_eq!(bytes["content"], "AAEC/w==");
     let not_text = failed(files("get", json!({ "key": "incoming/b.bin" })));
     assert!(not_text.contains("encoding: base64"), "{not_text}");
 
-    ok(files("copy", json!({ "key": "incoming/a.csv", "to": "copies/a.csv" })));
-    let moved = ok(files("move", json!({ "key": "incoming/a.csv", "to": "processed/a.csv" })));
+    ok(files(
+        "copy",
+        json!({ "key": "incoming/a.csv", "to": "copies/a.csv" }),
+    ));
+    let moved = ok(files(
+        "move",
+        json!({ "key": "incoming/a.csv", "to": "processed/a.csv" }),
+    ));
     assert_eq!(moved["already_moved"], false);
     // A retried move whose first attempt finished succeeds.
-    let again = ok(files("move", json!({ "key": "incoming/a.csv", "to": "processed/a.csv" })));
+    let again = ok(files(
+        "move",
+        json!({ "key": "incoming/a.csv", "to": "processed/a.csv" }),
+    ));
     assert_eq!(again["already_moved"], true);
-    let gone = failed(files("move", json!({ "key": "incoming/none.csv", "to": "processed/none.csv" })));
+    let gone = failed(files(
+        "move",
+        json!({ "key": "incoming/none.csv", "to": "processed/none.csv" }),
+    ));
     assert!(gone.contains("no such key"), "{gone}");
     ok(files("delete", json!({ "key": "copies/a.csv" })));
     let missing = failed(files("get", json!({ "key": "copies/a.csv" })));
@@ -139,12 +172,28 @@ fn files_refuses_bad_input_before_any_request() {
         input
     };
     for (action, extra, expected) in [
-        ("get", json!({ "key": "a", "bucket": "a/b" }), "not a valid bucket name"),
+        (
+            "get",
+            json!({ "key": "a", "bucket": "a/b" }),
+            "not a valid bucket name",
+        ),
         ("get", json!({ "key": "" }), "must be 1-1024 bytes"),
-        ("list", json!({ "endpoint": "s3.example" }), "must be an http:// or https:// URL"),
-        ("list", json!({ "modified_since": "yesterday" }), "not an RFC 3339 timestamp"),
+        (
+            "list",
+            json!({ "endpoint": "s3.example" }),
+            "must be an http:// or https:// URL",
+        ),
+        (
+            "list",
+            json!({ "modified_since": "yesterday" }),
+            "not an RFC 3339 timestamp",
+        ),
         ("list", json!({ "limit": 0 }), "between 1 and 10000"),
-        ("put", json!({ "key": "a", "content": "%%", "encoding": "base64" }), "not base64"),
+        (
+            "put",
+            json!({ "key": "a", "content": "%%", "encoding": "base64" }),
+            "not base64",
+        ),
     ] {
         let text = failed(call("files", action, &input(extra), &settings));
         assert!(text.contains("invalid-input error"), "{action}: {text}");
@@ -178,7 +227,10 @@ fn transform_converts_csv_xml_and_json_through_component_call() {
         })
     );
     let ragged = failed(transform("csv-to-rows", json!({ "csv": "a,b\n1\n" })));
-    assert!(ragged.contains("invalid-input error: csv line 2 has 1 fields, expected 2"), "{ragged}");
+    assert!(
+        ragged.contains("invalid-input error: csv line 2 has 1 fields, expected 2"),
+        "{ragged}"
+    );
 
     let csv = ok(transform(
         "json-to-csv",
