@@ -189,6 +189,48 @@ fn file_import_posts_each_row_once_and_archives_each_file() {
     );
 }
 
+/// kill -9 of the host in the middle of an import: the run resumes after
+/// the restart, re-sends at most the interrupted row under the same
+/// Idempotency-Key, and every row ends up in the app once, the file moved.
+#[test]
+fn file_import_survives_a_kill_mid_run() {
+    let moto = Moto::start();
+    let csv: String = std::iter::once("id,customer\n".to_owned())
+        .chain((1..=20).map(|i| format!("{i},c{i}\n")))
+        .collect();
+    moto.put("incoming/big.csv", &csv);
+    let (app, records) = app();
+    let mut server = server();
+    let (config, secrets) = store(
+        &moto,
+        json!({ "app_url": app.url, "import_cron": "*/2 * * * * *" }),
+    );
+    enabled(&server, &example("file-import"), config, secrets);
+    assert!(
+        poll(FLOW_DEADLINE, || app.hits().len() >= 3),
+        "the import started"
+    );
+    server.restart_after_kill9();
+    assert!(
+        poll(FLOW_DEADLINE, || moto.keys("processed/")
+            == ["processed/big.csv"]),
+        "the file moved after the restart: {:?}",
+        moto.keys("")
+    );
+    let records = records.lock().unwrap().clone();
+    let mut ids: Vec<u64> = records
+        .values()
+        .map(|r| r["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        (1..=20).collect::<Vec<_>>(),
+        "every row once: {records:?}"
+    );
+    assert!(moto.keys("incoming/").is_empty());
+}
+
 #[test]
 fn file_export_uploads_a_csv_report_under_reports() {
     let moto = Moto::start();
