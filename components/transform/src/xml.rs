@@ -8,9 +8,11 @@
 use weft_sdk::serde_json::{Map, Value};
 use weft_sdk::{Context, Error};
 
-/// Deepest element nesting accepted; deeper documents are refused rather
-/// than recursed into.
-const MAX_DEPTH: usize = 256;
+/// Deepest element nesting accepted; deeper documents are refused before
+/// parsing rather than recursed into. Each level may cost two levels of
+/// JSON (an object, and an array for a repeated name), and the host reads
+/// a step's output JSON to at most 128 levels.
+const MAX_DEPTH: usize = 60;
 
 weft_sdk::types! {
     /// Input of `xml-to-json`.
@@ -39,6 +41,7 @@ fn yes() -> bool {
 
 /// Parses XML into JSON.
 pub fn xml_to_json(input: XmlToJson, _: &Context) -> Result<Json, Error> {
+    check_depth(&input.xml)?;
     let doc = roxmltree::Document::parse(&input.xml)
         .map_err(|e| Error::invalid_input(format!("xml: {e}")))?;
     let root = doc.root_element();
@@ -48,6 +51,65 @@ pub fn xml_to_json(input: XmlToJson, _: &Context) -> Result<Json, Error> {
     Ok(Json {
         json: Value::Object(json),
     })
+}
+
+/// Refuses text whose elements nest deeper than [`MAX_DEPTH`], scanning
+/// tags without building anything (so the parser never sees such a
+/// document). Comments, CDATA, processing instructions and declarations
+/// are skipped; quoted attribute values may hold `>`.
+fn check_depth(xml: &str) -> Result<(), Error> {
+    let bytes = xml.as_bytes();
+    let skip_to = |from: usize, end: &str| {
+        xml[from..]
+            .find(end)
+            .map_or(bytes.len(), |i| from + i + end.len())
+    };
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(at) = xml[i..].find('<') {
+        let start = i + at;
+        let rest = &xml[start..];
+        if rest.starts_with("<!--") {
+            i = skip_to(start, "-->");
+        } else if rest.starts_with("<![CDATA[") {
+            i = skip_to(start, "]]>");
+        } else if rest.starts_with("<?") {
+            i = skip_to(start, "?>");
+        } else if rest.starts_with("<!") {
+            i = skip_to(start, ">");
+        } else if rest.starts_with("</") {
+            depth = depth.saturating_sub(1);
+            i = skip_to(start, ">");
+        } else {
+            // An opening tag: find its end outside quotes.
+            let mut quote = None;
+            let mut end = bytes.len();
+            for (j, &b) in bytes.iter().enumerate().skip(start + 1) {
+                match (quote, b) {
+                    (None, b'"' | b'\'') => quote = Some(b),
+                    (Some(q), _) if b == q => quote = None,
+                    (None, b'>') => {
+                        end = j;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            if end < bytes.len() && bytes[end - 1] != b'/' {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(Error::invalid_input(format!(
+                        "xml nests deeper than {MAX_DEPTH} elements"
+                    )));
+                }
+            }
+            i = (end + 1).min(bytes.len());
+        }
+        if i >= bytes.len() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 fn element(node: roxmltree::Node<'_, '_>, input: &XmlToJson, depth: usize) -> Result<Value, Error> {
@@ -161,6 +223,17 @@ mod tests {
         assert!(error.message().starts_with("xml: "), "{error}");
         let deep = format!("{}{}", "<a>".repeat(300), "</a>".repeat(300));
         let error = convert(json!({ "xml": deep })).unwrap_err();
-        assert!(error.message().contains("deeper than 256"), "{error}");
+        assert!(error.message().contains("deeper than 60"), "{error}");
+        let deep = format!("{}{}", "<a>".repeat(100_000), "</a>".repeat(100_000));
+        let error = convert(json!({ "xml": deep })).unwrap_err();
+        assert!(error.message().contains("deeper than 60"), "{error}");
+        // Siblings, self-closing tags, comments and quoted '>' do not nest.
+        let wide = format!(
+            "<r>{}<!-- <x><x> --><![CDATA[<y><y>]]><b a=\"1>2\"/></r>",
+            "<a>1</a>".repeat(1000)
+        );
+        assert!(convert(json!({ "xml": wide })).is_ok());
+        let just = format!("{}{}", "<a>".repeat(60), "</a>".repeat(60));
+        assert!(convert(json!({ "xml": just })).is_ok());
     }
 }

@@ -3,23 +3,30 @@
 //! `files` runs against moto with signature checks on, so every request
 //! the guest signs is verified by the store.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use serde_json::{Value, json};
 
 use super::moto::{BUCKET, Moto};
 use crate::support::{Run, temp_dir, weft};
 use crate::triggers::LOOPBACK_CONFIG;
 
-/// `weft component call COMPONENT ACTION --input INPUT` with loopback
-/// allowed by `settings`.
+/// `weft component call COMPONENT ACTION --input @FILE` with the input
+/// written next to `settings` (an argument could not hold a large one)
+/// and loopback allowed by `settings`.
 fn call(component: &str, action: &str, input: &Value, settings: &std::path::Path) -> Run {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
     let wasm = weft_tests::component_path(component);
+    let n = CALLS.fetch_add(1, Ordering::Relaxed);
+    let file = settings.with_file_name(format!("input-{n}.json"));
+    std::fs::write(&file, input.to_string()).expect("write the input");
     weft([
         "component".as_ref(),
         "call".as_ref(),
         wasm.as_os_str(),
         action.as_ref(),
         "--input".as_ref(),
-        input.to_string().as_ref(),
+        format!("@{}", file.display()).as_ref(),
         "--settings".as_ref(),
         settings.as_os_str(),
     ])
@@ -245,6 +252,13 @@ fn transform_converts_csv_xml_and_json_through_component_call() {
     assert_eq!(
         xml["json"],
         json!({ "feed": { "entry": [{ "@id": "1", "#text": "a" }, { "@id": "2", "#text": "b" }] } })
+    );
+    // A nesting bomb is refused before parsing, not a stack overflow.
+    let deep = format!("{}{}", "<a>".repeat(100_000), "</a>".repeat(100_000));
+    let bomb = failed(transform("xml-to-json", json!({ "xml": deep })));
+    assert!(
+        bomb.contains("invalid-input error: xml nests deeper than 60"),
+        "{bomb}"
     );
     let broken = failed(transform("xml-to-json", json!({ "xml": "<a>" })));
     assert!(broken.contains("invalid-input error: xml:"), "{broken}");
