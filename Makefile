@@ -9,19 +9,32 @@ setup:
 # What the tests need beyond the toolchain: `unshare` (util-linux) and `ip`
 # (iproute2) run the tests that aim at non-loopback addresses inside a
 # private network namespace. Installed from Debian's packages when missing.
+#
+# moto (PyPI `moto[server]`) is the real S3-compatible server the files
+# tests start (tests/e2e/files/moto.rs): used from python3 when it has it,
+# else installed into a venv under target/ (python3 and python3-venv from
+# Debian when missing).
+MOTO_VENV := target/moto-venv
 test-setup: setup
 	@command -v unshare >/dev/null && command -v ip >/dev/null || \
 		{ apt-get update && apt-get install -y util-linux iproute2; }
+	@python3 -c 'import moto.server' 2>/dev/null || $(MOTO_VENV)/bin/python3 -c 'import moto.server' 2>/dev/null || { \
+		command -v python3 >/dev/null || { apt-get update && apt-get install -y python3; }; \
+		python3 -m venv $(MOTO_VENV) 2>/dev/null || { rm -rf $(MOTO_VENV); \
+			apt-get update && apt-get install -y python3-venv && python3 -m venv $(MOTO_VENV); }; \
+		$(MOTO_VENV)/bin/pip install --quiet 'moto[server]'; }
 
 # The `weft` binary (dev profile; dependencies optimised, see Cargo.toml).
 build: components
 	cargo build -p weft
 
 # Every test: host unit tests, the end-to-end suite (which drives
-# target/debug/weft and the built components), and the guest SDK's tests.
+# target/debug/weft and the built components), the guest SDK's tests and
+# the built-in connectors' own unit tests (run natively).
 test: test-setup build
 	cargo test --workspace
 	cargo test --manifest-path sdk-guest/Cargo.toml --target-dir target
+	cargo test --manifest-path components/Cargo.toml --target-dir target -p files -p transform
 
 # Formatting and clippy, warnings denied, for the native and guest crates.
 lint: setup

@@ -4,6 +4,7 @@
 mod concurrency;
 mod control;
 mod executions;
+mod files;
 mod flows_local;
 mod hostile;
 mod hygiene;

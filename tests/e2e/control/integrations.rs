@@ -222,7 +222,7 @@ fn step_inputs_are_checked_against_the_action_input_schema() {
 fn shipped_example_integrations_validate() {
     let server = server_with_hello();
     let api = server.api();
-    for name in ["http", "orders-example"] {
+    for name in ["http", "orders-example", "files", "transform"] {
         let bytes = std::fs::read(weft_tests::component_path(name)).expect("read component");
         let pushed = api.push_component(bytes);
         assert!(
