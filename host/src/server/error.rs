@@ -146,23 +146,19 @@ impl From<HookError> for AppError {
     }
 }
 
-impl From<StorageError> for AppError {
-    fn from(e: StorageError) -> Self {
-        Self::internal(e)
-    }
+/// Errors the API answers exactly as the webhook trigger does: one
+/// mapping ([`HookError`]'s) for both.
+macro_rules! as_hook_errors {
+    ($($error:ty),*) => {
+        $(impl From<$error> for AppError {
+            fn from(e: $error) -> Self {
+                HookError::from(e).into()
+            }
+        })*
+    };
 }
 
-impl From<EngineError> for AppError {
-    fn from(e: EngineError) -> Self {
-        HookError::from(e).into()
-    }
-}
-
-impl From<HeaderError> for AppError {
-    fn from(e: HeaderError) -> Self {
-        HookError::from(e).into()
-    }
-}
+as_hook_errors!(StorageError, EngineError, HeaderError);
 
 impl From<RegistryError> for AppError {
     fn from(e: RegistryError) -> Self {
