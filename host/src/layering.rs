@@ -21,6 +21,9 @@ const ALLOWED: &[(&str, &str)] = &[
     ("cli", "server"),
     ("cli", "storage"),
     ("cli", "units"),
+    // The web console forwards to the API and checks sign-in tokens.
+    ("console", "server"),
+    ("console", "storage"),
     ("config", "flow"), // to remove: issue 11 (config reads the engine's defaults)
     ("config", "sandbox"),
     ("config", "units"),
@@ -49,6 +52,7 @@ const ALLOWED: &[(&str, &str)] = &[
     ("metrics", "sandbox"),
     // The composition root builds every part.
     ("node", "config"),
+    ("node", "console"),
     ("node", "flow"),
     ("node", "instances"),
     ("node", "metrics"),

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `weft` binary and real components built by
 //! `make components`, one test binary with a module per area.
 
+mod console;
 mod control;
 mod executions;
 mod flows_local;
