@@ -73,7 +73,8 @@ components: setup
 # (`make run PORT=9090`, or `LISTEN=0.0.0.0:9090` for another address)
 # with every built component registered as a built-in and a demo seeded from
 # components/examples/hello/integration.yaml (tenant `demo`, one enabled
-# instance; the webhook URLs and a curl line are printed). Data stays in
+# instance; the console URL, the webhook URLs and a curl line are printed;
+# open http://127.0.0.1:$(PORT)/console and sign in with the operator token). Data stays in
 # $(WEFT_DATA), so a second `make run` reuses it. The operator token is
 # printed once, at the first start (or set WEFT_OPERATOR_TOKEN).
 WEFT_DATA ?= weft-data

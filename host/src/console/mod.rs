@@ -76,15 +76,51 @@ impl Console {
 
 /// One file of the console: name, content type, bytes.
 const ASSETS: &[(&str, &str, &str)] = &[
-    ("app.css", "text/css; charset=utf-8", include_str!("assets/app.css")),
-    ("core.js", "text/javascript; charset=utf-8", include_str!("assets/core.js")),
-    ("overview.js", "text/javascript; charset=utf-8", include_str!("assets/overview.js")),
-    ("catalog.js", "text/javascript; charset=utf-8", include_str!("assets/catalog.js")),
-    ("diagram.js", "text/javascript; charset=utf-8", include_str!("assets/diagram.js")),
-    ("instances.js", "text/javascript; charset=utf-8", include_str!("assets/instances.js")),
-    ("executions.js", "text/javascript; charset=utf-8", include_str!("assets/executions.js")),
-    ("execution.js", "text/javascript; charset=utf-8", include_str!("assets/execution.js")),
-    ("main.js", "text/javascript; charset=utf-8", include_str!("assets/main.js")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("assets/app.css"),
+    ),
+    (
+        "core.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/core.js"),
+    ),
+    (
+        "overview.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/overview.js"),
+    ),
+    (
+        "catalog.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/catalog.js"),
+    ),
+    (
+        "diagram.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/diagram.js"),
+    ),
+    (
+        "instances.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/instances.js"),
+    ),
+    (
+        "executions.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/executions.js"),
+    ),
+    (
+        "execution.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/execution.js"),
+    ),
+    (
+        "main.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/main.js"),
+    ),
 ];
 
 const INDEX: &str = include_str!("assets/index.html");
@@ -128,11 +164,7 @@ async fn harden(mut response: Response) -> Response {
 }
 
 async fn index() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        INDEX,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX).into_response()
 }
 
 async fn asset(Path(file): Path<String>) -> Response {
@@ -206,10 +238,8 @@ async fn sign_in(State(console): State<Console>, headers: HeaderMap, body: Strin
         Ok(Some(caller)) => caller,
         Ok(None) => {
             tracing::info!("console sign-in refused: unknown token");
-            return AppError::unauthorized(
-                "this token is not valid: it is unknown or was revoked",
-            )
-            .into_response();
+            return AppError::unauthorized("this token is not valid: it is unknown or was revoked")
+                .into_response();
         }
         Err(e) => return AppError::internal(e).into_response(),
     };

@@ -212,7 +212,11 @@ mod tests {
         let headers = with_cookie(&format!("other=1; {COOKIE}={id}"));
         let (found, _) = sessions.find(&headers).expect("found");
         assert_eq!(found, id);
-        assert!(sessions.find(&with_cookie(&format!("{COOKIE}=nope"))).is_none());
+        assert!(
+            sessions
+                .find(&with_cookie(&format!("{COOKIE}=nope")))
+                .is_none()
+        );
         sessions.close(&id);
         assert!(sessions.find(&headers).is_none());
     }
@@ -235,7 +239,12 @@ mod tests {
         let text = value.to_str().unwrap();
         assert!(text.contains("HttpOnly") && text.contains("SameSite=Strict"));
         assert!(!text.contains("Secure"));
-        assert!(set_cookie("abc", true).to_str().unwrap().ends_with("; Secure"));
+        assert!(
+            set_cookie("abc", true)
+                .to_str()
+                .unwrap()
+                .ends_with("; Secure")
+        );
         assert!(clear_cookie(false).to_str().unwrap().contains("Max-Age=0"));
     }
 }

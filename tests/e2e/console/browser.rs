@@ -25,7 +25,11 @@ fn content(browser: &Browser, css: &str) -> String {
         "const e = document.querySelector({}); return e ? e.textContent : null;",
         serde_json::to_string(css).unwrap()
     );
-    browser.script(&script).as_str().unwrap_or_default().to_owned()
+    browser
+        .script(&script)
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn go(browser: &Browser, hash: &str) {
@@ -41,17 +45,22 @@ fn an_operator_watches_a_webhook_run_live_opens_it_and_replays_it() {
     let browser = Browser::start();
     sign_in(&browser, &setup, OPERATOR_TOKEN);
     browser.wait_text("main", "Per tenant");
-    browser.screenshot(&screenshot_path("overview"));
 
     go(&browser, "#/executions");
     browser.wait_text("#executions-body", "No executions match.");
     // A mark that a reload would wipe.
     browser.script("window.__notReloaded = true;");
-    let id = setup.order(&setup.acme, &json!({"order": "A-17", "note": "rush", "big": true}));
+    let id = setup.order(
+        &setup.acme,
+        &json!({"order": "A-17", "note": "rush", "big": true}),
+    );
     let execution = setup.finished(&id);
     assert_eq!(execution["status"], "succeeded", "{execution:#}");
     browser.wait_for(&format!("tr[data-execution='{id}'][data-status=succeeded]"));
-    assert_eq!(browser.script("return window.__notReloaded === true;"), true);
+    assert_eq!(
+        browser.script("return window.__notReloaded === true;"),
+        true
+    );
     browser.screenshot(&screenshot_path("executions"));
 
     browser.click(&browser.wait_for(&format!("tr[data-execution='{id}'] a")));
@@ -60,13 +69,25 @@ fn an_operator_watches_a_webhook_run_live_opens_it_and_replays_it() {
     assert!(steps.len() >= 5, "{execution:#}");
     for step in steps {
         let path = step["path"].as_str().unwrap();
-        let shown = content(&browser, &format!("details[data-step='{path}'] .step-output"));
+        let shown = content(
+            &browser,
+            &format!("details[data-step='{path}'] .step-output"),
+        );
         let expected = serde_json::to_string_pretty(&step["output"]).unwrap();
         assert_eq!(shown, expected, "step {path}");
     }
     assert!(content(&browser, "details[data-step='receive']").contains("A-17"));
-    let bars = browser.find_all(".tl-bar").len();
-    assert_eq!(bars, steps.len(), "one bar per step attempt");
+    let attempts: u64 = steps
+        .iter()
+        .map(|s| s["attempts"].as_u64().unwrap().max(1))
+        .sum();
+    assert_eq!(step_of(&execution, "charge")["attempts"], 2);
+    assert_eq!(
+        browser.find_all(".tl-bar").len() as u64,
+        attempts,
+        "one bar per step attempt"
+    );
+    assert_eq!(browser.find_all("[data-step=charge] .tl-failed").len(), 1);
     browser.screenshot(&screenshot_path("execution"));
 
     browser.click(&browser.wait_for("#replay"));
@@ -96,6 +117,21 @@ fn an_operator_watches_a_webhook_run_live_opens_it_and_replays_it() {
     browser.wait_text("main", "/hooks/");
     browser.wait_for(&format!("tr[data-execution='{id}']"));
     browser.screenshot(&screenshot_path("instance"));
+
+    let failed = setup.hook(&setup.globex, "refund", &json!({}));
+    assert_eq!(setup.finished(&failed)["status"], "failed");
+    go(&browser, "#/overview");
+    browser.wait_text(".overview", "payment provider answered 503");
+    browser.screenshot(&screenshot_path("overview"));
+}
+
+fn step_of<'a>(execution: &'a Value, path: &str) -> &'a Value {
+    execution["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["path"] == path)
+        .unwrap_or_else(|| panic!("no step {path} in {execution:#}"))
 }
 
 #[test]
@@ -143,17 +179,29 @@ fn script_payloads_in_step_outputs_and_descriptions_stay_text() {
     go(&browser, &format!("#/executions/{id}"));
     browser.wait_for(&format!(".execution[data-execution='{id}']"));
     let output = content(&browser, "details[data-step='receive'] .step-output");
-    assert!(output.contains(&serde_json::to_string(XSS).unwrap()), "{output}");
+    assert!(
+        output.contains(&serde_json::to_string(XSS).unwrap()),
+        "{output}"
+    );
     go(&browser, "#/integrations/shop/1");
     let described = browser.wait_text(".description", "Orders for the shop");
     assert!(described.contains(XSS), "{described}");
 
     go(&browser, "#/components");
     let card = browser.wait_text(".component", "fixture-markup@1.0.0");
-    assert!(card.contains("<script>window.__xss=4,alert(4)</script>"), "{card}");
+    assert!(
+        card.contains("<script>window.__xss=4,alert(4)</script>"),
+        "{card}"
+    );
     assert!(card.contains("<b>Run</b>"), "{card}");
-    let action = content(&browser, ".component details.action");
-    assert!(action.contains("Action <img src=x onerror=window.__xss=5,alert(5)>"), "{action}");
+    let action = content(
+        &browser,
+        "[id='component-fixture-markup-1.0.0'] details.action",
+    );
+    assert!(
+        action.contains("Action <img src=x onerror=window.__xss=5,alert(5)>"),
+        "{action}"
+    );
 
     let injected = browser.script(
         "return [window.__xss === undefined, document.querySelectorAll('main img, main script').length];",

@@ -50,7 +50,10 @@ fn sign_in_sets_a_strict_http_only_cookie_and_pages_carry_a_strict_policy() {
     for flag in ["HttpOnly", "SameSite=Strict", "Path=/console", "Max-Age="] {
         assert!(cookie.contains(flag), "{cookie} lacks {flag}");
     }
-    assert!(!cookie.contains(OPERATOR_TOKEN), "the token is in the cookie");
+    assert!(
+        !cookie.contains(OPERATOR_TOKEN),
+        "the token is in the cookie"
+    );
     let body: Value = resp.json().unwrap();
     assert_eq!(body["role"], "operator");
     assert!(!body.to_string().contains(OPERATOR_TOKEN));
@@ -64,14 +67,23 @@ fn sign_in_sets_a_strict_http_only_cookie_and_pages_carry_a_strict_policy() {
     let html = page.text().unwrap();
     // No inline script: every script element loads a file of this server.
     for tag in html.split("<script").skip(1) {
-        assert!(tag.starts_with(" src=\"/console/assets/"), "inline script: {tag}");
+        assert!(
+            tag.starts_with(" src=\"/console/assets/"),
+            "inline script: {tag}"
+        );
     }
-    assert!(!html.contains(" on") || !html.contains("onclick="), "inline handler");
+    assert!(
+        !html.contains(" on") || !html.contains("onclick="),
+        "inline handler"
+    );
     let script = client()
         .get(format!("{}/assets/core.js", setup.console()))
         .send()
         .unwrap();
-    assert_eq!(script.headers()["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(
+        script.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
     assert_eq!(script.headers()["content-security-policy"], CSP);
     let missing = client()
         .get(format!("{}/assets/nope.js", setup.console()))
@@ -87,7 +99,10 @@ fn a_bad_token_or_a_form_post_cannot_sign_in() {
     assert_eq!(resp.status(), 401);
     assert!(resp.headers().get("set-cookie").is_none());
     let body: Value = resp.json().unwrap();
-    assert_eq!(body["error"], "this token is not valid: it is unknown or was revoked");
+    assert_eq!(
+        body["error"],
+        "this token is not valid: it is unknown or was revoked"
+    );
     // A cross-site HTML form can only send form encodings.
     let form = client()
         .post(format!("{}/session", setup.console()))
@@ -119,7 +134,10 @@ fn changes_need_the_sessions_csrf_token_and_the_own_origin() {
     };
     let before = count();
     let post = |csrf: Option<&str>, origin: Option<&str>| {
-        let mut req = client().post(&replay).header("cookie", &cookie).json(&json!({}));
+        let mut req = client()
+            .post(&replay)
+            .header("cookie", &cookie)
+            .json(&json!({}));
         if let Some(csrf) = csrf {
             req = req.header("x-weft-csrf", csrf);
         }
@@ -162,7 +180,12 @@ fn changes_need_the_sessions_csrf_token_and_the_own_origin() {
     assert_eq!(read(&cookie), 200);
     let signed_out = out(Some(&csrf));
     assert_eq!(signed_out.status(), 204);
-    assert!(signed_out.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    assert!(
+        signed_out.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
     assert_eq!(read(&cookie), 401);
 }
 
@@ -198,7 +221,14 @@ fn the_console_shows_a_tenant_what_the_api_shows_it_and_a_revoked_token_ends_the
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(setup.server.api().delete(&format!("/v1/tokens/{token_id}")).status, 204);
+    assert_eq!(
+        setup
+            .server
+            .api()
+            .delete(&format!("/v1/tokens/{token_id}"))
+            .status,
+        204
+    );
     assert_eq!(get("/instances").status(), 401);
     let whoami = client()
         .get(format!("{}/session", setup.console()))
@@ -245,7 +275,12 @@ fn read_until(lines: &mpsc::Receiver<String>, mut done: impl FnMut(&str) -> bool
         let left = deadline.saturating_duration_since(Instant::now());
         let line = lines
             .recv_timeout(left.max(Duration::from_millis(1)))
-            .unwrap_or_else(|_| panic!("the stream never showed what was awaited; it showed:\n{}", seen.join("\n")));
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the stream never showed what was awaited; it showed:\n{}",
+                    seen.join("\n")
+                )
+            });
         let stop = done(&line);
         seen.push(line);
         if stop {

@@ -23,7 +23,8 @@ use crate::server::{Api, ServerOptions, TestServer, poll};
 pub const XSS: &str = "<img src=x onerror=\"window.__xss=1;alert('xss')\"><script>window.__xss=2;alert('xss')</script>";
 
 /// The integration the console shows: a webhook flow with an action, a
-/// branch and a loop (so the diagram has all three), and a description
+/// branch, a loop (so the diagram has all three) and a step that succeeds
+/// on its second attempt, a webhook flow that fails, and a description
 /// carrying a script payload.
 pub fn integration() -> String {
     format!(
@@ -50,6 +51,18 @@ flows:
         for_each: "{{{{ [1, 2] }}}}"
         steps:
           - {{ id: item, component: echo@1.0.0, action: echo, input: {{ n: "{{{{ item }}}}" }} }}
+      - id: charge
+        component: echo@1.0.0
+        action: flaky
+        input: {{ fail_times: 1 }}
+        retry: {{ attempts: 3, backoff: exponential, initial: 50ms }}
+  - name: refund
+    trigger: {{ type: webhook }}
+    steps:
+      - id: refuse
+        component: echo@1.0.0
+        action: fail
+        input: {{ kind: upstream, message: "payment provider answered 503" }}
 "#,
         description = serde_json::to_string(&format!("Orders for the shop {XSS}")).unwrap()
     )
@@ -96,8 +109,14 @@ impl Setup {
     /// Posts `body` to `instance`'s `order` webhook; returns the
     /// execution id.
     pub fn order(&self, instance: &str, body: &Value) -> String {
+        self.hook(instance, "order", body)
+    }
+
+    /// Posts `body` to `instance`'s webhook of `flow`; returns the
+    /// execution id.
+    pub fn hook(&self, instance: &str, flow: &str, body: &Value) -> String {
         let resp = reqwest::blocking::Client::new()
-            .post(format!("{}/hooks/{instance}/order", self.server.url()))
+            .post(format!("{}/hooks/{instance}/{flow}", self.server.url()))
             .json(body)
             .send()
             .expect("post the webhook");

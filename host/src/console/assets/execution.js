@@ -99,12 +99,14 @@
         h("span", { class: "muted" }, s.kind === "action" ? (s.component || "") + " · " + (s.action || "") : s.kind),
         h("span", { class: "step-metrics" },
           h("span", null, Weft.duration(s.duration_ms)),
-          h("span", null, "fuel " + Weft.number(s.fuel_used)),
-          h("span", null, "memory " + Weft.bytes(s.peak_memory)),
-          h("span", null, s.attempts + (s.attempts === 1 ? " attempt" : " attempts")))),
+          s.kind === "action" ? [
+            h("span", null, "fuel " + Weft.number(s.fuel_used)),
+            h("span", null, "memory " + Weft.bytes(s.peak_memory)),
+            h("span", { class: s.attempts > 1 ? "warn-text" : "" }, s.attempts + (s.attempts === 1 ? " attempt" : " attempts")),
+          ] : null)),
       errorView(s.error),
       h("div", { class: "io" },
-        h("div", null, h("h4", null, "Input"), Weft.json(s.input, "step-input")),
+        h("div", null, h("h4", null, "Input"), s.input === undefined ? h("p", { class: "muted small" }, "–") : Weft.json(s.input, "step-input")),
         h("div", null, h("h4", null, "Output"), Weft.json(s.output, "step-output"))),
       h("h4", null, "Logs"), logsView(s.logs),
       h("p", { class: "muted small" }, "Started " + Weft.time(s.started_at)));

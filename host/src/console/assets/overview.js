@@ -93,7 +93,7 @@
             { title: "Execution", cell: (e) => Weft.link("#/executions/" + Weft.seg(e.id), Weft.short(e.id), "mono") },
             { title: "Flow", cell: (e) => e.flow },
             { title: "Instance", cell: (e) => Weft.link("#/instances/" + Weft.seg(e.instance), Weft.short(e.instance), "mono") },
-            { title: "Error", cell: (e) => h("span", { class: "error-text clip" }, e.error || "") },
+            { title: "Error", cell: (e) => h("span", { class: "error-text clip", title: e.error || "" }, e.error || "") },
             { title: "When", cell: (e) => Weft.ago(e.created_at) },
           ], failures, { empty: "No failures in the last 24 hours." })));
         if (Weft.session.role === "operator") body.appendChild(perTenant(executions, instances, now));
