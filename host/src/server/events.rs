@@ -3,17 +3,21 @@
 //!
 //! The stream takes the filters of `GET /v1/executions` (`instance`,
 //! `flow`, `status`, `tenant`) and the same visibility: a tenant token sees
-//! only its tenant's executions, whatever it asks for. It reads storage
-//! every [`POLL_EVERY`] (so executions run by any node of a shared
-//! PostgreSQL store show up too), compares the newest [`WATCHED`]
-//! executions with what it saw before, and sends one `execution` event
-//! (data: the execution as `GET /v1/executions` lists it) for each one that
-//! is new or whose status, start, end or retry count changed. The first
+//! only its tenant's executions, whatever it asks for. Every
+//! [`POLL_EVERY`] it reads storage (so executions run by any node of a
+//! shared store show up too): the newest [`WATCHED`] executions of all
+//! tenants, filtered, plus, by id, the unfinished ones it showed before
+//! that have dropped out of that window. Each look therefore costs a
+//! bounded read, however long the history; only more than [`WATCHED`]
+//! executions created within one poll can slip past. It sends one
+//! `execution` event (data: the execution as `GET /v1/executions` lists
+//! it) for each one that is new or whose status, start, end or retry count
+//! changed. The first
 //! event is `ready`, sent once the stream has taken its first look: a
 //! client that loads the list after `ready` misses nothing. A comment line
 //! every 15 s keeps idle connections open through proxies.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -29,16 +33,16 @@ use super::auth::Caller;
 use super::error::{AppError, ErrorBody};
 use super::executions::{ExecutionSummary, ListQuery};
 use crate::model::ExecutionRecord;
-use crate::storage::ExecutionFilter;
+use crate::storage::{ExecutionFilter, StorageError};
 
 /// How often the stream looks at storage: quick enough that a console
 /// shows a webhook's execution within a blink, cheap enough (one listing
 /// of [`WATCHED`] records) for a few dozen open consoles.
 pub const POLL_EVERY: Duration = Duration::from_millis(400);
 
-/// How many of the newest matching executions each look compares; a
-/// change to an older one (a long run finishing behind more than this
-/// many newer ones) is not sent.
+/// How many of the newest executions (of every tenant) each look reads; a
+/// poll interval in which more than this many start lets some pass
+/// unannounced (a listing still shows them).
 pub const WATCHED: usize = 200;
 
 /// Filters of `GET /v1/executions/events` (those of `GET /v1/executions`
@@ -87,12 +91,39 @@ struct Watch {
 }
 
 impl Watch {
+    /// The executions one look compares: the newest [`WATCHED`] of all
+    /// tenants that pass the filter, and the unfinished ones seen before
+    /// that are older than that window; oldest first.
+    fn records(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionRecord>, StorageError> {
+        let store = self.state.store.as_ref();
+        let window = store.list_executions(&ExecutionFilter {
+            limit: WATCHED,
+            ..ExecutionFilter::default()
+        })?;
+        let in_window: HashSet<&str> = window.iter().map(|r| r.id.as_str()).collect();
+        let mut records: Vec<ExecutionRecord> = Vec::new();
+        for (id, print) in &self.seen {
+            if in_window.contains(id.as_str()) || print.0 == "succeeded" || print.0 == "failed" {
+                continue;
+            }
+            if let Some(mut record) = store.get_execution(id)?
+                && filter.matches(&record)
+            {
+                record.steps.clear();
+                records.push(record);
+            }
+        }
+        records.extend(window.into_iter().filter(|r| filter.matches(r)));
+        records.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(records)
+    }
+
     /// One look at storage: the events for what changed since the last.
     fn look(&mut self) -> Vec<Event> {
         let Some(filter) = &self.filter else {
             return Vec::new();
         };
-        let records = match self.state.store.list_executions(filter) {
+        let records = match self.records(filter) {
             Ok(records) => records,
             Err(e) => {
                 tracing::warn!(error = %e, "execution events: listing failed; trying again");
@@ -103,7 +134,7 @@ impl Watch {
         let mut seen = HashMap::with_capacity(records.len());
         // Oldest first, so a client applying events in order ends with the
         // newest on top.
-        for record in records.iter().rev() {
+        for record in &records {
             let print = fingerprint(record);
             if self.started && self.seen.get(&record.id) != Some(&print) {
                 let summary = ExecutionSummary::from(record);
@@ -157,10 +188,7 @@ pub async fn events(
         tenant: query.tenant,
         ..ListQuery::default()
     };
-    let filter = list.filter(&caller)?.map(|f| ExecutionFilter {
-        limit: WATCHED,
-        ..f
-    });
+    let filter = list.filter(&caller)?;
     let mut ticker = tokio::time::interval(POLL_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let watch = Watch {

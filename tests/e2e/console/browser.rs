@@ -1,6 +1,6 @@
 //! The console in a real headless Chromium: sign in, a webhook's execution
-//! appearing live, its steps, replay; tenant isolation; script payloads
-//! staying text; a bad token refused. Screenshots of each main page go to
+//! appearing live, its steps, replay; tenant isolation (and disabling its
+//! own instance); script payloads staying text; a bad token refused. Screenshots of each main page go to
 //! `target/console-screenshots/`.
 
 use serde_json::{Value, json};
@@ -159,6 +159,21 @@ fn a_tenant_sees_no_other_tenants_instances_or_executions() {
     go(&browser, &format!("#/executions/{theirs}"));
     browser.wait_text(".error-box", "not found");
     assert!(!browser.body_text().contains("G-1"));
+
+    // Its own instance it can disable from the console.
+    go(&browser, &format!("#/instances/{}", setup.acme));
+    browser.click(&browser.wait_for("#disable"));
+    browser.wait_text(".page-title .badge", "disabled");
+    browser.wait_for("#enable");
+    let api = setup.server.api();
+    assert_eq!(
+        api.get(&format!("/v1/instances/{}", setup.acme)).json["status"],
+        "disabled"
+    );
+    assert_eq!(
+        api.get(&format!("/v1/instances/{}", setup.globex)).json["status"],
+        "active"
+    );
 }
 
 #[test]

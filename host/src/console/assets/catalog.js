@@ -60,7 +60,7 @@
       h("div", { class: "hosts" }, h("span", { class: "label" }, "Declared outbound hosts: "),
         c.hosts.length ? c.hosts.map((x) => h("code", { class: "host" }, x)) : h("span", { class: "muted" }, "none (no network)")),
       h("div", { class: "actions" },
-        c.actions.map((a) => h("details", { class: "action" },
+        c.actions.map((a, i) => h("details", { class: "action", open: i === 0 },
           h("summary", null, h("code", null, a.key), " ", h("strong", null, a.title),
             h("span", { class: "muted" }, " — " + a.description)),
           h("div", { class: "schemas" },

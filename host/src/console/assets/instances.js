@@ -81,6 +81,19 @@
       ], schedules, { empty: inst.status === "active" ? "No schedule flows." : "Schedules fire only while the instance is active." })));
     }
 
+    // While deploy or teardown flows run, look again until the status settles.
+    let settle = null;
+    Weft.onLeave(() => clearTimeout(settle));
+    async function refreshWhileMoving() {
+      clearTimeout(settle);
+      const fresh = await Weft.api(path);
+      if (fresh.status !== inst.status || fresh.updated_at !== inst.updated_at) {
+        inst = fresh;
+        draw();
+      }
+      if (inst.status === "deploying" || inst.status === "disabling") settle = setTimeout(refreshWhileMoving, 700);
+    }
+
     async function change(what) {
       try {
         await Weft.api(path + "/" + what, { method: "POST", body: {} });
@@ -88,11 +101,11 @@
       } catch (error) {
         Weft.toast(error.message, true);
       }
-      inst = await Weft.api(path);
-      draw();
+      await refreshWhileMoving();
     }
 
     draw();
+    if (inst.status === "deploying" || inst.status === "disabling") refreshWhileMoving();
     const recent = h("div", null);
     main.appendChild(Weft.section("Recent executions", recent));
     let busy = false;
@@ -103,11 +116,7 @@
         const page = await Weft.api("/executions" + Weft.query({ instance: inst.id, limit: 20 }));
         Weft.clear(recent).appendChild(Weft.table(executionColumns(), page.executions,
           { empty: "No executions yet.", rowAttrs: (e) => ({ "data-execution": e.id }) }));
-        const fresh = await Weft.api(path);
-        if (fresh.status !== inst.status || fresh.updated_at !== inst.updated_at) {
-          inst = fresh;
-          draw();
-        }
+        await refreshWhileMoving();
       } finally {
         busy = false;
       }
