@@ -11,7 +11,11 @@
     if (!schema || typeof schema !== "object" || Object.keys(schema).length === 0) {
       return h("p", { class: "muted small" }, "any JSON (no schema declared)");
     }
-    return h("div", { class: "schema" }, schemaNode(schema, null, false, 0));
+    return h("div", { class: "schema" },
+      schema.title || schema.description
+        ? h("div", { class: "schema-title" }, [schema.title, schema.description].filter(Boolean).join(" — "))
+        : null,
+      schemaNode(schema, null, false, 0));
   }
 
   function typeOf(schema) {
@@ -44,8 +48,7 @@
     } else if (name === null) {
       rows.push(h("div", { class: "schema-row" },
         h("span", { class: "schema-name" }, "(value)"),
-        h("span", { class: "schema-type" }, typeOf(schema)), h("span", null, ""),
-        h("span", { class: "schema-desc" }, (schema && schema.description) || "")));
+        h("span", { class: "schema-type" }, typeOf(schema)), h("span", null, ""), h("span", null, "")));
     }
     return rows;
   }

@@ -238,7 +238,14 @@ Weft.route = async function route() {
     }
   }
   const hash = location.hash.replace(/^#\/?/, "") || "overview";
-  const [name, ...rest] = hash.split("?")[0].split("/").map(decodeURIComponent);
+  const decode = (part) => {
+    try {
+      return decodeURIComponent(part);
+    } catch (_) {
+      return part;
+    }
+  };
+  const [name, ...rest] = hash.split("?")[0].split("/").map(decode);
   const params = new URLSearchParams(hash.split("?")[1] || "");
   const render = Weft.pages[name] || Weft.pages.overview;
   for (const a of document.querySelectorAll("#nav a")) {
