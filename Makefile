@@ -8,7 +8,9 @@ setup:
 
 # What the tests need beyond the toolchain: `unshare` (util-linux) and `ip`
 # (iproute2) run the tests that aim at non-loopback addresses inside a
-# private network namespace. Installed from Debian's packages when missing.
+# private network namespace; `chromium` and `chromedriver` (Debian's
+# chromium and chromium-driver) run the web console's browser tests.
+# Installed from Debian's packages when missing.
 #
 # moto (PyPI `moto[server]`) is the real S3-compatible server the files
 # tests start (tests/e2e/files/moto.rs): used from python3 when it has it,
@@ -23,6 +25,8 @@ test-setup: setup
 		python3 -m venv $(MOTO_VENV) 2>/dev/null || { rm -rf $(MOTO_VENV); \
 			apt-get update && apt-get install -y python3-venv && python3 -m venv $(MOTO_VENV); }; \
 		$(MOTO_VENV)/bin/pip install --quiet 'moto[server]'; }
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ apt-get update && apt-get install -y chromium chromium-driver; }
 
 # The `weft` binary (dev profile; dependencies optimised, see Cargo.toml).
 build: components
@@ -82,7 +86,8 @@ components: setup
 # (`make run PORT=9090`, or `LISTEN=0.0.0.0:9090` for another address)
 # with every built component registered as a built-in and a demo seeded from
 # components/examples/hello/integration.yaml (tenant `demo`, one enabled
-# instance; the webhook URLs and a curl line are printed). Data stays in
+# instance; the console URL, the webhook URLs and a curl line are printed;
+# open http://127.0.0.1:$(PORT)/console and sign in with the operator token). Data stays in
 # $(WEFT_DATA), so a second `make run` reuses it. The operator token is
 # printed once, at the first start (or set WEFT_OPERATOR_TOKEN).
 WEFT_DATA ?= weft-data

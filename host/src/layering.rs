@@ -26,6 +26,7 @@ const ALLOWED: &[(&str, &str)] = &[
     ("cli", "storage"),
     ("cli", "units"),
     ("node", "config"),
+    ("node", "console"),
     ("node", "flow"),
     ("node", "instances"),
     ("node", "integration"),
@@ -36,6 +37,9 @@ const ALLOWED: &[(&str, &str)] = &[
     ("node", "server"),
     ("node", "storage"),
     ("node", "triggers"),
+    // The web console forwards to the API and checks sign-in tokens.
+    ("console", "server"),
+    ("console", "storage"),
     // The HTTP API: merges the webhook trigger's router and OpenAPI part.
     ("server", "config"),
     ("server", "flow"),

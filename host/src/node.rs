@@ -31,6 +31,7 @@ use anyhow::Context as _;
 use axum::Router;
 
 use crate::config::Config;
+use crate::console::Console;
 use crate::flow::{FlowEngine, InstanceSource};
 use crate::instances::{InstanceConfigs, Instances};
 use crate::integration::ResolvedConfig;
@@ -161,9 +162,18 @@ impl Node {
         Ok(())
     }
 
-    /// The HTTP API over this node.
+    /// The HTTP API over this node, with the web console at `/console`
+    /// beside it (its data calls go through this same API).
     pub fn router(&self) -> Router {
-        crate::server::router(self.state.clone())
+        let api = crate::server::router(self.state.clone());
+        let secure = self
+            .state
+            .config
+            .public_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https://"));
+        let console = Console::new(api.clone(), self.state.store.clone(), secure);
+        api.merge(crate::console::routes(console))
     }
 
     /// The server's shared state (storage, registry, engine, instances).

@@ -2,6 +2,7 @@
 //! `make components`, one test binary with a module per area.
 
 mod concurrency;
+mod console;
 mod control;
 mod executions;
 mod files;

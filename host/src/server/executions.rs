@@ -202,7 +202,7 @@ pub struct ListQuery {
 impl ListQuery {
     /// The store filter for `caller`, or `None` when nothing can match (a
     /// tenant token asking for another tenant).
-    fn filter(self, caller: &Caller) -> Result<Option<ExecutionFilter>, AppError> {
+    pub(super) fn filter(self, caller: &Caller) -> Result<Option<ExecutionFilter>, AppError> {
         let status = self
             .status
             .map(|s| s.parse::<ExecutionStatus>())

@@ -39,6 +39,9 @@ pub struct InstanceView {
     pub secrets: BTreeMap<String, String>,
     /// Webhook URL of each webhook flow.
     pub webhooks: BTreeMap<String, String>,
+    /// RFC 3339 time each schedule flow fires next (only while the
+    /// instance is active).
+    pub schedules: BTreeMap<String, String>,
     /// Last deploy/teardown execution.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_lifecycle_execution: Option<String>,
@@ -104,8 +107,18 @@ pub struct ListQuery {
 }
 
 fn view(state: &AppState, record: InstanceRecord) -> Result<InstanceView, AppError> {
+    let mut schedules = BTreeMap::new();
     let webhooks = match state.instances.integration_of(&record) {
-        Ok(integration) => state.instances.webhooks(&record, &integration),
+        Ok(integration) => {
+            for flow in &integration.model.flows {
+                if let crate::integration::Trigger::Schedule(_) = flow.trigger
+                    && let Some(entry) = state.store.get_schedule(&record.id, &flow.name)?
+                {
+                    schedules.insert(flow.name.clone(), entry.due.to_rfc3339());
+                }
+            }
+            state.instances.webhooks(&record, &integration)
+        }
         Err(e) => {
             tracing::warn!(instance = %record.id, error = %e, "instance without its integration");
             BTreeMap::new()
@@ -120,6 +133,7 @@ fn view(state: &AppState, record: InstanceRecord) -> Result<InstanceView, AppErr
             .map(|k| (k.clone(), "***".to_owned()))
             .collect(),
         webhooks,
+        schedules,
         id: record.id,
         tenant: record.tenant,
         config: record.config,

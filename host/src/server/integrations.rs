@@ -47,6 +47,11 @@ pub struct IntegrationView {
     /// The file as uploaded (on show only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// The parsed definition as JSON, defaults written out (on show only;
+    /// the console draws its flows from it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub definition: Option<serde_json::Value>,
 }
 
 impl IntegrationView {
@@ -67,6 +72,9 @@ impl IntegrationView {
             version: r.version,
             components: r.components,
             created_at: r.created_at.to_rfc3339(),
+            definition: with_text
+                .then(|| serde_json::to_value(&r.model).ok())
+                .flatten(),
             text: with_text.then_some(r.text),
         }
     }

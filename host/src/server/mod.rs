@@ -16,7 +16,7 @@
 //! | `GET /v1/integrations`, `GET /v1/integrations/{name}[/{version}]` | any token |
 //! | `GET|POST /v1/tenants`, `DELETE /v1/tenants/{name}`, `GET|POST /v1/tokens`, `DELETE /v1/tokens/{id}` | operator |
 //! | `GET|POST /v1/instances`, `GET|PATCH|DELETE /v1/instances/{id}`, `POST …/enable`, `POST …/disable` | operator, or the owning tenant |
-//! | `GET /v1/executions`, `GET /v1/executions/{id}`, `POST …/replay`, `POST …/retry`, `POST /v1/instances/{id}/flows/{flow}/run` | operator, or the owning tenant |
+//! | `GET /v1/executions`, `GET /v1/executions/events` (server-sent events), `GET /v1/executions/{id}`, `POST …/replay`, `POST …/retry`, `POST /v1/instances/{id}/flows/{flow}/run` | operator, or the owning tenant |
 //! | `POST|PUT|PATCH|GET|DELETE /hooks/{instance}[/{flow}]` | anyone (HMAC per flow; the webhook trigger's router, see [`crate::triggers::hooks`]) |
 //! | `GET /hooks/results/{token}` | anyone holding the token (see [`crate::triggers::results`]) |
 //! | `GET /healthz`, `/readyz`, `/metrics`, `/v1/openapi.json` | anyone |
@@ -25,6 +25,7 @@ pub mod access;
 pub mod auth;
 pub mod components;
 pub mod error;
+pub mod events;
 pub mod executions;
 pub mod extract;
 pub mod instances;
@@ -148,6 +149,7 @@ pub fn router(state: AppState) -> Router {
             post(executions::run_flow),
         )
         .route("/v1/executions", get(executions::list))
+        .route("/v1/executions/events", get(events::events))
         .route("/v1/executions/{id}", get(executions::show))
         .route("/v1/executions/{id}/replay", post(executions::replay))
         .route("/v1/executions/{id}/retry", post(executions::retry))

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{access, components, executions, instances, integrations, state, system};
+use super::{access, components, events, executions, instances, integrations, state, system};
 
 /// Every route of the API.
 #[derive(OpenApi)]
@@ -17,7 +17,7 @@ use super::{access, components, executions, instances, integrations, state, syst
         access::revoke_token,
         instances::create, instances::list, instances::show, instances::update, instances::delete,
         instances::enable, instances::disable, state::show, state::delete,
-        executions::run_flow, executions::list, executions::show, executions::replay, executions::retry,
+        executions::run_flow, executions::list, events::events, executions::show, executions::replay, executions::retry,
         system::healthz, system::readyz, system::metrics, system::openapi,
     ),
     modifiers(&BearerAuth),

@@ -47,7 +47,9 @@ pub struct ExecutionFilter {
 }
 
 impl ExecutionFilter {
-    fn matches(&self, record: &ExecutionRecord) -> bool {
+    /// Whether `record` passes the tenant, instance, flow and status
+    /// filters (`before` and `limit` are the listing's).
+    pub fn matches(&self, record: &ExecutionRecord) -> bool {
         self.tenant.as_ref().is_none_or(|t| *t == record.tenant)
             && self.instance.as_ref().is_none_or(|i| *i == record.instance)
             && self.flow.as_ref().is_none_or(|f| *f == record.flow)
