@@ -14,6 +14,9 @@
 //! [engine]
 //! max_queued_per_tenant = 1000
 //!
+//! [storage]
+//! cache_capacity = "32MiB"   # sled's page cache
+//!
 //! [server]
 //! public_url = "https://weft.example.com"   # default: http://<listen address>
 //! builtins = "target/components"             # default: none
@@ -44,6 +47,30 @@ pub struct Config {
     pub server: ServerConfig,
     /// Workers, per-tenant caps and retention of the flow engine.
     pub engine: crate::flow::EngineConfig,
+    /// The embedded database (its memory bound).
+    pub storage: StorageConfig,
+}
+
+/// The `[storage]` table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// The most memory sled's page cache keeps (sled's `cache_capacity`).
+    /// Default 32 MiB (sled's own default is 1 GiB): the hot set of a
+    /// server is its instances, integrations and the executions running
+    /// now, a few MiB; older executions are read back from disk (and the
+    /// OS page cache) when the API asks for them, so a long-running server
+    /// stays near its start-up size instead of growing with what it stored.
+    pub cache_capacity: ByteSize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            // The same as `storage::DEFAULT_CACHE_CAPACITY`.
+            cache_capacity: ByteSize::mib(32),
+        }
+    }
 }
 
 /// The `[server]` table.
@@ -218,6 +245,13 @@ mod tests {
         let defaults = Config::default();
         assert_eq!(defaults.sandbox.pool.per_tenant, 32);
         assert_eq!(defaults.engine.max_queued_per_tenant, 1_000);
+    }
+
+    #[test]
+    fn storage_cache_is_bounded_by_default_and_settable() {
+        assert_eq!(Config::default().storage.cache_capacity, ByteSize::mib(32));
+        let config: Config = toml::from_str("[storage]\ncache_capacity = \"8MiB\"\n").unwrap();
+        assert_eq!(config.storage.cache_capacity, ByteSize::mib(8));
     }
 
     #[test]

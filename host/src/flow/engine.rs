@@ -111,7 +111,7 @@ impl FlowEngine {
             for_each_max_items: config.for_each_max_items,
             for_each_max_total: config.for_each_max_total,
         };
-        Arc::new(Self {
+        let engine = Arc::new(Self {
             executor: Executor::new(sandbox, components, state)
                 .with_sealer(sealer.clone())
                 .with_limits(limits),
@@ -123,7 +123,9 @@ impl FlowEngine {
             instances,
             config,
             on_finish,
-        })
+        });
+        EngineMetrics::export_queues(metrics, Arc::downgrade(&engine));
+        engine
     }
 
     /// Queues every execution a previous run of the host left unfinished,
@@ -210,7 +212,7 @@ impl FlowEngine {
             && new.idempotency_key.as_deref().is_some_and(is_lifecycle_key);
         let limit = self.config.max_queued_per_tenant.max(1);
         if !lifecycle && !self.dispatcher.try_reserve(&instance.tenant, limit) {
-            self.metrics.refused.inc();
+            self.metrics.refused(&instance.tenant);
             return Err(EngineError::QueueFull {
                 tenant: instance.tenant,
                 limit,
@@ -372,6 +374,19 @@ impl FlowEngine {
     /// Executions waiting for a worker.
     pub fn queue_depth(&self) -> usize {
         self.dispatcher.depth()
+    }
+
+    /// Executions waiting for a worker, for every stored tenant (0 when
+    /// idle).
+    pub fn queue_depths(&self) -> Vec<(String, usize)> {
+        let tenants = self.store.list_tenants().unwrap_or_default();
+        tenants
+            .into_iter()
+            .map(|t| {
+                let queued = self.dispatcher.queued(&t.name);
+                (t.name, queued)
+            })
+            .collect()
     }
 
     async fn work(self: Arc<Self>) {
