@@ -1,6 +1,6 @@
 # Weft's entry points: `make run`, `make test`, `make components`,
 # `make bench`, `make lint` (see README.md).
-.PHONY: setup test-setup components build run test lint bench
+.PHONY: setup test-setup components build run cluster test lint bench
 
 # Guest crates build for wasm32-wasip2; add the target once if missing.
 setup:
@@ -8,10 +8,15 @@ setup:
 
 # What the tests need beyond the toolchain: `unshare` (util-linux) and `ip`
 # (iproute2) run the tests that aim at non-loopback addresses inside a
-# private network namespace. Installed from Debian's packages when missing.
+# private network namespace; PostgreSQL 15 (Debian's `postgresql`) backs
+# the storage contract and cluster tests, which start a private server.
+# Installed from Debian's packages when missing.
+PG_BIN ?= /usr/lib/postgresql/15/bin
 test-setup: setup
 	@command -v unshare >/dev/null && command -v ip >/dev/null || \
 		{ apt-get update && apt-get install -y util-linux iproute2; }
+	@test -x $(PG_BIN)/initdb || \
+		{ apt-get update && apt-get install -y postgresql; }
 
 # The `weft` binary (dev profile; dependencies optimised, see Cargo.toml).
 build: components
@@ -79,3 +84,9 @@ run: components
 	cargo build -p weft
 	./target/debug/weft serve --listen $(LISTEN) --data-dir $(WEFT_DATA) \
 		--builtins target/components --demo components/examples/hello/integration.yaml
+
+# A local PostgreSQL and two nodes on it (:8081 seeds the demo, :8082);
+# see README "Scaling out". Ctrl-C stops all three.
+cluster: components
+	cargo build -p weft
+	WEFT_PG_BIN=$(PG_BIN) ./scripts/cluster.sh

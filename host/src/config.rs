@@ -20,6 +20,9 @@
 //! max_body = "16MiB"
 //! request_timeout = "60s"
 //! hook_max_body = "6MiB"
+//!
+//! [storage]
+//! url = "postgres://weft@db.internal/weft"   # default: sled under --data-dir
 //! [sandbox.outbound]
 //! allow = ["api.acme.example:443", "*.example.com"]
 //! allow_cidrs = ["10.1.2.0/24"]
@@ -44,6 +47,18 @@ pub struct Config {
     pub server: ServerConfig,
     /// Workers, per-tenant caps and retention of the flow engine.
     pub engine: crate::flow::EngineConfig,
+    /// Where the control plane is stored.
+    pub storage: StorageConfig,
+}
+
+/// The `[storage]` table.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `postgres://user:password@host:port/db` to share one PostgreSQL
+    /// database between nodes; `--store` / `WEFT_STORE` override it.
+    /// Default: none, the embedded sled store under `--data-dir`.
+    pub url: Option<String>,
 }
 
 /// The `[server]` table.

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `weft` binary and real components built by
 //! `make components`, one test binary with a module per area.
 
+mod cluster;
 mod control;
 mod executions;
 mod flows_local;
@@ -11,7 +12,9 @@ mod loading;
 mod netns;
 mod newcomer;
 mod outbound;
+mod pg;
 mod scaffold;
 mod server;
+mod storage_contract;
 mod support;
 mod triggers;
