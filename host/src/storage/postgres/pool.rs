@@ -13,7 +13,7 @@
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls};
 
@@ -22,6 +22,11 @@ use crate::storage::{Result, StorageError};
 /// How long a connection attempt may take before the call fails.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A connection idle for longer is checked (an empty query) before its
+/// next use, so one the server dropped meanwhile (a restart, a terminated
+/// backend) is replaced instead of failing that call.
+pub const IDLE_CHECK: Duration = Duration::from_secs(1);
+
 type Job = Box<dyn FnOnce(&mut Slot) + Send>;
 
 /// One thread's connection (absent until first used, or after it broke).
@@ -29,12 +34,21 @@ pub struct Slot {
     config: Arc<postgres::Config>,
     label: Arc<str>,
     client: Option<Client>,
+    last_used: Instant,
 }
 
 impl Slot {
     /// The connection, opened if needed.
     fn client(&mut self) -> Result<&mut Client> {
         if self.client.as_ref().is_some_and(Client::is_closed) {
+            self.client = None;
+        }
+        let idle = self.last_used.elapsed() > IDLE_CHECK;
+        self.last_used = Instant::now();
+        if idle
+            && let Some(client) = self.client.as_mut()
+            && client.is_valid(CONNECT_TIMEOUT).is_err()
+        {
             self.client = None;
         }
         if self.client.is_none() {
@@ -74,6 +88,7 @@ impl Pool {
                 config: config.clone(),
                 label: label.clone(),
                 client: None,
+                last_used: Instant::now(),
             };
             std::thread::Builder::new()
                 .name(format!("weft-pg-{n}"))
