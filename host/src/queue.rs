@@ -60,6 +60,9 @@ pub struct NewExecution {
     pub callback: Option<String>,
     /// The execution this one replays.
     pub replay_of: Option<String>,
+    /// A caller waits for the answer (a sync webhook): the execution is
+    /// claimed before the tenant's async ones.
+    pub sync: bool,
 }
 
 /// What [`Submit::submit`] did.

@@ -2,6 +2,7 @@
 //! `make components`, one test binary with a module per area.
 
 mod cluster;
+mod concurrency;
 mod control;
 mod executions;
 mod flows_local;

@@ -12,8 +12,9 @@ use serde_json::json;
 use weft::model::{ExecutionRecord, ExecutionStatus, StepRecord};
 use weft::sandbox::{ScopeQuota, ScopeUsage, SetError, StateScope, StateStore};
 use weft::storage::{
-    ExecutionFilter, Inserted, InstanceRecord, InstanceStatus, IntegrationRecord, PostgresStore,
-    ScheduleEntry, SledStore, Storage, TenantRecord, TokenRecord,
+    ClaimRequest, ExecutionFilter, Inserted, InstanceRecord, InstanceStatus, IntegrationRecord,
+    PostgresStore, QueueEntry, ScheduleEntry, SledStore, Storage, TenantRecord, TokenRecord,
+    queue_contract,
 };
 
 /// A store and what keeps it alive.
@@ -64,7 +65,41 @@ contract!(
     schedule_due_times,
     pruning_removes_old_finished_executions_only,
     result_tokens_expire,
+    queue_claim_ack_release,
+    queue_expired_leases_are_reclaimed,
+    queue_release_waits_for_not_before,
+    queue_tenants_share_and_sync_goes_first,
+    queue_flow_limits_and_fifo,
 );
+
+/// Stores `record` with its queue entry, as the engine does.
+fn create(
+    store: &dyn Storage,
+    record: &ExecutionRecord,
+) -> weft::storage::Result<Inserted<ExecutionRecord>> {
+    let entry = QueueEntry::new(&record.id, &record.tenant, &record.instance, &record.flow);
+    store.create_execution(record, &entry)
+}
+
+fn queue_claim_ack_release(store: &dyn Storage) {
+    queue_contract::claim_ack_release(store);
+}
+
+fn queue_expired_leases_are_reclaimed(store: &dyn Storage) {
+    queue_contract::expired_leases_are_reclaimed(store);
+}
+
+fn queue_release_waits_for_not_before(store: &dyn Storage) {
+    queue_contract::release_waits_for_not_before(store);
+}
+
+fn queue_tenants_share_and_sync_goes_first(store: &dyn Storage) {
+    queue_contract::tenants_share_and_sync_goes_first(store);
+}
+
+fn queue_flow_limits_and_fifo(store: &dyn Storage) {
+    queue_contract::flow_limits_and_fifo(store);
+}
 
 fn component(name: &str, version: &str) -> weft::storage::ComponentRecord {
     serde_json::from_value(json!({
@@ -253,14 +288,14 @@ fn instances_index_update_and_delete_cascade(store: &dyn Storage) {
     StateStore::set(store, &scope, "k", "v", ScopeQuota::UNLIMITED).unwrap();
     let mut keyed = ExecutionRecord::queued("acme", "a1", "hello@1", "greet", json!({}));
     keyed.idempotency_key = Some("k1".into());
-    store.create_execution(&keyed).unwrap();
+    create(store, &keyed).unwrap();
     assert!(store.delete_instance("a1").unwrap());
     assert!(!store.delete_instance("a1").unwrap());
     assert_eq!(store.get_schedule("a1", "tick").unwrap(), None);
     assert_eq!(StateStore::get(store, &scope, "k").unwrap(), None);
     let mut again = ExecutionRecord::queued("acme", "a1", "hello@1", "greet", json!({}));
     again.idempotency_key = Some("k1".into());
-    assert_eq!(store.create_execution(&again).unwrap(), Inserted::Created);
+    assert_eq!(create(store, &again).unwrap(), Inserted::Created);
     assert!(
         store.get_execution(&keyed.id).unwrap().is_some(),
         "executions stay"
@@ -276,7 +311,7 @@ fn idempotency_keys_hold_under_concurrency(store: &dyn Storage) {
                 let mut record =
                     ExecutionRecord::queued("acme", "i1", "hello@1", "greet", json!({}));
                 record.idempotency_key = Some("same".into());
-                match store.create_execution(&record).unwrap() {
+                match create(store, &record).unwrap() {
                     Inserted::Created => {
                         created.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         ids.lock().unwrap().insert(record.id);
@@ -317,7 +352,7 @@ fn executions_list_page_update_and_steps(store: &dyn Storage) {
     let mut ids = Vec::new();
     for (instance, flow) in [("i1", "a"), ("i2", "a"), ("i1", "b"), ("i1", "a")] {
         let record = ExecutionRecord::queued("acme", instance, "hello@1", flow, json!({"n": 1}));
-        store.create_execution(&record).unwrap();
+        create(store, &record).unwrap();
         ids.push(record.id);
     }
     let page = |filter: ExecutionFilter| -> Vec<String> {
@@ -378,13 +413,11 @@ fn executions_list_page_update_and_steps(store: &dyn Storage) {
         ..Default::default()
     });
     assert_eq!(succeeded, [id.clone()]);
-    let unfinished: Vec<String> = store
-        .unfinished_executions()
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
-    assert_eq!(unfinished, ids[1..]);
+    assert_eq!(
+        store.depth().unwrap(),
+        4,
+        "each new execution is queued with it"
+    );
     assert!(
         store
             .update_execution("missing", &mut |_| {})
@@ -515,7 +548,7 @@ fn pruning_removes_old_finished_executions_only(store: &dyn Storage) {
     ended.idempotency_key = Some("k".into());
     ended.status = ExecutionStatus::Failed;
     ended.finished_at = Some(old);
-    store.create_execution(&ended).unwrap();
+    create(store, &ended).unwrap();
     store.put_step(&ended.id, &step("a", 0)).unwrap();
     let scope = StateScope::Execution {
         execution: ended.id.clone(),
@@ -524,10 +557,10 @@ fn pruning_removes_old_finished_executions_only(store: &dyn Storage) {
     let mut recent = ExecutionRecord::queued("acme", "i1", "hello@1", "greet", json!({}));
     recent.status = ExecutionStatus::Succeeded;
     recent.finished_at = Some(Utc::now());
-    store.create_execution(&recent).unwrap();
+    create(store, &recent).unwrap();
     let mut running = ExecutionRecord::queued("acme", "i1", "hello@1", "greet", json!({}));
     running.status = ExecutionStatus::Running;
-    store.create_execution(&running).unwrap();
+    create(store, &running).unwrap();
 
     let pruned = store.prune_executions(Utc::now() - Age::days(1)).unwrap();
     assert_eq!(pruned, 1);
@@ -538,7 +571,7 @@ fn pruning_removes_old_finished_executions_only(store: &dyn Storage) {
     // The key is free again.
     let mut again = ExecutionRecord::queued("acme", "i1", "hello@1", "greet", json!({}));
     again.idempotency_key = Some("k".into());
-    assert_eq!(store.create_execution(&again).unwrap(), Inserted::Created);
+    assert_eq!(create(store, &again).unwrap(), Inserted::Created);
     assert_eq!(
         store.prune_executions(Utc::now() - Age::days(1)).unwrap(),
         0
@@ -639,5 +672,51 @@ mod postgres_only {
             assert!(store.get_tenant("acme").unwrap().is_some());
         }
         store.check().unwrap();
+    }
+
+    #[test]
+    fn two_nodes_share_one_queue_and_a_dead_nodes_leases_expire() {
+        use weft::storage::Queue as _;
+        let url = crate::pg::database();
+        let (n1, n2) = (
+            PostgresStore::open(&url).unwrap(),
+            PostgresStore::open(&url).unwrap(),
+        );
+        for n in 0..6 {
+            let record = ExecutionRecord::queued("acme", "i1", "hello@1", "f", json!({"n": n}));
+            create(&n1, &record).unwrap();
+        }
+        let now = Utc::now();
+        let claim = |store: &PostgresStore, node: &str, now, lease: Age, max| {
+            store
+                .claim(&ClaimRequest {
+                    node,
+                    now,
+                    lease_until: now + lease,
+                    per_tenant: 100,
+                    max,
+                })
+                .unwrap()
+        };
+        // Concurrent claims never hand out one entry twice.
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| claim(&n1, "n1", now, Age::seconds(1), 3));
+            let b = s.spawn(|| claim(&n2, "n2", now, Age::seconds(60), 3));
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        let mut all: Vec<String> = a.iter().chain(&b).map(|e| e.execution.clone()).collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 6, "{a:?} {b:?}");
+        // n1 dies: after its leases expire, n2 takes its entries.
+        let later = now + Age::seconds(2);
+        let taken = claim(&n2, "n2", later, Age::seconds(60), 10);
+        let mut expected: Vec<String> = a.iter().map(|e| e.execution.clone()).collect();
+        expected.sort();
+        let mut got: Vec<String> = taken.iter().map(|e| e.execution.clone()).collect();
+        got.sort();
+        assert_eq!(got, expected);
+        assert!(!n1.ack("n1", &expected[0]).unwrap(), "n1 lost its lease");
+        assert!(n2.ack("n2", &expected[0]).unwrap());
     }
 }

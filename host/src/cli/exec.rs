@@ -294,6 +294,22 @@ fn print_execution(e: &Value) -> anyhow::Result<()> {
         ));
     }
     println!("status       {status}");
+    if let Some(attempts) = e["attempts"].as_array().filter(|a| !a.is_empty()) {
+        println!(
+            "attempts     {} (flow retry; earlier runs failed):",
+            attempts.len() + 1
+        );
+        for (i, a) in attempts.iter().enumerate() {
+            println!(
+                "  {}. {}  step {} failed: {}; retried at {}",
+                i + 1,
+                text(&a["failed_at"]),
+                text(&a["failed_step"]),
+                text(&a["error"]),
+                text(&a["retry_at"])
+            );
+        }
+    }
     if let Some(original) = e["replay_of"].as_str() {
         println!("replay of    {original}");
     }

@@ -209,21 +209,21 @@ impl Executor {
                 error: None,
                 response,
                 failed_step: None,
+                retryable: false,
                 live: Some(Arc::new(LiveAnswer {
                     output: output.real,
                     response: live_response,
                 })),
             },
-            Err(Stop(message)) => FlowResult {
-                response,
-                failed_step: cx
-                    .failed
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .as_ref()
-                    .map(|(path, _)| path.clone()),
-                ..FlowResult::failed(cx.redactor.text(&message))
-            },
+            Err(Stop(message)) => {
+                let failed = cx.failed.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                FlowResult {
+                    response,
+                    retryable: failed.as_ref().is_some_and(|(_, f)| f.retryable),
+                    failed_step: failed.map(|(path, _)| path),
+                    ..FlowResult::failed(cx.redactor.text(&message))
+                }
+            }
         }
     }
 

@@ -9,6 +9,7 @@ mod execution;
 mod secret;
 
 pub use execution::{
-    ExecutionRecord, ExecutionStatus, FlowResponse, StepFailure, StepRecord, StepStatus,
+    ExecutionRecord, ExecutionStatus, FlowAttempt, FlowResponse, StepFailure, StepRecord,
+    StepStatus,
 };
 pub use secret::SealedSecret;

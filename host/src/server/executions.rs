@@ -134,6 +134,11 @@ pub struct ExecutionView {
     /// like `route.ship` or `each[2].ship`.
     #[schema(value_type = Vec<Object>)]
     pub steps: Vec<StepRecord>,
+    /// The failed runs a flow-level `retry` ran again, oldest first
+    /// (`failed_step`, `error`, `failed_at`, `retry_at`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub attempts: Vec<crate::model::FlowAttempt>,
 }
 
 impl From<ExecutionRecord> for ExecutionView {
@@ -149,6 +154,7 @@ impl From<ExecutionRecord> for ExecutionView {
             idempotency_key: r.idempotency_key,
             callback: r.callback.as_deref().map(crate::triggers::loggable_url),
             callback_outcome: r.callback_outcome,
+            attempts: r.attempts,
             // Sealed copies are for resuming, never for showing.
             steps: r
                 .steps

@@ -229,6 +229,7 @@ pub(super) async fn submit(
             idempotency_key: key,
             callback,
             replay_of: None,
+            sync: hook.trigger.sync_timeout().is_some(),
         })
         .await
         .map_err(AppError::from)

@@ -21,6 +21,7 @@ use super::suggest;
 use super::{ValidationError, ValidationErrors};
 use crate::template;
 
+mod flow_options;
 mod triggers;
 
 /// Checks `integration` completely against `catalog`; `Err` lists every
@@ -192,6 +193,7 @@ impl<'a> Validator<'a> {
             Trigger::Schedule(s) => self.schedule(&trigger_path, s),
             Trigger::Deploy | Trigger::Teardown | Trigger::Manual | Trigger::Error => {}
         }
+        self.flow_options(path, flow);
         let steps_path = format!("{path}.steps");
         if flow.steps.is_empty() {
             self.err(&steps_path, "a flow needs at least one step");

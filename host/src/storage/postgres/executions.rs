@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use crate::model::{ExecutionRecord, StepRecord};
 use crate::storage::records::encode;
 use crate::storage::{
-    ExecutionFilter, ExecutionStore, Inserted, Result, ScheduleEntry, ScheduleStore, StorageError,
+    ExecutionFilter, ExecutionStore, Inserted, QueueEntry, Result, ScheduleEntry, ScheduleStore,
+    StorageError,
 };
 
 use super::pool::Failure;
@@ -37,11 +38,17 @@ fn columns(record: &ExecutionRecord) -> Columns {
 }
 
 impl ExecutionStore for PostgresStore {
-    fn create_execution(&self, record: &ExecutionRecord) -> Result<Inserted<ExecutionRecord>> {
+    fn create_execution(
+        &self,
+        record: &ExecutionRecord,
+        entry: &QueueEntry,
+    ) -> Result<Inserted<ExecutionRecord>> {
         let mut stored = record.clone();
         stored.steps.clear();
         let value = encode(&stored)?;
         let record = stored;
+        let queued = encode(entry)?;
+        let entry = entry.clone();
         let existing = self.pool.run(move |client| {
             let mut tx = client.transaction()?;
             if let Some(key) = &record.idempotency_key {
@@ -75,6 +82,7 @@ impl ExecutionStore for PostgresStore {
                     &value,
                 ],
             )?;
+            super::queue::put_entry(&mut tx, &entry, &queued)?;
             tx.commit()?;
             Ok(None)
         })?;
@@ -200,19 +208,6 @@ impl ExecutionStore for PostgresStore {
                         &filter.before,
                         &limit,
                     ],
-                )?
-                .iter()
-                .map(decode_execution)
-                .collect()
-        })
-    }
-
-    fn unfinished_executions(&self) -> Result<Vec<ExecutionRecord>> {
-        self.pool.try_run(|client| {
-            client
-                .query(
-                    "SELECT id, record FROM executions WHERE NOT finished ORDER BY id",
-                    &[],
                 )?
                 .iter()
                 .map(decode_execution)

@@ -11,6 +11,7 @@
 mod access;
 mod executions;
 mod pool;
+mod queue;
 mod records;
 mod schema;
 mod state;

@@ -116,11 +116,13 @@ impl Pool {
     }
 
     /// Runs `f` on a connection thread and returns its result. A query
-    /// error is [`StorageError::Backend`] naming the database.
+    /// error is [`StorageError::Backend`] naming the database. When the
+    /// connection turns out to be closed (the server dropped it), `f` runs
+    /// once more on a new connection.
     pub fn run<R, F>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Client) -> Result<R, postgres::Error> + Send + 'static,
+        F: Fn(&mut Client) -> Result<R, postgres::Error> + Send + 'static,
     {
         self.try_run(move |client| f(client).map_err(Failure::Pg))
     }
@@ -130,13 +132,18 @@ impl Pool {
     pub fn try_run<R, F>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Client) -> Result<R, Failure> + Send + 'static,
+        F: Fn(&mut Client) -> Result<R, Failure> + Send + 'static,
     {
         let (answer_tx, answer_rx) = mpsc::sync_channel(1);
         let job: Job = Box::new(move |slot: &mut Slot| {
             let label = slot.label.clone();
-            let outcome = match slot.client() {
-                Ok(client) => f(client).map_err(|failure| match failure {
+            let mut outcome = slot.client().map(|client| f(client));
+            if matches!(&outcome, Ok(Err(Failure::Pg(e))) if dropped(e)) {
+                slot.client = None;
+                outcome = slot.client().map(|client| f(client));
+            }
+            let outcome = match outcome {
+                Ok(result) => result.map_err(|failure| match failure {
                     Failure::Pg(e) => StorageError::Backend(format!(
                         "postgresql {label} failed: {}",
                         describe(&e)
@@ -194,6 +201,12 @@ impl From<StorageError> for Failure {
     fn from(e: StorageError) -> Self {
         Self::Storage(e)
     }
+}
+
+/// Whether `e` says the server dropped the connection (closed, or the
+/// backend terminated): nothing of the call was committed on it.
+fn dropped(e: &postgres::Error) -> bool {
+    e.is_closed() || e.code() == Some(&postgres::error::SqlState::ADMIN_SHUTDOWN)
 }
 
 /// A client error in one line: the server's message when there is one,

@@ -13,10 +13,10 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::storage::Result;
 use crate::storage::queue::{ClaimRequest, Queue, QueueEntry};
 use crate::storage::records::encode;
 use crate::storage::sled_queue::QueueIndex;
-use crate::storage::Result;
 
 use super::pool::Failure;
 use super::{PostgresStore, decode_row};

@@ -17,13 +17,14 @@ use crate::storage::StorageError;
 use super::pool::Failure;
 
 /// The schema version this binary writes and understands.
-pub const PG_SCHEMA_VERSION: i32 = 1;
+pub const PG_SCHEMA_VERSION: i32 = 2;
 
 /// The advisory lock key migrations hold (`weft` in ASCII).
 const MIGRATION_LOCK: i64 = 0x7765_6674;
 
 /// Migration `n` is `MIGRATIONS[n - 1]`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE components (
     name text COLLATE "C" NOT NULL,
     version text COLLATE "C" NOT NULL,
@@ -111,7 +112,22 @@ CREATE TABLE schedules (
     PRIMARY KEY (instance, flow)
 );
 CREATE INDEX schedules_by_due ON schedules (due, instance, flow);
-"#];
+"#,
+    r#"
+CREATE TABLE queue (
+    execution text COLLATE "C" PRIMARY KEY,
+    tenant text NOT NULL,
+    record bytea NOT NULL,
+    lease_node text,
+    lease_until timestamptz
+);
+CREATE INDEX queue_by_tenant ON queue (tenant);
+INSERT INTO queue (execution, tenant, record)
+SELECT id, tenant, convert_to(json_build_object('v', 1, 'data', json_build_object(
+    'execution', id, 'tenant', tenant, 'instance', instance, 'flow', flow))::text, 'UTF8')
+FROM executions WHERE NOT finished;
+"#,
+];
 
 /// Applies the missing migrations, or refuses a newer schema. `label`
 /// names the database in the refusal.
