@@ -412,7 +412,7 @@ fn executions_list_page_update_and_steps(store: &dyn Storage) {
         limit: 10,
         ..Default::default()
     });
-    assert_eq!(succeeded, [id.clone()]);
+    assert_eq!(succeeded, std::slice::from_ref(id));
     assert_eq!(
         store.depth().unwrap(),
         4,

@@ -137,10 +137,10 @@ impl Pool {
         let (answer_tx, answer_rx) = mpsc::sync_channel(1);
         let job: Job = Box::new(move |slot: &mut Slot| {
             let label = slot.label.clone();
-            let mut outcome = slot.client().map(|client| f(client));
+            let mut outcome = slot.client().map(&f);
             if matches!(&outcome, Ok(Err(Failure::Pg(e))) if dropped(e)) {
                 slot.client = None;
-                outcome = slot.client().map(|client| f(client));
+                outcome = slot.client().map(&f);
             }
             let outcome = match outcome {
                 Ok(result) => result.map_err(|failure| match failure {
@@ -204,7 +204,9 @@ impl From<StorageError> for Failure {
 }
 
 /// Whether `e` says the server dropped the connection (closed, or the
-/// backend terminated): nothing of the call was committed on it.
+/// backend terminated): the call is worth one more try on a new
+/// connection (a drop during COMMIT may repeat a write that committed;
+/// the writes are keyed inserts and upserts).
 fn dropped(e: &postgres::Error) -> bool {
     e.is_closed() || e.code() == Some(&postgres::error::SqlState::ADMIN_SHUTDOWN)
 }
