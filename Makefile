@@ -1,6 +1,6 @@
 # Weft's entry points: `make run`, `make test`, `make components`,
 # `make bench`, `make lint` (see README.md).
-.PHONY: setup test-setup components build run test lint bench
+.PHONY: setup test-setup components build run cluster test lint bench
 
 # Guest crates build for wasm32-wasip2; add the target once if missing.
 setup:
@@ -10,13 +10,16 @@ setup:
 # (iproute2) run the tests that aim at non-loopback addresses inside a
 # private network namespace; `chromium` and `chromedriver` (Debian's
 # chromium and chromium-driver) run the web console's browser tests.
-# Installed from Debian's packages when missing.
+# PostgreSQL 15 (Debian's `postgresql`) backs the storage contract and
+# cluster tests, which start a private server. Installed from Debian's
+# packages when missing.
 #
 # moto (PyPI `moto[server]`) is the real S3-compatible server the files
 # tests start (tests/e2e/files/moto.rs): used from python3 when it has it,
 # else installed into a venv under target/ (python3 and python3-venv from
 # Debian when missing).
 MOTO_VENV := target/moto-venv
+PG_BIN ?= /usr/lib/postgresql/15/bin
 test-setup: setup
 	@command -v unshare >/dev/null && command -v ip >/dev/null || \
 		{ apt-get update && apt-get install -y util-linux iproute2; }
@@ -27,6 +30,8 @@ test-setup: setup
 		$(MOTO_VENV)/bin/pip install --quiet 'moto[server]'; }
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		{ apt-get update && apt-get install -y chromium chromium-driver; }
+	@test -x $(PG_BIN)/initdb || \
+		{ apt-get update && apt-get install -y postgresql; }
 
 # The `weft` binary (dev profile; dependencies optimised, see Cargo.toml).
 build: components
@@ -97,3 +102,9 @@ run: components
 	cargo build -p weft
 	./target/debug/weft serve --listen $(LISTEN) --data-dir $(WEFT_DATA) \
 		--builtins target/components --demo components/examples/hello/integration.yaml
+
+# A local PostgreSQL and two nodes on it (:8081 seeds the demo, :8082);
+# see README "Scaling out". Ctrl-C stops all three.
+cluster: components
+	cargo build -p weft
+	WEFT_PG_BIN=$(PG_BIN) ./scripts/cluster.sh

@@ -23,6 +23,9 @@
 //! max_body = "16MiB"
 //! request_timeout = "60s"
 //! hook_max_body = "6MiB"
+//!
+//! [storage]
+//! url = "postgres://weft@db.internal/weft"   # default: sled under --data-dir
 //! [sandbox.outbound]
 //! allow = ["api.acme.example:443", "*.example.com"]
 //! allow_cidrs = ["10.1.2.0/24"]
@@ -48,7 +51,7 @@ pub struct Config {
     pub server: ServerConfig,
     /// Workers, per-tenant caps and retention of the flow engine.
     pub engine: EngineConfig,
-    /// The embedded database (its memory bound).
+    /// Where the control plane is stored, and sled's memory bound.
     pub storage: StorageConfig,
 }
 
@@ -56,6 +59,10 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
+    /// `postgres://user:password@host:port/db` to share one PostgreSQL
+    /// database between nodes; `--store` / `WEFT_STORE` override it.
+    /// Default: none, the embedded sled store under `--data-dir`.
+    pub url: Option<String>,
     /// The most memory sled's page cache keeps (sled's `cache_capacity`).
     /// Default 32 MiB (sled's own default is 1 GiB): the hot set of a
     /// server is its instances, integrations and the executions running
@@ -68,6 +75,7 @@ pub struct StorageConfig {
 impl Default for StorageConfig {
     fn default() -> Self {
         Self {
+            url: None,
             // The same as `storage::DEFAULT_CACHE_CAPACITY`.
             cache_capacity: ByteSize::mib(32),
         }

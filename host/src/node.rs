@@ -8,7 +8,8 @@
 //!
 //! The order, each part built from those before it:
 //!
-//! 1. store (sled), master key, sandbox, metrics, component registry (the
+//! 1. store (sled under the data dir, or PostgreSQL when `[storage] url`
+//!    is set), master key, sandbox, metrics, component registry (the
 //!    engine's [`crate::sandbox::ComponentSource`]);
 //! 2. [`InstanceConfigs`], the read side of instances (the engine's
 //!    [`InstanceSource`], implemented here);
@@ -40,7 +41,10 @@ use crate::queue::Submit;
 use crate::registry::ComponentRegistry;
 use crate::sandbox::Sandbox;
 use crate::server::AppState;
-use crate::storage::{InstanceRecord, IntegrationRecord, SecretBox, SledStore, Storage};
+use crate::storage::{
+    InstanceRecord, IntegrationRecord, PostgresStore, SecretBox, SledStore, Storage,
+    is_postgres_url,
+};
 use crate::triggers::{
     Callbacks, FlowLifecycle, HookState, LifecycleEnds, Scheduler, lifecycle_finishes,
 };
@@ -61,10 +65,7 @@ impl Node {
     /// runs until [`Node::start`].
     pub async fn open(config: Config, data_dir: &Path, listen: SocketAddr) -> anyhow::Result<Node> {
         let started = Instant::now();
-        let store: Arc<dyn Storage> = Arc::new(SledStore::open_with(
-            data_dir,
-            config.storage.cache_capacity.0,
-        )?);
+        let store = open_store(&config, data_dir)?;
         let secrets = SecretBox::load(data_dir)?;
         let sandbox =
             Arc::new(Sandbox::new(&config.sandbox).context("failed to set up the sandbox")?);
@@ -215,5 +216,26 @@ impl InstanceSource for InstanceConfigs {
 
     fn secret_box(&self) -> SecretBox {
         InstanceConfigs::secret_box(self)
+    }
+}
+
+/// The store `config` asks for: PostgreSQL for a `postgres://` URL in
+/// `[storage] url`, else sled under `data_dir`. Compiled artifacts stay
+/// under `data_dir` either way.
+fn open_store(config: &Config, data_dir: &Path) -> anyhow::Result<Arc<dyn Storage>> {
+    match config.storage.url.as_deref() {
+        None | Some("") => Ok(Arc::new(SledStore::open_with(
+            data_dir,
+            config.storage.cache_capacity.0,
+        )?)),
+        Some(url) if is_postgres_url(url) => {
+            let store = PostgresStore::open(url)?;
+            tracing::info!(database = store.label(), "storage is postgresql");
+            Ok(Arc::new(store))
+        }
+        Some(url) => anyhow::bail!(
+            "unsupported store {:?}: expected a postgres:// or postgresql:// url (or none, for sled under --data-dir)",
+            url.split('@').next_back().unwrap_or(url)
+        ),
     }
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `weft` binary and real components built by
 //! `make components`, one test binary with a module per area.
 
+mod cluster;
 mod concurrency;
 mod console;
 mod control;
@@ -14,7 +15,9 @@ mod loading;
 mod netns;
 mod newcomer;
 mod outbound;
+mod pg;
 mod scaffold;
 mod server;
+mod storage_contract;
 mod support;
 mod triggers;

@@ -30,6 +30,10 @@ pub struct ServeArgs {
         default_value = "./weft-data"
     )]
     data_dir: PathBuf,
+    /// Shared store: `postgres://user:password@host:port/db` (overrides
+    /// `[storage] url`). Default: sled under `--data-dir`.
+    #[arg(long, value_name = "URL", env = "WEFT_STORE", hide_env_values = true)]
+    store: Option<String>,
     /// Operator settings file (`weft.toml`). (`--config` is a hidden alias.)
     #[arg(
         long,
@@ -56,6 +60,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = Config::load(args.settings.as_deref())?;
     if let Some(dir) = args.builtins {
         config.server.builtins = Some(dir);
+    }
+    if let Some(url) = args.store {
+        config.storage.url = Some(url);
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

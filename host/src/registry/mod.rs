@@ -228,14 +228,74 @@ impl ComponentRegistry {
 
     /// Every registered component, sorted by name, then version text.
     pub fn list(&self) -> Vec<ComponentRecord> {
+        self.load_missing();
         self.loaded().values().map(|c| c.record.clone()).collect()
     }
 
-    /// One component, loaded and ready to run.
+    /// One component, loaded and ready to run. One this node has not
+    /// loaded (another node on the same database stored it) is loaded from
+    /// the store first.
     pub fn get(&self, name: &str, version: &str) -> Option<Arc<RegisteredComponent>> {
-        self.loaded()
-            .get(&(name.to_owned(), version.to_owned()))
-            .cloned()
+        let key = (name.to_owned(), version.to_owned());
+        if let Some(found) = self.loaded().get(&key).cloned() {
+            return Some(found);
+        }
+        if !self.store.shared() {
+            return None;
+        }
+        let record = match self.store.get_component(name, version) {
+            Ok(Some(record)) => record,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::error!(component = %format!("{name}@{version}"), error = %e, "failed to look up a component");
+                return None;
+            }
+        };
+        self.load_record(record);
+        self.loaded().get(&key).cloned()
+    }
+
+    /// Loads the stored components this node has not loaded yet: those
+    /// another node on a shared database stored (nothing to do with sled,
+    /// where this node is the only writer).
+    fn load_missing(&self) {
+        if !self.store.shared() {
+            return;
+        }
+        let records = match self.store.list_components() {
+            Ok(records) => records,
+            Err(e) => {
+                tracing::error!(error = %e, "failed to list the stored components");
+                return;
+            }
+        };
+        let missing: Vec<ComponentRecord> = {
+            let loaded = self.loaded();
+            records
+                .into_iter()
+                .filter(|r| !loaded.contains_key(&(r.name.clone(), r.version.clone())))
+                .collect()
+        };
+        for record in missing {
+            self.load_record(record);
+        }
+    }
+
+    /// Loads one stored record (from its artifact, else compiling it).
+    fn load_record(&self, record: ComponentRecord) {
+        let reference = record.reference();
+        match load_stored(&self.sandbox, self.store.as_ref(), &self.cache, record) {
+            Ok((entry, compiled)) => {
+                if compiled {
+                    self.metrics.component_compilations.inc();
+                }
+                tracing::info!(component = %reference, "loaded a component another node stored");
+                self.insert_loaded(entry);
+            }
+            Err(e) => {
+                tracing::error!(component = %reference, error = %e, "failed to load a stored component")
+            }
+        }
     }
 
     /// Number of registered components.
@@ -251,6 +311,7 @@ impl ComponentRegistry {
     /// What every registered component reported at upload (what
     /// integration validation checks steps against).
     pub fn manifests(&self) -> Vec<ComponentManifest> {
+        self.load_missing();
         self.loaded()
             .values()
             .map(|entry| entry.record.manifest.clone())

@@ -17,14 +17,22 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Readiness: 200 once started, 503 while shutting down.
+/// Readiness: 200 once started, 503 while shutting down or while the
+/// store does not answer (a database that went away).
 #[utoipa::path(get, path = "/readyz", tag = "system",
     responses((status = 200, description = "ready"), (status = 503, description = "not ready")))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    if state.ready.load(Ordering::Relaxed) {
-        (StatusCode::OK, "ready\n")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    if !state.ready.load(Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_owned());
+    }
+    let store = state.store.clone();
+    match tokio::task::spawn_blocking(move || store.check()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready\n".to_owned()),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "not ready: the store does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n"))
+        }
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")),
     }
 }
 

@@ -4,9 +4,10 @@
 //! ([`ComponentStore`], [`IntegrationStore`], [`AccessStore`],
 //! [`InstanceStore`], [`ExecutionStore`], [`ScheduleStore`], the
 //! execution [`Queue`] and the sandbox's [`StateStore`]), gathered in
-//! [`Storage`] and shared as `Arc<dyn Storage>`. The one implementation
-//! today is [`SledStore`] (embedded sled under `--data-dir`); callers never
-//! name it, so another backend can implement the same traits.
+//! [`Storage`] and shared as `Arc<dyn Storage>`. Two implementations:
+//! [`SledStore`] (embedded sled under `--data-dir`, the default) and
+//! [`PostgresStore`] (one PostgreSQL database shared by several nodes,
+//! `--store postgres://…`); callers never name either (`node.rs` picks).
 //!
 //! Records ([`records`]) are serde structs stored inside a versioned
 //! envelope (`{"v": 1, "data": {…}}`), so a record kind can evolve and an
@@ -51,6 +52,7 @@
 mod crypto;
 mod executions;
 mod group_commit;
+mod postgres;
 mod queue;
 pub mod records;
 mod schedules;
@@ -58,9 +60,10 @@ mod sled_queue;
 mod sled_store;
 mod state;
 
+pub use self::postgres::{PG_SCHEMA_VERSION, PostgresStore, is_postgres_url};
 pub use crypto::{CryptoError, MASTER_KEY_ENV, MASTER_KEY_FILE, SecretBox};
 pub use executions::{ExecutionFilter, ExecutionStore};
-pub use queue::{ClaimRequest, Lane, Queue, QueueEntry};
+pub use queue::{ClaimRequest, Lane, Queue, QueueEntry, contract as queue_contract};
 pub use records::{
     ComponentRecord, InstanceRecord, InstanceStatus, IntegrationRecord, TenantRecord, TokenRecord,
 };
@@ -87,6 +90,18 @@ pub enum StorageError {
         /// The version found on disk.
         found: u32,
         /// [`SCHEMA_VERSION`].
+        supported: u32,
+    },
+    /// The PostgreSQL database was migrated by a newer weft.
+    #[error(
+        "postgresql database {database} has storage schema version {found}, but this weft only understands schema version {supported}; upgrade weft or use another database"
+    )]
+    FutureDatabaseSchema {
+        /// `user@host:port/db`.
+        database: String,
+        /// The highest version in its `weft_schema` table.
+        found: u32,
+        /// [`PG_SCHEMA_VERSION`].
         supported: u32,
     },
     /// The data dir could not be opened.
@@ -239,4 +254,16 @@ pub trait Storage:
     /// Returns once every write made before the call is on disk, sharing
     /// one fsync with concurrent callers (group commit).
     fn durable(&self) -> futures::future::BoxFuture<'_, Result<()>>;
+
+    /// Whether the store answers now (`/readyz`): an embedded store
+    /// always does; a database may be unreachable.
+    fn check(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Whether other nodes write to the same store (then a node looks
+    /// there for what it has not loaded itself, such as components).
+    fn shared(&self) -> bool {
+        false
+    }
 }

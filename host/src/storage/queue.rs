@@ -147,8 +147,8 @@ pub trait Queue: Send + Sync {
 
 /// The behaviour every [`Queue`] implementation must have, as functions
 /// over the trait so that each backend's tests run the same cases.
-#[cfg(test)]
-pub(crate) mod contract {
+#[doc(hidden)]
+pub mod contract {
     use chrono::{Duration, Utc};
 
     use super::{ClaimRequest, Lane, Queue, QueueEntry};

@@ -32,6 +32,12 @@ use crate::integration::{CatchUp, ScheduleTrigger, Trigger, next_after, schedule
 use crate::queue::{NewExecution, Submit};
 use crate::storage::{InstanceRecord, InstanceStatus, ScheduleEntry, Storage, StorageError};
 
+/// How often a scheduler on a store shared with other nodes looks at the
+/// due times again (they may have added an earlier one). Each due time
+/// still runs once: its run's idempotency key (`schedule:<due time>`) is
+/// claimed in the shared store by the first node to fire it.
+const SHARED_LOOK_AGAIN: Duration = Duration::from_secs(1);
+
 /// Wait before retrying after storage failed.
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
 
@@ -265,7 +271,16 @@ impl Scheduler {
             tokio::pin!(notified);
             notified.as_mut().enable();
             let first = self.store.first_schedule();
+            // On a shared store other nodes add and move due times too:
+            // look again at least every SHARED_LOOK_AGAIN.
+            let shared = self.store.shared();
             match first {
+                Ok(None) if shared => {
+                    tokio::select! {
+                        () = tokio::time::sleep(SHARED_LOOK_AGAIN) => {}
+                        () = &mut notified => {}
+                    }
+                }
                 Ok(None) => notified.await,
                 Ok(Some(entry)) => {
                     let now = Utc::now();
@@ -284,7 +299,10 @@ impl Scheduler {
                         }
                         continue;
                     }
-                    let wait = (entry.due - now).to_std().unwrap_or_default();
+                    let mut wait = (entry.due - now).to_std().unwrap_or_default();
+                    if shared {
+                        wait = wait.min(SHARED_LOOK_AGAIN);
+                    }
                     tokio::select! {
                         () = tokio::time::sleep(wait) => {}
                         () = &mut notified => {}

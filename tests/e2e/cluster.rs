@@ -1,0 +1,316 @@
+//! Several real `weft serve` nodes on one PostgreSQL database (each with
+//! its own data dir for its compiled artifacts, all with the same master
+//! key): what one node stores, the others serve and run; a node's
+//! acknowledged executions survive `kill -9`; a database that goes away
+//! shows in `/readyz`; a bad store URL stops the start with a clear error.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::executions::{INTEGRATION, finished};
+use crate::server::{ServerOptions, TestServer, poll};
+use crate::triggers::post_json;
+
+/// The master key every node of a test cluster shares (base64 of 32
+/// bytes): secrets sealed on one node open on the others.
+const MASTER_KEY: &str = "d2VmdC1jbHVzdGVyLXRlc3QtbWFzdGVyLWtleS0zMmI=";
+
+fn node(url: &str, builtins: bool) -> TestServer {
+    let base = if builtins {
+        ServerOptions::with_builtins()
+    } else {
+        ServerOptions::default()
+    };
+    TestServer::start(ServerOptions {
+        args: vec!["--store".into(), url.into()],
+        env: vec![("WEFT_MASTER_KEY".into(), MASTER_KEY.into())],
+        ..base
+    })
+}
+
+const HELLO: &str = r#"
+name: hello
+version: 1
+config:
+  - { key: greeting, type: string, default: "hello" }
+  - { key: api_key, type: secret }
+flows:
+  - name: echo
+    trigger: { type: webhook, mode: sync, timeout: 60s }
+    steps:
+      - id: echo
+        component: echo@1.0.0
+        action: echo
+        input: { body: "{{ trigger.body }}", key: "{{ config.api_key }}" }
+      - id: reply
+        respond:
+          status: 200
+          body: { echoed: "{{ steps.echo }}" }
+  - name: count
+    trigger: { type: webhook }
+    steps:
+      - id: bump
+        component: echo@1.0.0
+        action: echo
+        input: { n: "{{ trigger.body.n }}" }
+"#;
+
+#[test]
+fn a_component_pushed_to_one_node_runs_on_the_other() {
+    let url = crate::pg::database();
+    let a = node(&url, false);
+    let b = node(&url, false);
+    let echo = std::fs::read(weft_tests::component_path(weft_tests::ECHO)).unwrap();
+    let pushed = a.api().push_component(echo);
+    assert_eq!(pushed.status, 201, "{pushed:?}");
+    // B validates the integration against a component only A compiled.
+    let integration = b.api().push_integration(HELLO);
+    assert_eq!(integration.status, 201, "{integration:?}");
+    let listed = b.api().get("/v1/components");
+    assert!(listed.text.contains("echo"), "{listed:?}");
+    assert_eq!(
+        b.api().post("/v1/tenants", &json!({"name": "acme"})).status,
+        201
+    );
+    let made = b.api().post(
+        "/v1/instances",
+        &json!({"integration": "hello@1", "tenant": "acme", "secrets": {"api_key": "s3cret"}}),
+    );
+    assert_eq!(made.status, 201, "{made:?}");
+    let id = made.json["id"].as_str().unwrap().to_owned();
+    assert_eq!(b.api().enable(&id).json["status"], "active");
+    // A sees the instance B created and opens the secret B sealed.
+    for server in [&a, &b] {
+        let answer = post_json(server, &format!("/hooks/{id}/echo"), &json!({"hi": 1}), &[]);
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert_eq!(
+            answer.json["echoed"]["body"],
+            json!({"hi": 1}),
+            "{answer:?}"
+        );
+        assert_eq!(answer.json["echoed"]["key"], "s3cret", "{answer:?}");
+    }
+    // Either node reads the executions of both.
+    let listed = a
+        .api()
+        .get(&format!("/v1/executions?instance={id}&flow=echo"));
+    assert_eq!(listed.status, 200, "{listed:?}");
+    assert_eq!(
+        listed.json["executions"].as_array().map(Vec::len),
+        Some(2),
+        "{listed:?}"
+    );
+    assert!(
+        a.stderr()
+            .contains("loaded a component another node stored")
+            || b.stderr()
+                .contains("loaded a component another node stored")
+    );
+}
+
+#[test]
+fn webhooks_spread_over_nodes_all_run_and_survive_a_kill9() {
+    let url = crate::pg::database();
+    let a = node(&url, true);
+    let mut b = node(&url, true);
+    assert_eq!(a.api().push_integration(HELLO).status, 201);
+    assert_eq!(
+        a.api().post("/v1/tenants", &json!({"name": "acme"})).status,
+        201
+    );
+    let made = a.api().post(
+        "/v1/instances",
+        &json!({"integration": "hello@1", "tenant": "acme", "secrets": {"api_key": "k"}}),
+    );
+    let id = made.json["id"].as_str().unwrap().to_owned();
+    assert_eq!(a.api().enable(&id).json["status"], "active");
+
+    let mut acknowledged = Vec::new();
+    for n in 0..40 {
+        let server = if n % 2 == 0 { &a } else { &b };
+        let answer = post_json(server, &format!("/hooks/{id}/count"), &json!({"n": n}), &[]);
+        assert_eq!(answer.status, 202, "{answer:?}");
+        acknowledged.push(answer.execution_id());
+    }
+    // B dies with some of its executions possibly unfinished; restarted on
+    // the same database, it finishes them.
+    b.restart_after_kill9();
+    for id in &acknowledged {
+        let done = finished(&a.api(), id);
+        assert_eq!(done["status"], "succeeded", "{done:#}");
+    }
+    let all = b.api().get(&format!(
+        "/v1/executions?instance={id}&flow=count&limit=100"
+    ));
+    assert_eq!(
+        all.json["executions"].as_array().map(Vec::len),
+        Some(40),
+        "{all:?}"
+    );
+}
+
+#[test]
+fn one_node_on_postgres_keeps_acknowledged_work_across_kill9() {
+    let url = crate::pg::database();
+    let mut server = node(&url, true);
+    assert_eq!(server.api().push_integration(INTEGRATION).status, 201);
+    let instance = crate::executions::instance(&server.api(), "acme", Some("k"), true);
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        ids.push(crate::executions::start(
+            &server.api(),
+            &instance,
+            "nap",
+            &json!({"ms": 300, "n": n}),
+        ));
+    }
+    server.restart_after_kill9();
+    for id in &ids {
+        let done = finished(&server.api(), id);
+        assert_eq!(done["status"], "succeeded", "{done:#}");
+        assert_eq!(
+            done["output"],
+            json!({"n": done["trigger"]["body"]["n"]}),
+            "{done:#}"
+        );
+    }
+}
+
+#[test]
+fn readyz_follows_the_database() {
+    let url = crate::pg::database();
+    let server = node(&url, false);
+    let ready = |server: &TestServer| {
+        reqwest::blocking::get(format!("{}/readyz", server.url()))
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    };
+    assert_eq!(ready(&server), 200);
+    let db = url.rsplit('/').next().unwrap().to_owned();
+    crate::pg::psql(
+        &url.replace(&db, "postgres"),
+        &format!("ALTER DATABASE {db} ALLOW_CONNECTIONS false"),
+    );
+    crate::pg::terminate_connections(&url);
+    assert!(
+        poll(Duration::from_secs(30), || ready(&server) == 503),
+        "readyz stayed up without the database"
+    );
+    // Requests needing the store fail cleanly, never a crash.
+    let listed = server.api().get("/v1/tenants");
+    assert!(listed.status >= 500, "{listed:?}");
+    crate::pg::psql(
+        &url.replace(&db, "postgres"),
+        &format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true"),
+    );
+    assert!(
+        poll(Duration::from_secs(30), || ready(&server) == 200),
+        "readyz did not come back with the database"
+    );
+    assert_eq!(server.api().get("/v1/tenants").status, 200);
+}
+
+#[test]
+fn a_bad_store_is_a_clear_error_at_start() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://weft:pw-not-shown@127.0.0.1:{port}/weft");
+    let failed = TestServer::start_in(
+        ServerOptions {
+            args: vec!["--store".into(), url],
+            ..ServerOptions::default()
+        },
+        crate::support::temp_dir(),
+    )
+    .expect_err("started without its database");
+    assert_ne!(failed.code, Some(0));
+    assert!(
+        failed.stderr.contains(&format!("127.0.0.1:{port}/weft")),
+        "{}",
+        failed.stderr
+    );
+    assert!(!failed.stderr.contains("pw-not-shown"), "{}", failed.stderr);
+    let other = TestServer::start_in(
+        ServerOptions {
+            env: vec![("WEFT_STORE".into(), "mysql://db/weft".into())],
+            ..ServerOptions::default()
+        },
+        crate::support::temp_dir(),
+    )
+    .expect_err("started on an unsupported store");
+    assert!(
+        other.stderr.contains("unsupported store"),
+        "{}",
+        other.stderr
+    );
+}
+
+const TICKER: &str = r#"
+name: ticker
+version: 1
+flows:
+  - name: tick
+    trigger: { type: schedule, cron: "* * * * * *" }
+    steps:
+      - id: at
+        component: echo@1.0.0
+        action: echo
+        input: { at: "{{ trigger.scheduled_at }}" }
+"#;
+
+/// The due times of `instance`'s tick executions, as stored (one entry per
+/// execution).
+fn due_times(server: &TestServer, instance: &str) -> Vec<String> {
+    let page = server.api().get(&format!(
+        "/v1/executions?instance={instance}&flow=tick&limit=500"
+    ));
+    assert_eq!(page.status, 200, "{page:?}");
+    page.json["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let id = e["id"].as_str().unwrap();
+            let full = server.api().get(&format!("/v1/executions/{id}"));
+            full.json["trigger"]["scheduled_at"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn a_per_second_schedule_fires_once_per_due_time_across_nodes_while_one_dies() {
+    let url = crate::pg::database();
+    let mut a = node(&url, true);
+    let b = node(&url, true);
+    assert_eq!(a.api().push_integration(TICKER).status, 201);
+    assert_eq!(
+        a.api().post("/v1/tenants", &json!({"name": "acme"})).status,
+        201
+    );
+    let made = a.api().post(
+        "/v1/instances",
+        &json!({"integration": "ticker@1", "tenant": "acme"}),
+    );
+    let id = made.json["id"].as_str().unwrap().to_owned();
+    assert_eq!(a.api().enable(&id).json["status"], "active");
+    // B learns of the new schedule by looking at the due times again.
+    assert!(poll(Duration::from_secs(60), || due_times(&b, &id).len() >= 3));
+    a.kill9();
+    let before = due_times(&b, &id).len();
+    assert!(
+        poll(Duration::from_secs(60), || due_times(&b, &id).len()
+            >= before + 3),
+        "the schedule stopped with one node"
+    );
+    let times = due_times(&b, &id);
+    let unique: std::collections::BTreeSet<&String> = times.iter().collect();
+    assert_eq!(unique.len(), times.len(), "a due time ran twice: {times:?}");
+    assert!(times.iter().all(|t| !t.is_empty()), "{times:?}");
+}
