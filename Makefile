@@ -8,10 +8,14 @@ setup:
 
 # What the tests need beyond the toolchain: `unshare` (util-linux) and `ip`
 # (iproute2) run the tests that aim at non-loopback addresses inside a
-# private network namespace. Installed from Debian's packages when missing.
+# private network namespace; `nats-server` (JetStream) is the broker the
+# queue-trigger tests start on a free loopback port. Installed from Debian's
+# packages when missing.
 test-setup: setup
 	@command -v unshare >/dev/null && command -v ip >/dev/null || \
 		{ apt-get update && apt-get install -y util-linux iproute2; }
+	@command -v nats-server >/dev/null || \
+		{ apt-get update && apt-get install -y nats-server; }
 
 # The `weft` binary (dev profile; dependencies optimised, see Cargo.toml).
 build: components

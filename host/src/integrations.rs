@@ -33,16 +33,22 @@ pub struct Pushed {
 
 /// Parses and validates `text` (YAML or JSON) against the registry's
 /// components and stores it as a new integration version.
+///
+/// `brokers` are the broker names of the server's `weft.toml`: a queue
+/// trigger naming another is refused (`None` leaves them unchecked).
 pub async fn push(
     registry: &ComponentRegistry,
     store: &dyn Storage,
+    brokers: Option<std::collections::BTreeSet<String>>,
     text: String,
 ) -> Result<Pushed, PushError> {
     let model = parse(&text).map_err(PushError::Invalid)?;
     // Hold the change lock from validation to insert, so no component this
     // version calls can be deleted in between.
     let _guard = registry.lock_changes().await;
-    validate(&model, &registry.catalog()).map_err(PushError::Invalid)?;
+    let mut catalog = registry.catalog();
+    catalog.brokers = brokers;
+    validate(&model, &catalog).map_err(PushError::Invalid)?;
     let reference = format!("{}@{}", model.name, model.version);
     let mut components: Vec<String> = model.components().into_iter().map(str::to_owned).collect();
     components.sort();

@@ -9,6 +9,13 @@
 /// `(from, to)`: code in module `from` may name `crate::to`. Edges the
 /// one-way pipeline of issue 11 wants gone are marked `to remove`.
 const ALLOWED: &[(&str, &str)] = &[
+    // Queue triggers: brokers → the submit port, like every trigger.
+    ("brokers", "instances"),
+    ("brokers", "integration"),
+    ("brokers", "metrics"),
+    ("brokers", "queue"),
+    ("brokers", "storage"),
+    ("brokers", "units"),
     // The CLI wires and drives everything.
     ("cli", "config"),
     ("cli", "flow"),
@@ -21,6 +28,7 @@ const ALLOWED: &[(&str, &str)] = &[
     ("cli", "server"),
     ("cli", "storage"),
     ("cli", "units"),
+    ("config", "brokers"),
     ("config", "flow"), // to remove: issue 11 (config reads the engine's defaults)
     ("config", "sandbox"),
     ("config", "units"),
@@ -48,6 +56,7 @@ const ALLOWED: &[(&str, &str)] = &[
     ("integrations", "storage"),
     ("metrics", "sandbox"),
     // The composition root builds every part.
+    ("node", "brokers"),
     ("node", "config"),
     ("node", "flow"),
     ("node", "instances"),
@@ -70,6 +79,7 @@ const ALLOWED: &[(&str, &str)] = &[
     ("sandbox", "model"), // tests only: a StepError inside a stored step record
     ("sandbox", "storage"), // tests only: the step record's storage encoding
     ("sandbox", "units"),
+    ("server", "brokers"), // /readyz shows the brokers; uploads check broker names
     ("server", "config"),
     ("server", "flow"),
     ("server", "instances"),

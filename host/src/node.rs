@@ -3,7 +3,7 @@
 //! in dependency order, with no setters and no placeholders;
 //! [`Node::start`] spawns its tasks (engine workers and retention, the
 //! lifecycle-end delivery, recovery of unfinished deploys and teardowns,
-//! the scheduler); [`Node::router`] is the HTTP API that `weft serve`
+//! the scheduler, the queue-trigger consumers); [`Node::router`] is the HTTP API that `weft serve`
 //! serves and in-process tests call with `tower::ServiceExt::oneshot`.
 //!
 //! The order, each part built from those before it:
@@ -12,10 +12,11 @@
 //! 2. [`InstanceConfigs`], the read side of instances;
 //! 3. the engine, told about ends through webhook [`Callbacks`] and
 //!    [`LifecycleFinishes`] (one half of a channel);
-//! 4. the scheduler, starting executions through the engine as the submit
-//!    port ([`Submit`]);
+//! 4. the scheduler and the queue triggers ([`QueueTriggers`], over the
+//!    [`Brokers`] of `[brokers]`), starting executions through the engine
+//!    as the submit port ([`Submit`]);
 //! 5. [`Instances`], submitting lifecycle flows through the same port and
-//!    telling the scheduler about changes;
+//!    telling the scheduler and the queue triggers about changes;
 //! 6. the server's [`AppState`] (the webhooks and the manual run route
 //!    submit through the port too).
 
@@ -28,9 +29,10 @@ use std::time::Instant;
 use anyhow::Context as _;
 use axum::Router;
 
+use crate::brokers::{Brokers, QueueTriggers};
 use crate::config::Config;
 use crate::flow::{FlowEngine, FlowLifecycle, LifecycleEnds, lifecycle_finishes};
-use crate::instances::{InstanceConfigs, Instances};
+use crate::instances::{InstanceConfigs, InstanceListener, Instances};
 use crate::metrics::Metrics;
 use crate::queue::Submit;
 use crate::registry::ComponentRegistry;
@@ -44,6 +46,7 @@ use crate::triggers::{Callbacks, Scheduler};
 pub struct Node {
     state: AppState,
     scheduler: Arc<Scheduler>,
+    queue_triggers: Arc<QueueTriggers>,
     /// Taken by [`Node::start`].
     lifecycle_ends: Option<LifecycleEnds>,
 }
@@ -61,6 +64,11 @@ impl Node {
             Arc::new(Sandbox::new(&config.sandbox).context("failed to set up the sandbox")?);
         let metrics = Arc::new(Metrics::new());
         metrics.export_outbound(sandbox.outbound_stats().clone());
+        let brokers = Arc::new(
+            Brokers::connect(&config.brokers, &metrics)
+                .await
+                .context("failed to set up the brokers")?,
+        );
         let opened_ms = started.elapsed().as_millis() as u64;
         let registry = Arc::new(
             ComponentRegistry::open(
@@ -100,10 +108,19 @@ impl Node {
         );
         let submit: Arc<dyn Submit> = engine.clone();
         let scheduler = Scheduler::new(store.clone(), configs.clone(), submit.clone());
+        let queue_triggers = QueueTriggers::new(
+            brokers.clone(),
+            store.clone(),
+            configs.clone(),
+            submit.clone(),
+        );
         let instances = Instances::new(
             configs,
             Arc::new(FlowLifecycle::new(submit.clone())),
-            scheduler.clone(),
+            Arc::new(Listeners(vec![
+                scheduler.clone() as Arc<dyn InstanceListener>,
+                queue_triggers.clone(),
+            ])),
         );
         let state = AppState {
             instances,
@@ -115,11 +132,13 @@ impl Node {
             metrics,
             config: Arc::new(config.server.clone()),
             ready: Arc::new(AtomicBool::new(true)),
+            brokers,
         };
         tracing::debug!(opened_ms, loaded_ms, "node opened");
         Ok(Node {
             state,
             scheduler,
+            queue_triggers,
             lifecycle_ends: Some(lifecycle_ends),
         })
     }
@@ -145,6 +164,9 @@ impl Node {
         self.scheduler
             .start()
             .context("failed to start the scheduler")?;
+        self.queue_triggers
+            .start()
+            .context("failed to start the queue triggers")?;
         Ok(())
     }
 
@@ -169,5 +191,17 @@ impl Node {
         crate::server::serve(listener, self.router(), self.state.ready.clone(), shutdown).await?;
         self.state.store.flush()?;
         Ok(())
+    }
+}
+
+/// Tells every listener about an instance change (the scheduler and the
+/// queue triggers).
+struct Listeners(Vec<Arc<dyn InstanceListener>>);
+
+impl InstanceListener for Listeners {
+    fn changed(&self, instance: &crate::storage::InstanceRecord) {
+        for listener in &self.0 {
+            listener.changed(instance);
+        }
     }
 }

@@ -8,6 +8,7 @@ mod hostile;
 mod hygiene;
 mod in_process;
 mod loading;
+mod nats;
 mod netns;
 mod newcomer;
 mod outbound;

@@ -23,7 +23,14 @@ const DEMO_DEPLOY_DEADLINE: std::time::Duration = std::time::Duration::from_secs
 pub async fn seed(state: &AppState, file: &Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("failed to read demo integration {}", file.display()))?;
-    let integration = match integrations::push(&state.registry, state.store.as_ref(), text).await {
+    let integration = match integrations::push(
+        &state.registry,
+        state.store.as_ref(),
+        Some(state.brokers.names()),
+        text,
+    )
+    .await
+    {
         Ok(pushed) => pushed.record,
         Err(PushError::Conflict(reference)) => {
             // The file changed since the data dir was seeded: keep using

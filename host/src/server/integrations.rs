@@ -87,7 +87,13 @@ pub async fn upload(
     caller.require_operator()?;
     let text = String::from_utf8(body?.to_vec())
         .map_err(|_| AppError::bad_request("integration file is not valid utf-8"))?;
-    let pushed = integrations::push(&state.registry, state.store.as_ref(), text).await?;
+    let pushed = integrations::push(
+        &state.registry,
+        state.store.as_ref(),
+        Some(state.brokers.names()),
+        text,
+    )
+    .await?;
     let status = if pushed.created {
         StatusCode::CREATED
     } else {
