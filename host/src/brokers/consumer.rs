@@ -141,12 +141,12 @@ async fn consume(
     let js = jetstream::new(broker.client.clone());
     let stream_name = match &broker.config.stream {
         Some(name) => name.clone(),
-        None => js.stream_by_subject(spec.subject.clone()).await.map_err(|e| {
-            broker_error(
-                &format!("no stream captures subject {:?}", spec.subject),
-                e,
-            )
-        })?,
+        None => js
+            .stream_by_subject(spec.subject.clone())
+            .await
+            .map_err(|e| {
+                broker_error(&format!("no stream captures subject {:?}", spec.subject), e)
+            })?,
     };
     let stream = js
         .get_stream(&stream_name)
@@ -261,11 +261,13 @@ async fn handle(shared: &Shared, broker: &Broker, spec: &Spec, message: jetstrea
 }
 
 /// Hands a message back for redelivery after [`REDELIVER_AFTER`].
-async fn defer(shared: &Shared, broker: &Broker, message: &jetstream::Message, outcome: &'static str) {
-    if let Err(e) = message
-        .ack_with(AckKind::Nak(Some(REDELIVER_AFTER)))
-        .await
-    {
+async fn defer(
+    shared: &Shared,
+    broker: &Broker,
+    message: &jetstream::Message,
+    outcome: &'static str,
+) {
+    if let Err(e) = message.ack_with(AckKind::Nak(Some(REDELIVER_AFTER))).await {
         tracing::warn!(error = %e, "could not hand a message back; the broker redelivers it after ack_wait");
     }
     shared.brokers.count(&broker.name, outcome);
@@ -295,7 +297,10 @@ fn describe(broker: &Broker, message: &jetstream::Message) -> Result<(String, Va
         None => format!("nats:{}:{}", info.stream, info.stream_sequence),
     };
     let key = if key.len() > MAX_KEY || !key.chars().all(|c| c.is_ascii_graphic()) {
-        format!("nats-sha256:{}", hex::encode(sha2::Sha256::digest(key.as_bytes())))
+        format!(
+            "nats-sha256:{}",
+            hex::encode(sha2::Sha256::digest(key.as_bytes()))
+        )
     } else {
         key
     };
@@ -311,10 +316,9 @@ fn describe(broker: &Broker, message: &jetstream::Message) -> Result<(String, Va
         },
     };
     let published = info.published.unix_timestamp_nanos();
-    let published = chrono::DateTime::from_timestamp_nanos(
-        i64::try_from(published).unwrap_or(i64::MAX),
-    )
-    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let published =
+        chrono::DateTime::from_timestamp_nanos(i64::try_from(published).unwrap_or(i64::MAX))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let trigger = json!({
         "type": "queue",
         "broker": broker.name,

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use super::Brokers;
 use super::consumer::{self, Shared, Spec};
 use crate::instances::{InstanceConfigs, InstanceListener};
-use crate::integration::{SubjectTemplate, Trigger};
+use crate::integration::{SubjectInstance, SubjectTemplate, Trigger};
 use crate::queue::Submit;
 use crate::storage::{InstanceRecord, InstanceStatus, Storage, StorageError};
 
@@ -123,8 +123,15 @@ impl QueueTriggers {
                     "queue trigger names a broker this server's weft.toml does not have ([brokers.NAME]); not consuming");
                 continue;
             }
-            let subject =
-                SubjectTemplate::parse(&trigger.subject).and_then(|t| t.render(&config));
+            let subject = SubjectTemplate::parse(&trigger.subject).and_then(|t| {
+                t.render(
+                    &config,
+                    SubjectInstance {
+                        tenant: &instance.tenant,
+                        id: &instance.id,
+                    },
+                )
+            });
             match subject {
                 Ok(subject) => specs.push(Spec {
                     instance: instance.id.clone(),

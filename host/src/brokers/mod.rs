@@ -140,7 +140,10 @@ impl Brokers {
                                     Ordering::Relaxed,
                                     Ordering::Relaxed,
                                 );
-                                tracing::warn!(broker, "broker disconnected; reconnecting with backoff");
+                                tracing::warn!(
+                                    broker,
+                                    "broker disconnected; reconnecting with backoff"
+                                );
                             }
                             other => tracing::debug!(broker, event = %other, "broker event"),
                         }

@@ -257,9 +257,7 @@ mod tests {
 
     #[test]
     fn a_missing_variable_is_named() {
-        let b = parse(
-            "url = \"nats://a\"\ntoken_env = \"WEFT_TEST_SURELY_UNSET_TOKEN\"\n",
-        );
+        let b = parse("url = \"nats://a\"\ntoken_env = \"WEFT_TEST_SURELY_UNSET_TOKEN\"\n");
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();

@@ -16,8 +16,8 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
 use super::model::{
-    ActionStep, BranchCase, CatchUp, ForEachStep, HumanDuration, OnError, RespondStep, RetryPolicy,
-    QueueTrigger, ScheduleTrigger, Step, StepKind, Trigger, WebhookAuth, WebhookMode,
+    ActionStep, BranchCase, CatchUp, ForEachStep, HumanDuration, OnError, QueueTrigger,
+    RespondStep, RetryPolicy, ScheduleTrigger, Step, StepKind, Trigger, WebhookAuth, WebhookMode,
     WebhookTrigger,
 };
 

@@ -54,12 +54,12 @@ pub use config::{ResolvedConfig, validate_instance_config};
 pub use model::{
     ActionStep, Backoff, BranchCase, CatchUp, ConfigType, ConfigVar, Flow, ForEachStep,
     HmacSha256Auth, HumanDuration, Integration, OnError, OnFailure, QueueTrigger, RespondStep,
-    RetryPolicy, ScheduleTrigger, Step, StepKind, Trigger, WebhookAuth, WebhookMode, WebhookTrigger,
-    split_component_ref,
+    RetryPolicy, ScheduleTrigger, Step, StepKind, Trigger, WebhookAuth, WebhookMode,
+    WebhookTrigger, split_component_ref,
 };
 pub(crate) use references::config_ref;
 pub use schedule::{ScheduleError, next_after, parse_cron, parse_timezone, schedule_for};
-pub use subject::{MAX_SUBJECT, SubjectError, SubjectTemplate, check_subject};
+pub use subject::{MAX_SUBJECT, SubjectError, SubjectInstance, SubjectTemplate, check_subject};
 pub use suggest::{closest, distance, hint};
 pub use validate::validate;
 

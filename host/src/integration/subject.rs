@@ -1,14 +1,17 @@
 //! Subjects of queue triggers: a NATS subject (`orders.created`,
 //! `orders.*.paid`, `events.>`) in which parts may be `{{ config.KEY }}`,
-//! so that each instance consumes its own subject
-//! (`orders.{{ config.shop }}.created`).
+//! `{{ instance.tenant }}` or `{{ instance.id }}`, so that each instance
+//! consumes its own subject (`orders.{{ instance.tenant }}.{{ config.shop
+//! }}.created`).
 //!
-//! Only plain `{{ config.KEY }}` placeholders are allowed (no filters or
+//! Only these plain placeholders are allowed (no filters or
 //! expressions), and a value put in their place must be a piece of one
 //! token: letters, digits, `-` and `_`. A tenant who sets the config can
 //! thus pick its own subject inside the pattern the integration wrote,
-//! but never widen it with a `*`, a `>` or a `.` of its own to read
-//! another instance's messages.
+//! but never widen it with a `*`, a `>` or a `.` of its own. Config is the
+//! tenant's to choose, so where tenants must not read each other's
+//! messages the subject names `{{ instance.tenant }}`, which only the
+//! operator sets (tenant names are lowercase letters, digits and `-`).
 
 use super::config::ResolvedConfig;
 
@@ -25,6 +28,17 @@ pub struct SubjectTemplate {
 enum Part {
     Literal(String),
     Config(String),
+    Tenant,
+    InstanceId,
+}
+
+/// What `{{ instance.tenant }}` and `{{ instance.id }}` become.
+#[derive(Debug, Clone, Copy)]
+pub struct SubjectInstance<'a> {
+    /// The instance's tenant.
+    pub tenant: &'a str,
+    /// The instance's id.
+    pub id: &'a str,
 }
 
 /// Why a subject template or its rendering is refused (lowercase, quoting
@@ -35,8 +49,7 @@ pub struct SubjectError(pub String);
 
 fn is_token_piece(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
@@ -59,10 +72,22 @@ impl SubjectTemplate {
                 parts.push(Part::Literal(rest[..open].to_owned()));
             }
             let after = &rest[open + 2..];
-            let close = after.find("}}").ok_or_else(|| {
-                SubjectError(format!("unclosed '{{{{' in subject \"{text}\""))
-            })?;
+            let close = after
+                .find("}}")
+                .ok_or_else(|| SubjectError(format!("unclosed '{{{{' in subject \"{text}\"")))?;
             let expr = after[..close].trim();
+            rest = &after[close + 2..];
+            match expr {
+                "instance.tenant" => {
+                    parts.push(Part::Tenant);
+                    continue;
+                }
+                "instance.id" => {
+                    parts.push(Part::InstanceId);
+                    continue;
+                }
+                _ => {}
+            }
             let key = expr
                 .strip_prefix("config.")
                 .filter(|k| {
@@ -73,11 +98,11 @@ impl SubjectTemplate {
                 .ok_or_else(|| {
                     SubjectError(format!(
                         "'{{{{ {expr} }}}}' in subject \"{text}\": a subject may use only \
-                         '{{{{ config.<key> }}}}' placeholders"
+                         '{{{{ config.<key> }}}}', '{{{{ instance.tenant }}}}' and \
+                         '{{{{ instance.id }}}}' placeholders"
                     ))
                 })?;
             parts.push(Part::Config(key.to_owned()));
-            rest = &after[close + 2..];
         }
         if !rest.is_empty() {
             parts.push(Part::Literal(rest.to_owned()));
@@ -85,7 +110,13 @@ impl SubjectTemplate {
         let template = Self { parts };
         // The shape with every placeholder filled by a plain token piece
         // must be a valid subject.
-        let sample = template.fill(|_| Ok("x".to_owned()))?;
+        let sample = template.fill(
+            SubjectInstance {
+                tenant: "x",
+                id: "x",
+            },
+            |_| Ok("x".to_owned()),
+        )?;
         check_subject(&sample).map_err(|e| SubjectError(format!("subject \"{text}\": {e}")))?;
         Ok(template)
     }
@@ -94,13 +125,27 @@ impl SubjectTemplate {
     pub fn config_keys(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|p| match p {
             Part::Config(key) => Some(key.as_str()),
-            Part::Literal(_) => None,
+            Part::Literal(_) | Part::Tenant | Part::InstanceId => None,
         })
     }
 
-    /// The subject for an instance with `config`.
-    pub fn render(&self, config: &ResolvedConfig) -> Result<String, SubjectError> {
-        let subject = self.fill(|key| {
+    /// The subject for `instance` with `config`.
+    pub fn render(
+        &self,
+        config: &ResolvedConfig,
+        instance: SubjectInstance<'_>,
+    ) -> Result<String, SubjectError> {
+        for (part, what, value) in [
+            (Part::Tenant, "tenant", instance.tenant),
+            (Part::InstanceId, "instance id", instance.id),
+        ] {
+            if self.parts.contains(&part) && !is_token_piece(value) {
+                return Err(SubjectError(format!(
+                    "{what} \"{value}\" cannot be part of a subject"
+                )));
+            }
+        }
+        let subject = self.fill(instance, |key| {
             if config.is_secret(key) {
                 return Err(SubjectError(format!(
                     "config '{key}' is a secret; a subject cannot contain secrets"
@@ -135,6 +180,7 @@ impl SubjectTemplate {
 
     fn fill(
         &self,
+        instance: SubjectInstance<'_>,
         mut value: impl FnMut(&str) -> Result<String, SubjectError>,
     ) -> Result<String, SubjectError> {
         let mut out = String::new();
@@ -142,6 +188,8 @@ impl SubjectTemplate {
             match part {
                 Part::Literal(text) => out.push_str(text),
                 Part::Config(key) => out.push_str(&value(key)?),
+                Part::Tenant => out.push_str(instance.tenant),
+                Part::InstanceId => out.push_str(instance.id),
             }
         }
         Ok(out)
@@ -185,6 +233,11 @@ pub fn check_subject(subject: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    const INSTANCE: SubjectInstance<'static> = SubjectInstance {
+        tenant: "acme",
+        id: "0193-ab",
+    };
+
     fn config(pairs: &[(&str, serde_json::Value)], secrets: &[&str]) -> ResolvedConfig {
         ResolvedConfig {
             values: pairs
@@ -200,13 +253,20 @@ mod tests {
         let t = SubjectTemplate::parse("orders.{{ config.shop }}.created").unwrap();
         assert_eq!(t.config_keys().collect::<Vec<_>>(), ["shop"]);
         let c = config(&[("shop", "berlin-1".into())], &[]);
-        assert_eq!(t.render(&c).unwrap(), "orders.berlin-1.created");
+        assert_eq!(t.render(&c, INSTANCE).unwrap(), "orders.berlin-1.created");
         let t = SubjectTemplate::parse("shop-{{config.n}}.>").unwrap();
         assert_eq!(
-            t.render(&config(&[("n", 7.into())], &[])).unwrap(),
+            t.render(&config(&[("n", 7.into())], &[]), INSTANCE)
+                .unwrap(),
             "shop-7.>"
         );
         SubjectTemplate::parse("orders.*.paid").unwrap();
+        let t = SubjectTemplate::parse("t.{{ instance.tenant }}.{{instance.id}}.x").unwrap();
+        assert_eq!(t.config_keys().count(), 0);
+        assert_eq!(
+            t.render(&config(&[], &[]), INSTANCE).unwrap(),
+            "t.acme.0193-ab.x"
+        );
     }
 
     #[test]
@@ -218,7 +278,10 @@ mod tests {
             ("orders.a*", "whole tokens"),
             ("orders created", "without spaces"),
             ("orders.{{ trigger.body }}", "only '{{ config.<key> }}'"),
-            ("orders.{{ config.shop | upper }}", "only '{{ config.<key> }}'"),
+            (
+                "orders.{{ config.shop | upper }}",
+                "only '{{ config.<key> }}'",
+            ),
             ("orders.{{ config.shop", "unclosed"),
         ] {
             let err = SubjectTemplate::parse(text).unwrap_err().0;
@@ -231,15 +294,15 @@ mod tests {
         let t = SubjectTemplate::parse("orders.{{ config.shop }}").unwrap();
         for value in ["*", ">", "a.b", "a b", ""] {
             let err = t
-                .render(&config(&[("shop", value.into())], &[]))
+                .render(&config(&[("shop", value.into())], &[]), INSTANCE)
                 .unwrap_err()
                 .0;
             assert!(err.contains("config 'shop'"), "{value}: {err}");
         }
-        let err = t.render(&config(&[], &[])).unwrap_err().0;
+        let err = t.render(&config(&[], &[]), INSTANCE).unwrap_err().0;
         assert!(err.contains("not set"), "{err}");
         let err = t
-            .render(&config(&[("shop", "x".into())], &["shop"]))
+            .render(&config(&[("shop", "x".into())], &["shop"]), INSTANCE)
             .unwrap_err()
             .0;
         assert!(err.contains("secret"), "{err}");

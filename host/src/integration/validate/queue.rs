@@ -109,7 +109,9 @@ mod tests {
 
     #[test]
     fn a_queue_trigger_parses_and_validates() {
-        let text = file("{ type: queue, broker: events, subject: \"orders.{{ config.shop }}\", group: billing }");
+        let text = file(
+            "{ type: queue, broker: events, subject: \"orders.{{ config.shop }}\", group: billing }",
+        );
         let integration = parse(&text).unwrap();
         let Trigger::Queue(q) = &integration.flows[0].trigger else {
             panic!("not a queue trigger");
@@ -122,29 +124,55 @@ mod tests {
 
     #[test]
     fn queue_trigger_errors_name_their_path() {
-        let e = errors("{ type: queue, broker: evnets, subject: a.b }", Some(&["events"]));
+        let e = errors(
+            "{ type: queue, broker: evnets, subject: a.b }",
+            Some(&["events"]),
+        );
         assert!(
             e.contains("flows[0].trigger.broker: unknown broker 'evnets'; did you mean 'events'?"),
             "{e}"
         );
         let e = errors("{ type: queue, broker: events, subject: a.b }", Some(&[]));
         assert!(e.contains("names no brokers"), "{e}");
-        let e = errors("{ type: queue, broker: events, subject: \"a.{{ config.shp }}\" }", None);
+        let e = errors(
+            "{ type: queue, broker: events, subject: \"a.{{ config.shp }}\" }",
+            None,
+        );
         assert!(
             e.contains("flows[0].trigger.subject: references unknown config key 'shp'; did you mean 'shop'?"),
             "{e}"
         );
-        let e = errors("{ type: queue, broker: events, subject: \"a.{{ config.token }}\" }", None);
-        assert!(e.contains("flows[0].trigger.subject: config 'token' is a secret"), "{e}");
+        let e = errors(
+            "{ type: queue, broker: events, subject: \"a.{{ config.token }}\" }",
+            None,
+        );
+        assert!(
+            e.contains("flows[0].trigger.subject: config 'token' is a secret"),
+            "{e}"
+        );
         let e = errors("{ type: queue, broker: events, subject: \"a..b\" }", None);
-        assert!(e.contains("flows[0].trigger.subject: subject \"a..b\""), "{e}");
-        let e = errors("{ type: queue, broker: events, subject: a, group: \"x.y\" }", None);
-        assert!(e.contains("flows[0].trigger.group: invalid group \"x.y\""), "{e}");
-        let e = parse(&file("{ type: queue, subject: a }")).unwrap_err().to_string();
+        assert!(
+            e.contains("flows[0].trigger.subject: subject \"a..b\""),
+            "{e}"
+        );
+        let e = errors(
+            "{ type: queue, broker: events, subject: a, group: \"x.y\" }",
+            None,
+        );
+        assert!(
+            e.contains("flows[0].trigger.group: invalid group \"x.y\""),
+            "{e}"
+        );
+        let e = parse(&file("{ type: queue, subject: a }"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("broker"), "{e}");
         let e = parse(&file("{ type: queue, broker: b, subject: a, cron: x }"))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("field 'cron' is not allowed on a queue trigger"), "{e}");
+        assert!(
+            e.contains("field 'cron' is not allowed on a queue trigger"),
+            "{e}"
+        );
     }
 }
