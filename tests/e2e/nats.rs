@@ -171,13 +171,14 @@ impl Publisher {
             .enable_all()
             .build()
             .expect("runtime");
-        let client = runtime
-            .block_on(async_nats::connect(server.url()))
-            .expect("connect to nats-server");
-        Self {
-            js: jetstream::new(client),
-            runtime,
-        }
+        // The context spawns its acker task: inside the runtime.
+        let js = runtime.block_on(async {
+            let client = async_nats::connect(server.url())
+                .await
+                .expect("connect to nats-server");
+            jetstream::new(client)
+        });
+        Self { js, runtime }
     }
 
     /// Creates stream `name` capturing `subjects`.

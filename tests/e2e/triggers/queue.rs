@@ -286,3 +286,37 @@ fn example_queue_orders_posts_each_shops_orders_once() {
         ]
     );
 }
+
+#[test]
+fn a_full_tenant_queue_hands_messages_back_until_there_is_room() {
+    let nats = NatsServer::start();
+    let publisher = Publisher::connect(&nats);
+    publisher.create_stream("ORDERS", &["orders.>"]);
+    // One worker, one queued execution per tenant: while one message's
+    // execution sleeps and the next waits, a third finds the queue full.
+    let config = format!(
+        "{}\n[engine]\nworkers = 1\nmax_queued_per_tenant = 1\n",
+        nats.weft_config()
+    );
+    let server = TestServer::start(ServerOptions {
+        config: Some(config),
+        ..ServerOptions::with_all_builtins()
+    });
+    let yaml = QUEUE_YAML.replace(
+        "action: echo\n        input: { n: \"{{ trigger.body.n }}\", shop: \"{{ config.shop }}\" }",
+        "action: sleep\n        input: { ms: 300 }",
+    );
+    assert!(yaml.contains("action: sleep"), "{yaml}");
+    let a = enabled(&server, &yaml, json!({ "shop": "a" }), json!({}));
+    for n in 0..4 {
+        publisher.publish("orders.a", &json!({ "n": n }), None);
+    }
+    wait_succeeded(&server, &a, 4);
+    assert_eq!(messages_seen(&server, &a), once_each(0..4));
+    let deferred = "weft_queue_messages_total{broker=\"events\",outcome=\"deferred\"}";
+    assert!(
+        server.metric(deferred) >= Some(1.0),
+        "no message was handed back: {:?}",
+        server.metric(deferred)
+    );
+}
