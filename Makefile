@@ -8,12 +8,27 @@ setup:
 
 # What the tests need beyond the toolchain: `unshare` (util-linux) and `ip`
 # (iproute2) run the tests that aim at non-loopback addresses inside a
-# private network namespace; `nats-server` (JetStream) is the broker the
-# queue-trigger tests start on a free loopback port. Installed from Debian's
-# packages when missing.
+# private network namespace; `chromium` and `chromedriver` (Debian's
+# chromium and chromium-driver) run the web console's browser tests;
+# `nats-server` (JetStream) is the broker the queue-trigger tests start on a
+# free loopback port (tests/e2e/nats.rs). Installed from Debian's packages
+# when missing.
+#
+# moto (PyPI `moto[server]`) is the real S3-compatible server the files
+# tests start (tests/e2e/files/moto.rs): used from python3 when it has it,
+# else installed into a venv under target/ (python3 and python3-venv from
+# Debian when missing).
+MOTO_VENV := target/moto-venv
 test-setup: setup
 	@command -v unshare >/dev/null && command -v ip >/dev/null || \
 		{ apt-get update && apt-get install -y util-linux iproute2; }
+	@python3 -c 'import moto.server' 2>/dev/null || $(MOTO_VENV)/bin/python3 -c 'import moto.server' 2>/dev/null || { \
+		command -v python3 >/dev/null || { apt-get update && apt-get install -y python3; }; \
+		python3 -m venv $(MOTO_VENV) 2>/dev/null || { rm -rf $(MOTO_VENV); \
+			apt-get update && apt-get install -y python3-venv && python3 -m venv $(MOTO_VENV); }; \
+		$(MOTO_VENV)/bin/pip install --quiet 'moto[server]'; }
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ apt-get update && apt-get install -y chromium chromium-driver; }
 	@command -v nats-server >/dev/null || \
 		{ apt-get update && apt-get install -y nats-server; }
 
@@ -22,10 +37,12 @@ build: components
 	cargo build -p weft
 
 # Every test: host unit tests, the end-to-end suite (which drives
-# target/debug/weft and the built components), and the guest SDK's tests.
+# target/debug/weft and the built components), the guest SDK's tests and
+# the built-in connectors' own unit tests (run natively).
 test: test-setup build
 	cargo test --workspace
 	cargo test --manifest-path sdk-guest/Cargo.toml --target-dir target
+	cargo test --manifest-path components/Cargo.toml --target-dir target -p files -p transform
 
 # Formatting and clippy, warnings denied, for the native and guest crates.
 lint: setup
@@ -73,7 +90,8 @@ components: setup
 # (`make run PORT=9090`, or `LISTEN=0.0.0.0:9090` for another address)
 # with every built component registered as a built-in and a demo seeded from
 # components/examples/hello/integration.yaml (tenant `demo`, one enabled
-# instance; the webhook URLs and a curl line are printed). Data stays in
+# instance; the console URL, the webhook URLs and a curl line are printed;
+# open http://127.0.0.1:$(PORT)/console and sign in with the operator token). Data stays in
 # $(WEFT_DATA), so a second `make run` reuses it. The operator token is
 # printed once, at the first start (or set WEFT_OPERATOR_TOKEN).
 WEFT_DATA ?= weft-data

@@ -31,6 +31,7 @@
 //! ```
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
@@ -48,10 +49,48 @@ pub struct Config {
     /// The HTTP server (`weft serve`).
     pub server: ServerConfig,
     /// Workers, per-tenant caps and retention of the flow engine.
-    pub engine: crate::flow::EngineConfig,
+    pub engine: EngineConfig,
     /// Message brokers queue triggers consume from, by name
     /// (`[brokers.NAME]`).
     pub brokers: std::collections::BTreeMap<String, BrokerConfig>,
+}
+
+/// The `[engine]` table of `weft.toml`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// Executions running at once. Default 16.
+    pub workers: usize,
+    /// Executions one tenant may run at once, so one tenant's flood cannot
+    /// take every worker. Default 4.
+    pub per_tenant: usize,
+    /// Finished executions older than this are deleted. Default 14 days.
+    #[serde(with = "duration_serde")]
+    pub retention: Duration,
+    /// Most items one `for_each` may iterate over. Default 10,000.
+    pub for_each_max_items: usize,
+    /// Most `for_each` items one execution may start over all its loops
+    /// (nested ones included). Default 100,000.
+    pub for_each_max_total: usize,
+    /// Executions one tenant may have waiting for a worker (at least 1);
+    /// past it, webhooks, manual runs and replays answer 429 with
+    /// `Retry-After` and store nothing, so a flood of large webhooks
+    /// cannot fill the disk. Deploy and teardown flows are exempt. Default
+    /// 1,000: at 6 MiB per webhook body, about 6 GiB per tenant at most.
+    pub max_queued_per_tenant: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            workers: 16,
+            per_tenant: 4,
+            retention: Duration::from_secs(14 * 24 * 3600),
+            for_each_max_items: 10_000,
+            for_each_max_total: 100_000,
+            max_queued_per_tenant: 1_000,
+        }
+    }
 }
 
 /// The `[server]` table.

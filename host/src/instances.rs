@@ -5,8 +5,11 @@
 //! Secrets are sealed with the master key before they reach storage and
 //! are opened only to resolve the config a flow runs with
 //! ([`Instances::resolve_config`]). Enabling and disabling submit the
-//! integration's deploy and teardown flows through a [`Lifecycle`] hook
-//! (the flow engine); the status follows their executions' ends.
+//! integration's deploy and teardown flows through the [`Lifecycle`] port
+//! (implemented by the lifecycle trigger, `triggers::FlowLifecycle`, over
+//! the submit port); the status follows their executions' ends. Changes
+//! are told to an [`InstanceListener`] (the scheduler). This module names
+//! neither the engine nor the triggers.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -124,13 +127,10 @@ pub fn check_outbound_allow(patterns: &[String]) -> Result<(), InstanceError> {
 /// Checks every secret a webhook signature check (`auth: hmac_sha256`)
 /// uses is at least [`MIN_SECRET_BYTES`] long: an empty or short key lets
 /// anyone forge signatures. Errors name the secret (`secrets.<key>`).
-///
-/// [`MIN_SECRET_BYTES`]: crate::triggers::signature::MIN_SECRET_BYTES
 pub fn check_signing_secrets(
     integration: &Integration,
     resolved: &ResolvedConfig,
 ) -> Result<(), InstanceError> {
-    use crate::triggers::signature::MIN_SECRET_BYTES;
     let mut errors: Vec<ValidationError> = Vec::new();
     for flow in &integration.flows {
         let Trigger::Webhook(webhook) = &flow.trigger else {
@@ -160,6 +160,11 @@ pub fn check_signing_secrets(
     }
     ValidationErrors::check(errors).map_err(InstanceError::Invalid)
 }
+
+/// Shortest signing secret accepted, in bytes. 16 bytes (128 bits) is the
+/// floor for an HMAC key an attacker must not guess; senders such as GitHub
+/// and Stripe hand out longer ones.
+pub const MIN_SECRET_BYTES: usize = 16;
 
 /// The read side of instances: stored records, their integration and the
 /// config a flow runs with (secrets opened), and webhook URLs. This is what
@@ -340,7 +345,7 @@ impl Instances {
             .map_err(InstanceError::Invalid)?;
         check_signing_secrets(&integration.model, &resolved)?;
         check_outbound_allow(&new.outbound_allow)?;
-        let id = uuid::Uuid::now_v7().to_string();
+        let id = crate::model::InstanceId::new().into_string();
         let now = chrono::Utc::now();
         let record = InstanceRecord {
             secrets: self.configs.seal_all(&id, &new.secrets),

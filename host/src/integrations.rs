@@ -1,8 +1,9 @@
-//! Integration versions: upload (parse, validate against the registered
-//! components, store immutably) and look-up.
+//! Integration versions: upload (parse, validate against a [`Catalog`] of
+//! the registered components, store immutably) and look-up by
+//! [`IntegrationRef`].
 
-use crate::integration::{ValidationErrors, parse, validate};
-use crate::registry::ComponentRegistry;
+use crate::integration::{Catalog, ValidationErrors, parse, validate};
+use crate::model::IntegrationRef;
 use crate::storage::{Inserted, IntegrationRecord, Storage, StorageError};
 
 /// Why an integration upload failed.
@@ -31,24 +32,14 @@ pub struct Pushed {
     pub created: bool,
 }
 
-/// Parses and validates `text` (YAML or JSON) against the registry's
-/// components and stores it as a new integration version.
-///
-/// `brokers` are the broker names of the server's `weft.toml`: a queue
-/// trigger naming another is refused (`None` leaves them unchecked).
-pub async fn push(
-    registry: &ComponentRegistry,
-    store: &dyn Storage,
-    brokers: Option<std::collections::BTreeSet<String>>,
-    text: String,
-) -> Result<Pushed, PushError> {
+/// Parses and validates `text` (YAML or JSON) against `catalog` and stores
+/// it as a new integration version. The caller holds the component
+/// registry's change lock from building `catalog` until this returns, so
+/// no component the version calls can be deleted in between (see
+/// `server::integrations::push`).
+pub fn push(catalog: &Catalog, store: &dyn Storage, text: String) -> Result<Pushed, PushError> {
     let model = parse(&text).map_err(PushError::Invalid)?;
-    // Hold the change lock from validation to insert, so no component this
-    // version calls can be deleted in between.
-    let _guard = registry.lock_changes().await;
-    let mut catalog = registry.catalog();
-    catalog.brokers = brokers;
-    validate(&model, &catalog).map_err(PushError::Invalid)?;
+    validate(&model, catalog).map_err(PushError::Invalid)?;
     let reference = format!("{}@{}", model.name, model.version);
     let mut components: Vec<String> = model.components().into_iter().map(str::to_owned).collect();
     components.sort();
@@ -81,11 +72,11 @@ pub fn find(
     store: &dyn Storage,
     reference: &str,
 ) -> Result<Option<IntegrationRecord>, StorageError> {
-    match reference.split_once('@') {
-        Some((name, version)) => match version.parse::<u32>() {
-            Ok(version) => store.get_integration(name, version),
-            Err(_) => Ok(None),
-        },
-        None => store.latest_integration(reference),
+    let Ok(reference) = reference.parse::<IntegrationRef>() else {
+        return Ok(None);
+    };
+    match reference.version {
+        Some(version) => store.get_integration(&reference.name, version),
+        None => store.latest_integration(&reference.name),
     }
 }

@@ -6,17 +6,14 @@
 //! [`ALLOWED`] does not list, and on a listed edge no code has any more.
 //! A deliberate change of the layering is one line of the table.
 
-/// `(from, to)`: code in module `from` may name `crate::to`. Edges the
-/// one-way pipeline of issue 11 wants gone are marked `to remove`.
+/// `(from, to)`: code in module `from` may name `crate::to`. Grouped by
+/// layer, top to bottom: every edge points to a later group (or within
+/// one, down its listed order), so the pipeline trigger → queue → flow →
+/// sandbox → storage has no way back up. Two tests-only edges from the
+/// sandbox are the exception, marked.
 const ALLOWED: &[(&str, &str)] = &[
-    // Queue triggers: brokers → the submit port, like every trigger.
-    ("brokers", "instances"),
-    ("brokers", "integration"),
-    ("brokers", "metrics"),
-    ("brokers", "queue"),
-    ("brokers", "storage"),
-    ("brokers", "units"),
-    // The CLI wires and drives everything.
+    // Wiring: the CLI drives everything; node.rs is the composition root
+    // and implements the engine's InstanceSource port with the instances.
     ("cli", "config"),
     ("cli", "flow"),
     ("cli", "instances"),
@@ -28,38 +25,12 @@ const ALLOWED: &[(&str, &str)] = &[
     ("cli", "server"),
     ("cli", "storage"),
     ("cli", "units"),
-    ("config", "brokers"),
-    ("config", "flow"), // to remove: issue 11 (config reads the engine's defaults)
-    ("config", "sandbox"),
-    ("config", "units"),
-    ("egress", "units"),
-    ("flow", "instances"), // to remove: issue 11 (flow ⇄ instances via lifecycle)
-    ("flow", "integration"),
-    ("flow", "metrics"),
-    ("flow", "model"),
-    ("flow", "queue"),    // implements the submit port
-    ("flow", "registry"), // to remove: issue 11 (ComponentSource belongs to the sandbox side)
-    ("flow", "sandbox"),
-    ("flow", "storage"),
-    ("flow", "template"),
-    ("flow", "units"),
-    ("instances", "integration"),
-    ("instances", "integrations"),
-    ("instances", "model"),
-    ("instances", "sandbox"),
-    ("instances", "storage"),
-    ("instances", "triggers"), // to remove: issue 11 (instances → scheduler listener)
-    ("integration", "sandbox"),
-    ("integration", "template"),
-    ("integrations", "integration"),
-    ("integrations", "registry"), // to remove: issue 11 (registry ⇄ integrations cycle)
-    ("integrations", "storage"),
-    ("metrics", "sandbox"),
-    // The composition root builds every part.
     ("node", "brokers"),
     ("node", "config"),
+    ("node", "console"),
     ("node", "flow"),
     ("node", "instances"),
+    ("node", "integration"),
     ("node", "metrics"),
     ("node", "queue"),
     ("node", "registry"),
@@ -67,18 +38,10 @@ const ALLOWED: &[(&str, &str)] = &[
     ("node", "server"),
     ("node", "storage"),
     ("node", "triggers"),
-    ("model", "sandbox"), // StepError and LogLine ride in step records
-    ("model", "units"),
-    ("queue", "model"),
-    ("queue", "storage"),
-    ("registry", "integration"), // to remove: issue 11 (registry ⇄ integrations cycle)
-    ("registry", "metrics"),
-    ("registry", "sandbox"),
-    ("registry", "storage"),
-    ("sandbox", "egress"),
-    ("sandbox", "model"), // tests only: a StepError inside a stored step record
-    ("sandbox", "storage"), // tests only: the step record's storage encoding
-    ("sandbox", "units"),
+    // The web console forwards to the API and checks sign-in tokens.
+    ("console", "server"),
+    ("console", "storage"),
+    // The HTTP API: merges the webhook trigger's router and OpenAPI part.
     ("server", "brokers"), // /readyz shows the brokers; uploads check broker names
     ("server", "config"),
     ("server", "flow"),
@@ -92,18 +55,67 @@ const ALLOWED: &[(&str, &str)] = &[
     ("server", "sandbox"),
     ("server", "storage"),
     ("server", "triggers"),
-    ("storage", "integration"),
-    ("storage", "model"),
-    ("storage", "sandbox"),
+    // Triggers start executions through queue::Submit, never the engine.
     ("triggers", "egress"),
     ("triggers", "instances"),
     ("triggers", "integration"),
     ("triggers", "model"),
     ("triggers", "queue"),
-    ("triggers", "server"), // to remove: issue 11 (server ⇄ triggers: AppState, AppError)
     ("triggers", "storage"),
     ("triggers", "template"),
     ("triggers", "units"),
+    // Queue triggers (message brokers) too.
+    ("brokers", "instances"),
+    ("brokers", "integration"),
+    ("brokers", "metrics"),
+    ("brokers", "queue"),
+    ("brokers", "storage"),
+    ("brokers", "units"),
+    // Instances own their Lifecycle and InstanceListener ports (the
+    // lifecycle trigger and the scheduler implement them).
+    ("instances", "integration"),
+    ("instances", "integrations"),
+    ("instances", "model"),
+    ("instances", "queue"), // the lifecycle idempotency key
+    ("instances", "sandbox"),
+    ("instances", "storage"),
+    ("integrations", "integration"),
+    ("integrations", "model"),
+    ("integrations", "storage"),
+    // The executor implements queue::Submit; components come through the
+    // sandbox's ComponentSource port, instances through its own.
+    ("flow", "config"), // the [engine] settings
+    ("flow", "integration"),
+    ("flow", "metrics"),
+    ("flow", "model"),
+    ("flow", "queue"),
+    ("flow", "sandbox"),
+    ("flow", "storage"),
+    ("flow", "template"),
+    ("flow", "units"),
+    ("registry", "metrics"),
+    ("registry", "model"),
+    ("registry", "sandbox"), // implements ComponentSource
+    ("registry", "storage"),
+    ("queue", "model"),
+    ("queue", "storage"),
+    // Leaves: settings, records and the sandbox.
+    ("config", "brokers"), // to move: [brokers] settings are typed in brokers/settings.rs
+    ("config", "sandbox"),
+    ("config", "units"),
+    ("metrics", "sandbox"),
+    ("storage", "integration"),
+    ("storage", "model"),
+    ("storage", "sandbox"),
+    ("integration", "sandbox"),
+    ("integration", "template"),
+    ("model", "sandbox"), // StepError and LogLine ride in step records
+    ("model", "units"),
+    ("sandbox", "egress"),
+    ("sandbox", "model"), // tests only: a StepError inside a stored step record
+    ("sandbox", "storage"), // tests only: the step record's storage encoding
+    ("sandbox", "units"),
+    ("egress", "units"),
 ];
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -7,6 +7,7 @@
 pub mod brokers;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod egress;
 pub mod flow;
 pub mod instances;

@@ -3,8 +3,8 @@
 //! One [`Metrics`] per server, shared as `Arc<Metrics>`. Each subsystem owns
 //! its metric handles as fields here (cheap clones of atomics) and the text
 //! exposition is rendered from one `prometheus-client` registry, under the
-//! `weft_` prefix. A subsystem added later (the flow engine's execution
-//! counters and step histograms) either adds fields in [`Metrics::new`] or
+//! `weft_` prefix. A subsystem either adds fields in [`Metrics::new`] or,
+//! like the flow engine's execution counters and step histograms,
 //! registers its own at start with [`Metrics::register`].
 
 use std::sync::{Arc, RwLock};

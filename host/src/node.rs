@@ -8,17 +8,20 @@
 //!
 //! The order, each part built from those before it:
 //!
-//! 1. store (sled), master key, sandbox, metrics, component registry;
-//! 2. [`InstanceConfigs`], the read side of instances;
+//! 1. store (sled), master key, sandbox, metrics, component registry (the
+//!    engine's [`crate::sandbox::ComponentSource`]);
+//! 2. [`InstanceConfigs`], the read side of instances (the engine's
+//!    [`InstanceSource`], implemented here);
 //! 3. the engine, told about ends through webhook [`Callbacks`] and
-//!    [`LifecycleFinishes`] (one half of a channel);
+//!    [`crate::triggers::LifecycleFinishes`] (one half of a channel);
 //! 4. the scheduler and the queue triggers ([`QueueTriggers`], over the
 //!    [`Brokers`] of `[brokers]`), starting executions through the engine
 //!    as the submit port ([`Submit`]);
-//! 5. [`Instances`], submitting lifecycle flows through the same port and
-//!    telling the scheduler and the queue triggers about changes;
-//! 6. the server's [`AppState`] (the webhooks and the manual run route
-//!    submit through the port too).
+//! 5. [`Instances`], submitting lifecycle flows through the same port
+//!    ([`FlowLifecycle`]) and telling the scheduler and the queue triggers
+//!    about changes;
+//! 6. the webhook trigger's [`HookState`] and the server's [`AppState`]
+//!    (the webhooks and the manual run route submit through the port too).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -31,15 +34,19 @@ use axum::Router;
 
 use crate::brokers::{Brokers, QueueTriggers};
 use crate::config::Config;
-use crate::flow::{FlowEngine, FlowLifecycle, LifecycleEnds, lifecycle_finishes};
+use crate::console::Console;
+use crate::flow::{FlowEngine, InstanceSource};
 use crate::instances::{InstanceConfigs, InstanceListener, Instances};
+use crate::integration::ResolvedConfig;
 use crate::metrics::Metrics;
 use crate::queue::Submit;
 use crate::registry::ComponentRegistry;
 use crate::sandbox::Sandbox;
 use crate::server::AppState;
-use crate::storage::{SecretBox, SledStore, Storage};
-use crate::triggers::{Callbacks, Scheduler};
+use crate::storage::{InstanceRecord, IntegrationRecord, SecretBox, SledStore, Storage};
+use crate::triggers::{
+    Callbacks, FlowLifecycle, HookState, LifecycleEnds, Scheduler, lifecycle_finishes,
+};
 
 /// One Weft node, built and ready to start.
 #[derive(Debug)]
@@ -93,7 +100,7 @@ impl Node {
         let (lifecycle_finishes, lifecycle_ends) = lifecycle_finishes();
         let engine = FlowEngine::new(
             store.clone(),
-            configs.clone(),
+            Arc::new(configs.clone()),
             sandbox.clone(),
             registry.clone(),
             &metrics,
@@ -115,14 +122,22 @@ impl Node {
             submit.clone(),
         );
         let instances = Instances::new(
-            configs,
+            configs.clone(),
             Arc::new(FlowLifecycle::new(submit.clone())),
             Arc::new(Listeners(vec![
                 scheduler.clone() as Arc<dyn InstanceListener>,
                 queue_triggers.clone(),
             ])),
         );
+        let hooks = HookState {
+            store: store.clone(),
+            instances: configs.clone(),
+            submit: submit.clone(),
+            request_timeout: config.server.request_timeout,
+            max_body: config.server.hook_max_body.as_usize(),
+        };
         let state = AppState {
+            hooks,
             instances,
             engine,
             submit,
@@ -170,9 +185,18 @@ impl Node {
         Ok(())
     }
 
-    /// The HTTP API over this node.
+    /// The HTTP API over this node, with the web console at `/console`
+    /// beside it (its data calls go through this same API).
     pub fn router(&self) -> Router {
-        crate::server::router(self.state.clone())
+        let api = crate::server::router(self.state.clone());
+        let secure = self
+            .state
+            .config
+            .public_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https://"));
+        let console = Console::new(api.clone(), self.state.store.clone(), secure);
+        api.merge(crate::console::routes(console))
     }
 
     /// The server's shared state (storage, registry, engine, instances).
@@ -194,12 +218,32 @@ impl Node {
     }
 }
 
+/// The engine reads instances through its own port; the instances' read
+/// side answers it.
+impl InstanceSource for InstanceConfigs {
+    fn resolve_config(&self, instance: &InstanceRecord) -> Result<ResolvedConfig, String> {
+        InstanceConfigs::resolve_config(self, instance).map_err(|e| e.to_string())
+    }
+
+    fn webhooks(
+        &self,
+        instance: &InstanceRecord,
+        integration: &IntegrationRecord,
+    ) -> std::collections::BTreeMap<String, String> {
+        InstanceConfigs::webhooks(self, instance, integration)
+    }
+
+    fn secret_box(&self) -> SecretBox {
+        InstanceConfigs::secret_box(self)
+    }
+}
+
 /// Tells every listener about an instance change (the scheduler and the
 /// queue triggers).
 struct Listeners(Vec<Arc<dyn InstanceListener>>);
 
 impl InstanceListener for Listeners {
-    fn changed(&self, instance: &crate::storage::InstanceRecord) {
+    fn changed(&self, instance: &InstanceRecord) {
         for listener in &self.0 {
             listener.changed(instance);
         }

@@ -4,7 +4,11 @@
 //! Triggers (webhooks, the manual run route, the scheduler, lifecycle
 //! flows) depend on the [`Submit`] trait, never on the engine; the flow
 //! engine implements it and `node.rs` wires one into the other. Ends of
-//! executions go out to [`FinishListener`]s given to the engine.
+//! executions go out to [`FinishListener`]s given to the engine. The
+//! lifecycle idempotency key ([`lifecycle_key`]) marks the deploy and
+//! teardown submissions exempt from the per-tenant queue limit, past which
+//! a submit is refused with [`EngineError::QueueFull`] (retry after
+//! [`QUEUE_FULL_RETRY_AFTER`]).
 
 use std::sync::Arc;
 
@@ -60,6 +64,9 @@ pub struct NewExecution {
     pub callback: Option<String>,
     /// The execution this one replays.
     pub replay_of: Option<String>,
+    /// A caller waits for the answer (a sync webhook): the execution is
+    /// claimed before the tenant's async ones.
+    pub sync: bool,
 }
 
 /// What [`Submit::submit`] did.
@@ -72,6 +79,10 @@ pub struct Submitted {
     /// Progress of the execution while it runs (`None` once finished).
     pub progress: Option<watch::Receiver<Progress>>,
 }
+
+/// What a tenant past `[engine] max_queued_per_tenant` is told to wait
+/// before trying again (`Retry-After` with [`EngineError::QueueFull`]).
+pub const QUEUE_FULL_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Why an execution could not be submitted.
 #[derive(Debug, thiserror::Error)]
@@ -127,4 +138,19 @@ pub struct LiveAnswer {
     pub output: Value,
     /// The `respond` step's response, if one ran.
     pub response: Option<FlowResponse>,
+}
+
+/// Prefix of the idempotency key of lifecycle executions.
+const LIFECYCLE_KEY_PREFIX: &str = "weft-lifecycle:";
+
+/// The idempotency key every flow execution of lifecycle transition `run`
+/// carries (a resubmit of the same transition finds the execution stored).
+pub fn lifecycle_key(run: &str) -> String {
+    format!("{LIFECYCLE_KEY_PREFIX}{run}")
+}
+
+/// Whether `key` is the idempotency key of a lifecycle execution (exempt
+/// from `[engine] max_queued_per_tenant`).
+pub fn is_lifecycle_key(key: &str) -> bool {
+    key.starts_with(LIFECYCLE_KEY_PREFIX)
 }

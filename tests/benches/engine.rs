@@ -11,8 +11,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use weft::flow::{ComponentSource, Executor, FlowRun, InstanceInfo, RecordingObserver};
+use weft::flow::{Executor, FlowRun, InstanceInfo, RecordingObserver};
 use weft::integration::ResolvedConfig;
+use weft::sandbox::ComponentSource;
 use weft::sandbox::{LoadedComponent, MemoryStateStore, Sandbox, SandboxConfig};
 
 use crate::{median, report};

@@ -1,8 +1,11 @@
 //! End-to-end tests: the real `weft` binary and real components built by
 //! `make components`, one test binary with a module per area.
 
+mod concurrency;
+mod console;
 mod control;
 mod executions;
+mod files;
 mod flows_local;
 mod hostile;
 mod hygiene;

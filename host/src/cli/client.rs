@@ -92,6 +92,32 @@ impl Client {
         self.send(Method::POST, path, Body::Json(body)).await
     }
 
+    /// `GET path` answered as a stream (server-sent events): the response
+    /// once its status is 2xx; otherwise a [`ServerError`].
+    pub async fn open_stream(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self
+            .http
+            .get(&url)
+            .header(reqwest::header::ACCEPT, "text/event-stream");
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot reach the weft server at {}: {}; start it with `weft serve` or point --server/WEFT_SERVER at it",
+                self.base,
+                root_cause(&e)
+            )
+        })?;
+        let status = response.status();
+        if !status.is_success() {
+            let bytes = response.bytes().await.unwrap_or_default();
+            return Err(server_error(status, &bytes).into());
+        }
+        Ok(response)
+    }
+
     /// Sends a request; a non-2xx answer becomes a [`ServerError`]. An
     /// empty 2xx body decodes as JSON `null`.
     pub async fn send<T: DeserializeOwned>(

@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Context as _;
 
 use crate::instances::NewInstance;
-use crate::integrations::{self, PushError};
+use crate::integrations::PushError;
 use crate::server::AppState;
 use crate::storage::{Inserted, InstanceStatus, TenantRecord};
 
@@ -23,14 +23,7 @@ const DEMO_DEPLOY_DEADLINE: std::time::Duration = std::time::Duration::from_secs
 pub async fn seed(state: &AppState, file: &Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("failed to read demo integration {}", file.display()))?;
-    let integration = match integrations::push(
-        &state.registry,
-        state.store.as_ref(),
-        Some(state.brokers.names()),
-        text,
-    )
-    .await
-    {
+    let integration = match crate::server::integrations::push(state, text).await {
         Ok(pushed) => pushed.record,
         Err(PushError::Conflict(reference)) => {
             // The file changed since the data dir was seeded: keep using

@@ -1,4 +1,4 @@
-//! `weft exec ls|show|replay|retry` and `weft instance run`: listing executions,
+//! `weft exec ls|show|replay|retry|tail` (`tail` in [`super::tail`]) and `weft instance run`: listing executions,
 //! showing one as a step tree, replaying one, and starting a `manual` flow
 //! (optionally waiting for its end).
 
@@ -40,6 +40,9 @@ pub enum ExecCommand {
         #[arg(long)]
         wait: bool,
     },
+    /// Print executions as they start and end, live, from the server's
+    /// event stream (until interrupted).
+    Tail(super::tail::TailArgs),
     /// Retry a failed execution from its failed step (the same execution;
     /// steps that succeeded are not run again).
     Retry {
@@ -99,6 +102,7 @@ pub async fn run(cmd: ExecCommand, json: bool, remote: &RemoteOptions) -> anyhow
     let client = Client::new(remote)?;
     match cmd {
         ExecCommand::Ls(args) => list(&client, &args, json).await,
+        ExecCommand::Tail(args) => super::tail::tail(&client, &args, json).await,
         ExecCommand::Show { id } => {
             let execution: Value = client.get(&execution_path(&id)).await?;
             show(&execution, json)
@@ -294,6 +298,22 @@ fn print_execution(e: &Value) -> anyhow::Result<()> {
         ));
     }
     println!("status       {status}");
+    if let Some(attempts) = e["attempts"].as_array().filter(|a| !a.is_empty()) {
+        println!(
+            "attempts     {} (flow retry; earlier runs failed):",
+            attempts.len() + 1
+        );
+        for (i, a) in attempts.iter().enumerate() {
+            println!(
+                "  {}. {}  step {} failed: {}; retried at {}",
+                i + 1,
+                text(&a["failed_at"]),
+                text(&a["failed_step"]),
+                text(&a["error"]),
+                text(&a["retry_at"])
+            );
+        }
+    }
     if let Some(original) = e["replay_of"].as_str() {
         println!("replay of    {original}");
     }

@@ -15,6 +15,7 @@ mod new;
 mod output;
 mod run;
 mod serve;
+mod tail;
 mod tenant;
 
 use std::path::PathBuf;

@@ -75,6 +75,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "weft started"
     );
     println!("listening on http://{addr}");
+    println!("console at http://{addr}/console (sign in with an API token)");
     if let Some(file) = &args.demo {
         super::demo::seed(node.state(), file).await?;
     }

@@ -1,86 +1,50 @@
-//! The durable flow engine: executions are stored (`queued`) before anyone
-//! is told they exist, a bounded pool of workers claims them fairly across
-//! tenants, every finished step is persisted, and on start executions left
-//! `queued` or `running` by a stopped host are picked up again, resuming
-//! after their last finished step.
+//! The durable flow engine: executions are stored (`queued`, with their
+//! entry in the store's queue, in one write) before anyone is told they
+//! exist, a bounded pool of workers claims them from the queue fairly
+//! across tenants (`worker.rs`), every finished step is persisted, and
+//! executions a stopped host left in the queue are claimed again once their
+//! lease is stale, resuming after their last finished step.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
 use futures::future::BoxFuture;
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::dispatch::Dispatcher;
-use super::executor::{
-    ComponentSource, ExecutionObserver, Executor, FlowLimits, FlowRun, InstanceInfo,
-};
+use super::executor::{ExecutionObserver, Executor, FlowLimits, FlowRun, InstanceInfo};
+use super::instance_source::InstanceSource;
 use super::metrics::EngineMetrics;
 use super::sealed::Sealer;
-use crate::instances::InstanceConfigs;
-use crate::instances::lifecycle::is_lifecycle_key;
+use crate::config::EngineConfig;
 use crate::integration::{Trigger, split_component_ref};
 use crate::metrics::Metrics;
 use crate::model::{ExecutionRecord, ExecutionStatus, FlowResponse, StepRecord, StepStatus};
-use crate::queue::{EngineError, FinishListener, NewExecution, Progress, Submit, Submitted};
-use crate::sandbox::Sandbox;
-use crate::storage::{Inserted, Storage, StorageError};
-use crate::units::duration_serde;
-
-/// The `[engine]` table of `weft.toml`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EngineConfig {
-    /// Executions running at once. Default 16.
-    pub workers: usize,
-    /// Executions one tenant may run at once, so one tenant's flood cannot
-    /// take every worker. Default 4.
-    pub per_tenant: usize,
-    /// Finished executions older than this are deleted. Default 14 days.
-    #[serde(with = "duration_serde")]
-    pub retention: Duration,
-    /// Most items one `for_each` may iterate over. Default 10,000.
-    pub for_each_max_items: usize,
-    /// Most `for_each` items one execution may start over all its loops
-    /// (nested ones included). Default 100,000.
-    pub for_each_max_total: usize,
-    /// Executions one tenant may have waiting for a worker (at least 1);
-    /// past it, webhooks, manual runs and replays answer 429 with
-    /// `Retry-After` and store nothing, so a flood of large webhooks
-    /// cannot fill the disk. Deploy and teardown flows are exempt. Default
-    /// 1,000: at 6 MiB per webhook body, about 6 GiB per tenant at most.
-    pub max_queued_per_tenant: usize,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        Self {
-            workers: 16,
-            per_tenant: 4,
-            retention: Duration::from_secs(14 * 24 * 3600),
-            for_each_max_items: FlowLimits::default().for_each_max_items,
-            for_each_max_total: FlowLimits::default().for_each_max_total,
-            max_queued_per_tenant: 1_000,
-        }
-    }
-}
-
-/// What a tenant past [`EngineConfig::max_queued_per_tenant`] is told to
-/// wait before trying again (`Retry-After`).
-pub const QUEUE_FULL_RETRY_AFTER: Duration = Duration::from_secs(5);
+use crate::queue::{
+    EngineError, FinishListener, NewExecution, Progress, Submit, Submitted, is_lifecycle_key,
+};
+use crate::sandbox::{ComponentSource, Sandbox};
+use crate::storage::{Inserted, Lane, QueueEntry, Storage, StorageError};
 
 /// Runs executions durably.
 pub struct FlowEngine {
     pub(super) store: Arc<dyn Storage>,
-    instances: InstanceConfigs,
-    executor: Executor,
+    instances: Arc<dyn InstanceSource>,
+    pub(super) executor: Executor,
     sealer: Sealer,
-    dispatcher: Dispatcher,
+    /// This process's id in queue leases.
+    pub(super) node: String,
+    /// Wakes the claim loop (a submit, an end, a retry's delay).
+    pub(super) ready: tokio::sync::Notify,
+    /// Places held by submits storing their execution, by tenant (see
+    /// [`FlowEngine::store_and_queue`]).
+    reserved: Mutex<HashMap<String, usize>>,
+    /// Executions this node holds a lease of.
+    held: Mutex<HashSet<String>>,
     watchers: Mutex<HashMap<String, watch::Sender<Progress>>>,
-    metrics: EngineMetrics,
-    config: EngineConfig,
+    pub(super) metrics: EngineMetrics,
+    pub(super) config: EngineConfig,
     on_finish: Vec<Arc<dyn FinishListener>>,
 }
 
@@ -98,7 +62,7 @@ impl FlowEngine {
     /// in order. Call [`FlowEngine::start`] to run anything.
     pub fn new(
         store: Arc<dyn Storage>,
-        instances: InstanceConfigs,
+        instances: Arc<dyn InstanceSource>,
         sandbox: Arc<Sandbox>,
         components: Arc<dyn ComponentSource>,
         metrics: &Metrics,
@@ -116,7 +80,10 @@ impl FlowEngine {
                 .with_sealer(sealer.clone())
                 .with_limits(limits),
             sealer,
-            dispatcher: Dispatcher::new(config.per_tenant),
+            node: uuid::Uuid::now_v7().to_string(),
+            ready: tokio::sync::Notify::new(),
+            reserved: Mutex::new(HashMap::new()),
+            held: Mutex::new(HashSet::new()),
             watchers: Mutex::new(HashMap::new()),
             metrics: EngineMetrics::register(metrics),
             store,
@@ -126,21 +93,17 @@ impl FlowEngine {
         })
     }
 
-    /// Queues every execution a previous run of the host left unfinished,
-    /// then starts the workers and the retention pruner.
+    /// Starts the claim loop (which also takes the executions a previous
+    /// run of the host left in the queue), lease renewal and the retention
+    /// pruner; returns how many executions are waiting.
     pub fn start(self: &Arc<Self>) -> Result<usize, StorageError> {
-        let unfinished = self.store.unfinished_executions()?;
-        for record in &unfinished {
-            self.dispatcher.push(&record.tenant, &record.id);
+        let waiting = self.store.depth()?;
+        if waiting > 0 {
+            tracing::info!(count = waiting, "resuming queued executions");
         }
-        if !unfinished.is_empty() {
-            tracing::info!(count = unfinished.len(), "resuming unfinished executions");
-        }
-        self.metrics.queue_depth.set(self.dispatcher.depth() as i64);
-        for _ in 0..self.config.workers.max(1) {
-            let engine = self.clone();
-            tokio::spawn(async move { engine.work().await });
-        }
+        self.metrics.queue_depth.set(waiting as i64);
+        tokio::spawn(self.clone().claim_loop());
+        tokio::spawn(Self::renew_loop(Arc::downgrade(self)));
         let engine = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(3600));
@@ -152,7 +115,7 @@ impl FlowEngine {
                 engine.prune();
             }
         });
-        Ok(unfinished.len())
+        Ok(waiting)
     }
 
     fn prune(&self) {
@@ -168,6 +131,67 @@ impl FlowEngine {
 
     fn watchers(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<Progress>>> {
         self.watchers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn held(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Holds a place in `tenant`'s queue unless it already has `limit`
+    /// executions waiting (or places held by concurrent submits); `false`
+    /// when it is full. Give the place back with [`Self::unreserve`] once
+    /// the execution is stored (it then counts in the store's queue) or
+    /// was not.
+    fn try_reserve(&self, tenant: &str, limit: usize) -> Result<bool, StorageError> {
+        let mut reserved = self.reserved.lock().unwrap_or_else(|e| e.into_inner());
+        let held = reserved.get(tenant).copied().unwrap_or(0);
+        if self.store.queued(tenant)? + held >= limit {
+            return Ok(false);
+        }
+        *reserved.entry(tenant.to_owned()).or_default() += 1;
+        Ok(true)
+    }
+
+    fn unreserve(&self, tenant: &str) {
+        let mut reserved = self.reserved.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = reserved.get_mut(tenant) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                reserved.remove(tenant);
+            }
+        }
+    }
+
+    /// Sets the queue depth gauge from the store.
+    pub(super) fn update_depth(&self) {
+        if let Ok(depth) = self.store.depth() {
+            self.metrics.queue_depth.set(depth as i64);
+        }
+    }
+
+    /// The queue entry of `record`, an execution of `flow`.
+    fn queue_entry(
+        record: &ExecutionRecord,
+        flow: &crate::integration::Flow,
+        lane: Lane,
+    ) -> QueueEntry {
+        let (limit, fifo) = flow.concurrency.bounds();
+        QueueEntry {
+            lane,
+            limit,
+            fifo,
+            ..QueueEntry::new(&record.id, &record.tenant, &record.instance, &record.flow)
+        }
+    }
+
+    /// The flow of `record`, from its integration version.
+    fn flow_of(&self, record: &ExecutionRecord) -> Option<crate::integration::Flow> {
+        let (name, version) = split_component_ref(&record.integration)?;
+        let integration = self
+            .store
+            .get_integration(name, version.parse().ok()?)
+            .ok()??;
+        integration.model.flow(&record.flow).cloned()
     }
 
     /// Stores a new `queued` execution, queues it and returns once it is on
@@ -209,7 +233,7 @@ impl FlowEngine {
         let lifecycle = matches!(flow.trigger, Trigger::Deploy | Trigger::Teardown)
             && new.idempotency_key.as_deref().is_some_and(is_lifecycle_key);
         let limit = self.config.max_queued_per_tenant.max(1);
-        if !lifecycle && !self.dispatcher.try_reserve(&instance.tenant, limit) {
+        if !lifecycle && !self.try_reserve(&instance.tenant, limit)? {
             self.metrics.refused.inc();
             return Err(EngineError::QueueFull {
                 tenant: instance.tenant,
@@ -234,19 +258,17 @@ impl FlowEngine {
         self.sealer.protect_trigger(&mut record, flow, secrets);
         let (sender, receiver) = watch::channel(Progress::Pending);
         self.watchers().insert(record.id.clone(), sender);
-        let stored = self.store.create_execution(&record);
-        if reserved && !matches!(stored, Ok(Inserted::Created)) {
-            self.dispatcher.release(&record.tenant);
+        let lane = if new.sync { Lane::Sync } else { Lane::Async };
+        let entry = Self::queue_entry(&record, flow, lane);
+        let stored = self.store.create_execution(&record, &entry);
+        if reserved {
+            self.unreserve(&record.tenant);
         }
         match stored {
             Ok(Inserted::Created) => {
                 self.metrics.submitted.inc();
-                if reserved {
-                    self.dispatcher.push_reserved(&record.tenant, &record.id);
-                } else {
-                    self.dispatcher.push(&record.tenant, &record.id);
-                }
-                self.metrics.queue_depth.set(self.dispatcher.depth() as i64);
+                self.update_depth();
+                self.ready.notify_one();
                 Ok(Submitted {
                     record,
                     created: true,
@@ -275,8 +297,9 @@ impl FlowEngine {
     }
 
     /// Submits and waits for the end (deploy and teardown flows).
+    /// Its caller waits, so it goes in the sync lane.
     pub async fn run_to_end(&self, new: NewExecution) -> Result<ExecutionRecord, EngineError> {
-        let submitted = self.submit(new).await?;
+        let submitted = self.submit(NewExecution { sync: true, ..new }).await?;
         let id = submitted.record.id.clone();
         if let Some(mut progress) = submitted.progress {
             loop {
@@ -362,78 +385,25 @@ impl FlowEngine {
         }
         let (sender, _) = watch::channel(Progress::Pending);
         self.watchers().insert(id.to_owned(), sender);
+        let entry = match self.flow_of(&updated) {
+            Some(flow) => Self::queue_entry(&updated, &flow, Lane::Async),
+            None => QueueEntry::new(id, &updated.tenant, &updated.instance, &updated.flow),
+        };
+        self.store.enqueue(&entry)?;
         self.store.durable().await?;
-        self.dispatcher.push(&updated.tenant, id);
-        self.metrics.queue_depth.set(self.dispatcher.depth() as i64);
+        self.update_depth();
+        self.ready.notify_one();
         tracing::info!(execution_id = %id, retries = updated.retries, "retrying from the failed step");
         Ok(updated)
     }
 
     /// Executions waiting for a worker.
     pub fn queue_depth(&self) -> usize {
-        self.dispatcher.depth()
-    }
-
-    async fn work(self: Arc<Self>) {
-        loop {
-            let ticket = self.dispatcher.next().await;
-            self.metrics.queue_depth.set(self.dispatcher.depth() as i64);
-            // Run it in its own task: a panic there must not take this
-            // worker, and the tenant's slot, with it.
-            let engine = self.clone();
-            let id = ticket.execution.clone();
-            if let Err(e) = tokio::spawn(async move { engine.execute(&id).await }).await {
-                tracing::error!(execution_id = %ticket.execution, error = %e, "execution panicked");
-                self.end(
-                    &ticket.execution,
-                    &super::FlowResult::failed(
-                        "internal error while running the flow; see the server log",
-                    ),
-                );
-            }
-            self.dispatcher.done(&ticket);
-        }
-    }
-
-    async fn execute(&self, id: &str) {
-        let record = match self.store.get_execution(id) {
-            Ok(Some(record)) if !record.status.is_finished() => record,
-            Ok(_) => return,
-            Err(e) => {
-                tracing::error!(execution_id = %id, error = %e, "cannot load execution");
-                return;
-            }
-        };
-        let resumed = record.status == ExecutionStatus::Running;
-        let started = self.store.update_execution(id, &mut |r| {
-            r.status = ExecutionStatus::Running;
-            if r.started_at.is_none() {
-                r.started_at = Some(Utc::now());
-            }
-            if resumed {
-                r.resumed += 1;
-            }
-        });
-        if let Err(e) = started {
-            tracing::error!(execution_id = %id, error = %e, "cannot mark execution running");
-            return;
-        }
-        let waited = (Utc::now() - record.created_at)
-            .to_std()
-            .unwrap_or_default();
-        self.metrics.queue_wait.observe(waited.as_secs_f64());
-        let result = match self.flow_run(record) {
-            Ok(run) => {
-                let observer = PersistingObserver { engine: self, id };
-                self.executor.run(&run, &observer).await
-            }
-            Err(message) => super::FlowResult::failed(message),
-        };
-        self.end(id, &result);
+        self.store.depth().unwrap_or(0)
     }
 
     /// Records how an execution ended and tells whoever waits on it.
-    fn end(&self, id: &str, result: &super::FlowResult) {
+    pub(super) fn end(&self, id: &str, result: &super::FlowResult) {
         self.metrics.finished(result.status);
         let finished = self.store.update_execution(id, &mut |r| {
             r.status = result.status;
@@ -475,7 +445,7 @@ impl FlowEngine {
 
     /// Everything the executor needs, from the stored instance and the
     /// execution's integration version.
-    fn flow_run(&self, record: ExecutionRecord) -> Result<FlowRun, String> {
+    pub(super) fn flow_run(&self, record: ExecutionRecord) -> Result<FlowRun, String> {
         let instance = self
             .store
             .get_instance(&record.instance)
@@ -530,9 +500,9 @@ impl FlowEngine {
 }
 
 /// Persists each finished step and the response as they happen.
-struct PersistingObserver<'a> {
-    engine: &'a FlowEngine,
-    id: &'a str,
+pub(super) struct PersistingObserver<'a> {
+    pub(super) engine: &'a FlowEngine,
+    pub(super) id: &'a str,
 }
 
 impl ExecutionObserver for PersistingObserver<'_> {

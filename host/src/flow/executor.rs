@@ -30,14 +30,8 @@ use super::sealed::Sealer;
 use crate::integration::{Flow, OnError, ResolvedConfig, Step, StepKind};
 use crate::model::{ExecutionStatus, FlowResponse, StepFailure, StepRecord, StepStatus};
 use crate::queue::LiveAnswer;
-use crate::sandbox::{HostPattern, LoadedComponent, Sandbox, StateStore};
+use crate::sandbox::{ComponentSource, HostPattern, Sandbox, StateStore};
 use crate::template::Templates;
-
-/// Where the executor finds components by `name@version`.
-pub trait ComponentSource: Send + Sync {
-    /// The component, if known.
-    fn resolve(&self, reference: &str) -> Option<LoadedComponent>;
-}
 
 /// Receives progress as it happens, to persist it.
 pub trait ExecutionObserver: Send + Sync {
@@ -93,10 +87,12 @@ pub struct FlowLimits {
 }
 
 impl Default for FlowLimits {
+    /// The `[engine]` defaults.
     fn default() -> Self {
+        let config = crate::config::EngineConfig::default();
         Self {
-            for_each_max_items: 10_000,
-            for_each_max_total: 100_000,
+            for_each_max_items: config.for_each_max_items,
+            for_each_max_total: config.for_each_max_total,
         }
     }
 }
@@ -209,21 +205,21 @@ impl Executor {
                 error: None,
                 response,
                 failed_step: None,
+                retryable: false,
                 live: Some(Arc::new(LiveAnswer {
                     output: output.real,
                     response: live_response,
                 })),
             },
-            Err(Stop(message)) => FlowResult {
-                response,
-                failed_step: cx
-                    .failed
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .as_ref()
-                    .map(|(path, _)| path.clone()),
-                ..FlowResult::failed(cx.redactor.text(&message))
-            },
+            Err(Stop(message)) => {
+                let failed = cx.failed.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                FlowResult {
+                    response,
+                    retryable: failed.as_ref().is_some_and(|(_, f)| f.retryable),
+                    failed_step: failed.map(|(path, _)| path),
+                    ..FlowResult::failed(cx.redactor.text(&message))
+                }
+            }
         }
     }
 

@@ -7,10 +7,10 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use super::executor::ComponentSource;
 use crate::integration::Catalog;
-use crate::sandbox::Sandbox;
-use crate::sandbox::{ComponentManifest, LoadedComponent};
+use crate::sandbox::{
+    ComponentManifest, ComponentSource, LoadedComponent, Sandbox, component_files,
+};
 
 /// Every component of a directory, compiled and described.
 #[derive(Debug, Default)]
@@ -23,17 +23,8 @@ impl DirectoryComponents {
     /// `hostile-*` and `fixture-*`, are skipped). A file that is not a valid
     /// connector component is an error naming it.
     pub async fn load(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Self> {
-        let entries = std::fs::read_dir(dir)
+        let paths = component_files(dir)
             .with_context(|| format!("failed to read components directory {}", dir.display()))?;
-        let mut paths: Vec<_> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
-            .filter(|p| {
-                !p.file_stem()
-                    .is_some_and(|s| crate::registry::is_test_fixture(&s.to_string_lossy()))
-            })
-            .collect();
-        paths.sort();
         let mut by_ref = HashMap::new();
         for path in paths {
             let bytes = std::fs::read(&path)
@@ -52,11 +43,7 @@ impl DirectoryComponents {
 
     /// What these components offer, for validating integrations.
     pub fn catalog(&self) -> Catalog {
-        let mut catalog = Catalog::default();
-        for (_, manifest) in self.by_ref.values() {
-            catalog.add_manifest(manifest);
-        }
-        catalog
+        Catalog::of(self.by_ref.values().map(|(_, manifest)| manifest))
     }
 }
 

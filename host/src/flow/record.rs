@@ -21,6 +21,10 @@ pub struct FlowResult {
     /// The path of the step that failed the run, if a step did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_step: Option<String>,
+    /// Whether the failed step's error was retryable (a flow-level
+    /// `retry` runs the execution again only then).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retryable: bool,
     /// What the flow answers its caller, in clear (never stored).
     #[serde(skip)]
     pub live: Option<std::sync::Arc<LiveAnswer>>,
@@ -35,6 +39,7 @@ impl FlowResult {
             error: Some(error.into()),
             response: None,
             failed_step: None,
+            retryable: false,
             live: None,
         }
     }

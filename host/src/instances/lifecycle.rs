@@ -35,18 +35,7 @@ use super::{InstanceError, Instances};
 use crate::integration::Trigger;
 use crate::storage::{InstanceRecord, InstanceStatus, StorageError};
 
-/// Prefix of the idempotency key of lifecycle executions.
-const LIFECYCLE_KEY_PREFIX: &str = "weft-lifecycle:";
-
-/// The idempotency key every flow execution of transition `run` carries.
-pub fn lifecycle_key(run: &str) -> String {
-    format!("{LIFECYCLE_KEY_PREFIX}{run}")
-}
-
-/// Whether `key` is the idempotency key of a lifecycle execution.
-pub fn is_lifecycle_key(key: &str) -> bool {
-    key.starts_with(LIFECYCLE_KEY_PREFIX)
-}
+pub use crate::queue::{is_lifecycle_key, lifecycle_key};
 
 /// Which lifecycle flows a transition runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -50,6 +50,17 @@ impl Catalog {
             .insert(version.to_owned(), component);
     }
 
+    /// A catalog of what `manifests` report.
+    pub fn of<'a>(
+        manifests: impl IntoIterator<Item = &'a crate::sandbox::ComponentManifest>,
+    ) -> Self {
+        let mut catalog = Self::default();
+        for manifest in manifests {
+            catalog.add_manifest(manifest);
+        }
+        catalog
+    }
+
     /// Adds what a component's `describe()` reported.
     pub fn add_manifest(&mut self, manifest: &crate::sandbox::ComponentManifest) {
         self.insert(

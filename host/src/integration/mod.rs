@@ -34,6 +34,7 @@
 mod catalog;
 mod codec;
 mod config;
+mod flow_options;
 mod input_schema;
 mod model;
 mod references;
@@ -51,6 +52,7 @@ use std::fmt;
 
 pub use catalog::{Catalog, CatalogComponent};
 pub use config::{ResolvedConfig, validate_instance_config};
+pub use flow_options::{Concurrency, ConcurrencyMode};
 pub use model::{
     ActionStep, Backoff, BranchCase, CatchUp, ConfigType, ConfigVar, Flow, ForEachStep,
     HmacSha256Auth, HumanDuration, Integration, OnError, OnFailure, QueueTrigger, RespondStep,

@@ -17,6 +17,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::flow_options::Concurrency;
+
 /// One integration version: config variables plus flows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -146,6 +148,13 @@ pub struct Flow {
     /// `500 {execution_id, error: "flow failed"}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_failure: Option<OnFailure>,
+    /// How executions of one instance may overlap (default `parallel`).
+    #[serde(default, skip_serializing_if = "Concurrency::is_parallel")]
+    pub concurrency: Concurrency,
+    /// Runs a failed async execution again from its failed step, when the
+    /// failure was retryable (none by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryPolicy>,
 }
 
 /// A flow's `on_failure`: the answer a sync webhook gives when the flow

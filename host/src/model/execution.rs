@@ -197,6 +197,19 @@ pub struct FlowResponse {
     pub body: Value,
 }
 
+/// A failed run of an execution that its flow's `retry` ran again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlowAttempt {
+    /// The path of the step that failed it.
+    pub failed_step: String,
+    /// Why it failed.
+    pub error: String,
+    /// When it failed.
+    pub failed_at: DateTime<Utc>,
+    /// When the next attempt was due (not before).
+    pub retry_at: DateTime<Utc>,
+}
+
 /// One run of one flow of one instance, as stored.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExecutionRecord {
@@ -250,6 +263,10 @@ pub struct ExecutionRecord {
     /// Times it was retried from its failed step (`POST …/retry`).
     #[serde(default)]
     pub retries: u32,
+    /// The failed runs a flow-level `retry` ran again, oldest first (the
+    /// run going on now, or the last one, is not in it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<FlowAttempt>,
     /// When it was queued.
     pub created_at: DateTime<Utc>,
     /// When a worker first started it.
@@ -270,7 +287,7 @@ impl ExecutionRecord {
         trigger: Value,
     ) -> Self {
         Self {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: super::ExecutionId::new().into_string(),
             tenant: tenant.to_owned(),
             instance: instance.to_owned(),
             integration: integration.to_owned(),
@@ -288,6 +305,7 @@ impl ExecutionRecord {
             callback_outcome: None,
             resumed: 0,
             retries: 0,
+            attempts: Vec::new(),
             created_at: Utc::now(),
             started_at: None,
             finished_at: None,

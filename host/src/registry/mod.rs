@@ -1,5 +1,7 @@
 //! The component registry: uploaded and built-in components, compiled once
-//! and kept loaded (pre-linked) in memory for the flow engine.
+//! and kept loaded (pre-linked) in memory; the flow engine resolves them
+//! through the sandbox's [`ComponentSource`] port, which it implements, and
+//! integration uploads validate against its [`ComponentRegistry::manifests`].
 //!
 //! - **Upload**: the bytes are checked (WebAssembly component, world
 //!   `weft:connector`, only imports Weft provides, sizes under the
@@ -17,6 +19,9 @@
 //!   A missing artifact, or one made by a different engine configuration
 //!   (its fingerprint differs, or wasmtime refuses it), is recompiled from
 //!   the stored bytes and replaced, transparently.
+//! - **Built-ins**: [`ComponentRegistry::register_dir`] registers the
+//!   files of the one directory scan `weft run` uses too
+//!   ([`crate::sandbox::component_files`]).
 //! - **Delete** is refused while an integration version calls the
 //!   component.
 //!
@@ -33,9 +38,11 @@ use std::sync::{Arc, RwLock};
 
 use sha2::{Digest as _, Sha256};
 
-use crate::integration::Catalog;
 use crate::metrics::Metrics;
-use crate::sandbox::{LoadError, LoadedComponent, Sandbox};
+use crate::model::ComponentRef;
+use crate::sandbox::{
+    ComponentManifest, ComponentSource, LoadError, LoadedComponent, Sandbox, component_files,
+};
 use crate::storage::{ComponentRecord, Inserted, Storage, StorageError};
 
 /// Why a registry operation failed.
@@ -241,13 +248,13 @@ impl ComponentRegistry {
         self.len() == 0
     }
 
-    /// What integration validation needs to know about the components.
-    pub fn catalog(&self) -> Catalog {
-        let mut catalog = Catalog::default();
-        for entry in self.loaded().values() {
-            catalog.add_manifest(&entry.record.manifest);
-        }
-        catalog
+    /// What every registered component reported at upload (what
+    /// integration validation checks steps against).
+    pub fn manifests(&self) -> Vec<ComponentManifest> {
+        self.loaded()
+            .values()
+            .map(|entry| entry.record.manifest.clone())
+            .collect()
     }
 
     /// Registers a component from its `.wasm` bytes (see the module docs).
@@ -389,22 +396,13 @@ impl ComponentRegistry {
     /// as built-ins. Files already registered with the same bytes cost
     /// nothing; a file that fails is logged and skipped, never fatal.
     pub async fn register_dir(&self, dir: &Path) -> Result<Vec<Upload>, RegistryError> {
-        let entries = std::fs::read_dir(dir).map_err(|e| {
+        let files = component_files(dir).map_err(|e| {
             RegistryError::Internal(format!(
                 "failed to read builtins directory {}: {}",
                 dir.display(),
                 e.to_string().to_lowercase()
             ))
         })?;
-        let mut files: Vec<_> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                name.ends_with(".wasm") && !is_test_fixture(name)
-            })
-            .collect();
-        files.sort();
         let mut out = Vec::new();
         for file in files {
             let bytes = match std::fs::read(&file) {
@@ -468,8 +466,10 @@ fn load_stored(
     Ok((RegisteredComponent { record, component }, true))
 }
 
-/// Test fixtures built next to real components (`hostile-*`, `fixture-*`)
-/// are never registered as built-ins.
-pub fn is_test_fixture(file_name: &str) -> bool {
-    file_name.starts_with("hostile-") || file_name.starts_with("fixture-")
+impl ComponentSource for ComponentRegistry {
+    fn resolve(&self, reference: &str) -> Option<LoadedComponent> {
+        let reference: ComponentRef = reference.parse().ok()?;
+        self.get(&reference.name, &reference.version)
+            .map(|r| r.component.clone())
+    }
 }

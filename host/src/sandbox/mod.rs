@@ -27,6 +27,7 @@ mod manifest;
 mod outbound;
 mod runner;
 mod slots;
+mod source;
 mod state;
 
 use std::sync::Arc;
@@ -49,6 +50,7 @@ pub use manifest::{
 pub use outbound::{ComponentGrant, OutboundCount, OutboundOutcome, OutboundStats};
 pub use runner::{StepContext, StepOutcome, StepRequest};
 pub use slots::{InstanceSlots, SlotPermit};
+pub use source::{ComponentSource, component_files, is_test_fixture};
 pub use state::{
     MemoryStateStore, ScopeQuota, ScopeUsage, SetError, StateError, StateScope, StateStore,
 };

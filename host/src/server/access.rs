@@ -4,15 +4,15 @@
 //! request on.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::auth::{Caller, generate_token, token_record};
+use super::auth::{generate_token, token_record};
 use super::error::{AppError, ErrorBody};
+use super::extract::{AppJson, Operator};
 use crate::instances::check_tenant_name;
 use crate::storage::{Inserted, TenantRecord, TokenRecord};
 
@@ -51,11 +51,9 @@ pub struct CreateTenant {
     ))]
 pub async fn create_tenant(
     State(state): State<AppState>,
-    caller: Caller,
-    body: Result<Json<CreateTenant>, JsonRejection>,
+    _operator: Operator,
+    AppJson(body): AppJson<CreateTenant>,
 ) -> Result<(StatusCode, Json<TenantView>), AppError> {
-    caller.require_operator()?;
-    let Json(body) = body?;
     check_tenant_name(&body.name)
         .map_err(|e| AppError::new(StatusCode::UNPROCESSABLE_ENTITY, e.message))?;
     let record = TenantRecord {
@@ -84,10 +82,9 @@ pub async fn create_tenant(
     ))]
 pub async fn delete_tenant(
     State(state): State<AppState>,
-    caller: Caller,
+    _operator: Operator,
     Path(name): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    caller.require_operator()?;
     if state.store.get_tenant(&name)?.is_none() {
         return Err(AppError::not_found(format!("tenant {name:?} not found")));
     }
@@ -110,9 +107,8 @@ pub async fn delete_tenant(
     responses((status = 200, body = Vec<TenantView>)))]
 pub async fn list_tenants(
     State(state): State<AppState>,
-    caller: Caller,
+    _operator: Operator,
 ) -> Result<Json<Vec<TenantView>>, AppError> {
-    caller.require_operator()?;
     let tenants = state.store.list_tenants()?;
     Ok(Json(tenants.into_iter().map(Into::into).collect()))
 }
@@ -145,11 +141,9 @@ pub struct TokenCreated {
     ))]
 pub async fn create_token(
     State(state): State<AppState>,
-    caller: Caller,
-    body: Result<Json<CreateToken>, JsonRejection>,
+    _operator: Operator,
+    AppJson(body): AppJson<CreateToken>,
 ) -> Result<(StatusCode, Json<TokenCreated>), AppError> {
-    caller.require_operator()?;
-    let Json(body) = body?;
     if let Some(tenant) = &body.tenant
         && state.store.get_tenant(tenant)?.is_none()
     {
@@ -208,9 +202,8 @@ impl From<TokenRecord> for TokenView {
     ))]
 pub async fn list_tokens(
     State(state): State<AppState>,
-    caller: Caller,
+    _operator: Operator,
 ) -> Result<Json<Vec<TokenView>>, AppError> {
-    caller.require_operator()?;
     let tokens = state.store.list_tokens()?;
     Ok(Json(tokens.into_iter().map(Into::into).collect()))
 }
@@ -228,10 +221,9 @@ pub async fn list_tokens(
     ))]
 pub async fn revoke_token(
     State(state): State<AppState>,
-    caller: Caller,
+    _operator: Operator,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    caller.require_operator()?;
     let tokens = state.store.list_tokens()?;
     let Some(token) = tokens.iter().find(|t| t.id == id) else {
         return Err(AppError::not_found(format!("token {id:?} not found")));

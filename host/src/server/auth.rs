@@ -64,7 +64,13 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
+    /// Authenticates once per request: a second extractor asking (an
+    /// [`super::extract::Operator`] or a visible-resource extractor next to
+    /// a `Caller`) gets the caller found first.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
         let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
             AppError::unauthorized("missing bearer token (Authorization: Bearer <token>)")
         })?;
@@ -80,8 +86,10 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| {
                 AppError::unauthorized("authorization header must be 'Bearer <token>'")
             })?;
-        authenticate(state.store.as_ref(), token)?
-            .ok_or_else(|| AppError::unauthorized("invalid token"))
+        let caller = authenticate(state.store.as_ref(), token)?
+            .ok_or_else(|| AppError::unauthorized("invalid token"))?;
+        parts.extensions.insert(caller.clone());
+        Ok(caller)
     }
 }
 

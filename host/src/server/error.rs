@@ -1,6 +1,10 @@
 //! [`AppError`]: what a failed request answers. Clients get a status and a
 //! clear lowercase message (plus `details`, one line per problem, for
 //! validation failures); internal causes go to the log, never to clients.
+//! The response carries an [`ErrorReport`] that the server's logging
+//! middleware writes once; the submit port's errors are mapped to HTTP by
+//! the webhook trigger's [`HookError`] (one mapping for both), JSON body
+//! rejections here (for [`super::extract::AppJson`]).
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -8,13 +12,15 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::flow::{EngineError, QUEUE_FULL_RETRY_AFTER};
 use crate::instances::InstanceError;
 use crate::integration::ValidationErrors;
 use crate::integrations::PushError;
+use crate::queue::EngineError;
 use crate::registry::RegistryError;
 use crate::storage::StorageError;
+use crate::triggers::error::lowercase_first;
 use crate::triggers::start::HeaderError;
+use crate::triggers::{ErrorReport, HookError};
 
 /// The JSON body of every error response.
 #[derive(Debug, Serialize, ToSchema)]
@@ -32,6 +38,8 @@ pub struct AppError {
     status: StatusCode,
     message: String,
     details: Vec<String>,
+    /// The internal cause of a 500 (logged, never sent).
+    cause: Option<String>,
     /// Seconds for `Retry-After` (429).
     retry_after: Option<u64>,
 }
@@ -43,15 +51,9 @@ impl AppError {
             status,
             message: lowercase_first(message.into()),
             details: Vec::new(),
+            cause: None,
             retry_after: None,
         }
-    }
-
-    /// 429 with `Retry-After` (whole seconds, at least 1).
-    pub fn too_many_requests(message: impl Into<String>, retry_after: std::time::Duration) -> Self {
-        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, message);
-        error.retry_after = Some(retry_after.as_secs().max(1));
-        error
     }
 
     /// 400.
@@ -86,13 +88,14 @@ impl AppError {
         error
     }
 
-    /// 500: logs `cause`, tells the client only that it failed.
+    /// 500: tells the client only that it failed; `cause` goes to the log.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "internal error");
-        Self::new(
+        let mut error = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal server error; see the server log",
-        )
+        );
+        error.cause = Some(cause.to_string());
+        error
     }
 
     /// The status it answers.
@@ -106,24 +109,12 @@ impl AppError {
     }
 }
 
-fn lowercase_first(text: String) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        // Keep acronyms (`JSON`) as they are.
-        Some(c) if c.is_uppercase() && !chars.next().is_some_and(char::is_uppercase) => {
-            c.to_lowercase().chain(text.chars().skip(1)).collect()
-        }
-        _ => text,
-    }
-}
-
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
-            tracing::warn!(status = %self.status, error = %self.message, "request failed");
-        } else {
-            tracing::debug!(status = %self.status, error = %self.message, "request refused");
-        }
+        let report = ErrorReport {
+            message: self.message.clone(),
+            cause: self.cause,
+        };
         let unauthorized = self.status == StatusCode::UNAUTHORIZED;
         let retry_after = self.retry_after;
         let body = ErrorBody {
@@ -141,36 +132,33 @@ impl IntoResponse for AppError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        response.extensions_mut().insert(report);
         response
     }
 }
 
-impl From<StorageError> for AppError {
-    fn from(e: StorageError) -> Self {
-        Self::internal(e)
+impl From<HookError> for AppError {
+    fn from(e: HookError) -> Self {
+        let mut error = Self::new(e.status, e.message);
+        error.cause = e.cause;
+        error.retry_after = e.retry_after;
+        error
     }
 }
 
-impl From<EngineError> for AppError {
-    fn from(e: EngineError) -> Self {
-        match e {
-            EngineError::UnknownInstance(_)
-            | EngineError::UnknownFlow { .. }
-            | EngineError::UnknownExecution(_) => Self::not_found(e.to_string()),
-            EngineError::QueueFull { .. } => {
-                Self::too_many_requests(e.to_string(), QUEUE_FULL_RETRY_AFTER)
+/// Errors the API answers exactly as the webhook trigger does: one
+/// mapping ([`HookError`]'s) for both.
+macro_rules! as_hook_errors {
+    ($($error:ty),*) => {
+        $(impl From<$error> for AppError {
+            fn from(e: $error) -> Self {
+                HookError::from(e).into()
             }
-            EngineError::NotFailed { .. } => Self::conflict(e.to_string()),
-            EngineError::Storage(e) => Self::internal(e),
-        }
-    }
+        })*
+    };
 }
 
-impl From<HeaderError> for AppError {
-    fn from(e: HeaderError) -> Self {
-        Self::bad_request(e.to_string())
-    }
-}
+as_hook_errors!(StorageError, EngineError, HeaderError);
 
 impl From<RegistryError> for AppError {
     fn from(e: RegistryError) -> Self {
@@ -236,16 +224,5 @@ impl From<axum::extract::rejection::JsonRejection> for AppError {
 impl From<axum::extract::rejection::BytesRejection> for AppError {
     fn from(e: axum::extract::rejection::BytesRejection) -> Self {
         Self::new(e.status(), e.body_text())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn messages_start_lowercase_but_keep_acronyms() {
-        assert_eq!(lowercase_first("Failed to parse".into()), "failed to parse");
-        assert_eq!(lowercase_first("JSON is bad".into()), "JSON is bad");
     }
 }

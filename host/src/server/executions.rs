@@ -15,7 +15,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -24,6 +24,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::Caller;
 use super::error::{AppError, ErrorBody};
+use super::extract::{Visible, VisibleExecution, VisibleInstance};
 use crate::flow::NewExecution;
 use crate::integration::{Trigger, hint};
 use crate::model::{ExecutionRecord, ExecutionStatus, StepRecord};
@@ -134,6 +135,11 @@ pub struct ExecutionView {
     /// like `route.ship` or `each[2].ship`.
     #[schema(value_type = Vec<Object>)]
     pub steps: Vec<StepRecord>,
+    /// The failed runs a flow-level `retry` ran again, oldest first
+    /// (`failed_step`, `error`, `failed_at`, `retry_at`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub attempts: Vec<crate::model::FlowAttempt>,
 }
 
 impl From<ExecutionRecord> for ExecutionView {
@@ -149,6 +155,7 @@ impl From<ExecutionRecord> for ExecutionView {
             idempotency_key: r.idempotency_key,
             callback: r.callback.as_deref().map(crate::triggers::loggable_url),
             callback_outcome: r.callback_outcome,
+            attempts: r.attempts,
             // Sealed copies are for resuming, never for showing.
             steps: r
                 .steps
@@ -195,7 +202,7 @@ pub struct ListQuery {
 impl ListQuery {
     /// The store filter for `caller`, or `None` when nothing can match (a
     /// tenant token asking for another tenant).
-    fn filter(self, caller: &Caller) -> Result<Option<ExecutionFilter>, AppError> {
+    pub(super) fn filter(self, caller: &Caller) -> Result<Option<ExecutionFilter>, AppError> {
         let status = self
             .status
             .map(|s| s.parse::<ExecutionStatus>())
@@ -235,30 +242,6 @@ impl ListQuery {
     }
 }
 
-/// The execution if the caller may see it; 404 otherwise.
-fn visible_execution(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-) -> Result<ExecutionRecord, AppError> {
-    match state.store.get_execution(id)? {
-        Some(record) if caller.sees(&record.tenant) => Ok(record),
-        _ => Err(AppError::not_found(format!("execution {id:?} not found"))),
-    }
-}
-
-/// The instance if the caller may see it; 404 otherwise.
-fn visible_instance(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-) -> Result<InstanceRecord, AppError> {
-    match state.store.get_instance(id)? {
-        Some(record) if caller.sees(&record.tenant) => Ok(record),
-        _ => Err(AppError::not_found(format!("instance {id:?} not found"))),
-    }
-}
-
 /// 409 unless the instance is `active`.
 fn require_active(instance: &InstanceRecord) -> Result<(), AppError> {
     if instance.status == InstanceStatus::Active {
@@ -270,19 +253,6 @@ fn require_active(instance: &InstanceRecord) -> Result<(), AppError> {
         instance.status.as_str(),
         instance.id
     )))
-}
-
-/// 202 with `Location`; a repeated `Idempotency-Key` adds
-/// `Idempotent-Replayed: true`.
-fn accepted(started: Started, repeated: bool) -> Response {
-    let mut response = start::accepted_with(&started.execution_id, &started);
-    if repeated {
-        response.headers_mut().insert(
-            HeaderName::from_static("idempotent-replayed"),
-            HeaderValue::from_static("true"),
-        );
-    }
-    response
 }
 
 #[utoipa::path(get, path = "/v1/executions", tag = "executions", params(ListQuery),
@@ -322,18 +292,17 @@ pub async fn list(
 #[utoipa::path(get, path = "/v1/executions/{id}", tag = "executions",
     params(("id" = String, Path)),
     responses((status = 200, body = ExecutionView), (status = 404, body = ErrorBody)))]
-pub async fn show(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Json<ExecutionView>, AppError> {
-    Ok(Json(visible_execution(&state, &caller, &id)?.into()))
+pub async fn show(Visible(record): VisibleExecution) -> Json<ExecutionView> {
+    Json(record.into())
 }
 
-/// The execution `id` must be visible to `caller` and its instance must
-/// still exist and be active (replay and retry both run it again).
-fn require_active_instance_of(state: &AppState, caller: &Caller, id: &str) -> Result<(), AppError> {
-    let original = visible_execution(state, caller, id)?;
+/// The instance of `original` must still exist and be active (replay and
+/// retry both run it again).
+fn require_active_instance_of(
+    state: &AppState,
+    original: &ExecutionRecord,
+) -> Result<(), AppError> {
+    let id = &original.id;
     let instance = state
         .store
         .get_instance(&original.instance)?
@@ -358,17 +327,17 @@ fn require_active_instance_of(state: &AppState, caller: &Caller, id: &str) -> Re
     ))]
 pub async fn replay(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    Visible(original): VisibleExecution,
 ) -> Result<Response, AppError> {
-    require_active_instance_of(&state, &caller, &id)?;
-    let submitted = state.engine.replay(&id).await?;
-    Ok(accepted(
-        Started {
-            execution_id: submitted.record.id,
-            replay_of: Some(id),
+    require_active_instance_of(&state, &original)?;
+    let submitted = state.engine.replay(&original.id).await?;
+    let id = submitted.record.id;
+    Ok(start::accepted_with(
+        &id,
+        &Started {
+            execution_id: id.clone(),
+            replay_of: Some(original.id),
         },
-        false,
     ))
 }
 
@@ -384,18 +353,11 @@ pub async fn replay(
     ))]
 pub async fn retry(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    Visible(failed): VisibleExecution,
 ) -> Result<Response, AppError> {
-    require_active_instance_of(&state, &caller, &id)?;
-    let retried = state.engine.retry(&id).await?;
-    Ok(accepted(
-        Started {
-            execution_id: retried.id,
-            replay_of: None,
-        },
-        false,
-    ))
+    require_active_instance_of(&state, &failed)?;
+    let retried = state.engine.retry(&failed.id).await?;
+    Ok(start::accepted(&retried.id))
 }
 
 /// Starts a `manual` flow of an instance; the JSON body is the trigger
@@ -416,12 +378,11 @@ pub async fn retry(
     ))]
 pub async fn run_flow(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, flow)): Path<(String, String)>,
+    Visible(instance): VisibleInstance,
+    Path((_id, flow)): Path<(String, String)>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AppError> {
-    let instance = visible_instance(&state, &caller, &id)?;
     let integration = state.instances.integration_of(&instance)?;
     let Some(found) = integration.model.flow(&flow) else {
         let names = integration.model.flows.iter().map(|f| f.name.as_str());
@@ -456,11 +417,5 @@ pub async fn run_flow(
             ..NewExecution::default()
         })
         .await?;
-    Ok(accepted(
-        Started {
-            execution_id: submitted.record.id,
-            replay_of: None,
-        },
-        !submitted.created,
-    ))
+    Ok(start::submitted(&submitted))
 }

@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -16,6 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::Caller;
 use super::error::{AppError, ErrorBody};
+use super::extract::{AppJson, Visible, VisibleInstance};
 use crate::instances::{InstanceUpdate, LifecycleStarted, NewInstance};
 use crate::storage::{InstanceRecord, InstanceStatus};
 use crate::triggers::start;
@@ -39,6 +39,9 @@ pub struct InstanceView {
     pub secrets: BTreeMap<String, String>,
     /// Webhook URL of each webhook flow.
     pub webhooks: BTreeMap<String, String>,
+    /// RFC 3339 time each schedule flow fires next (only while the
+    /// instance is active).
+    pub schedules: BTreeMap<String, String>,
     /// Last deploy/teardown execution.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_lifecycle_execution: Option<String>,
@@ -104,8 +107,18 @@ pub struct ListQuery {
 }
 
 fn view(state: &AppState, record: InstanceRecord) -> Result<InstanceView, AppError> {
+    let mut schedules = BTreeMap::new();
     let webhooks = match state.instances.integration_of(&record) {
-        Ok(integration) => state.instances.webhooks(&record, &integration),
+        Ok(integration) => {
+            for flow in &integration.model.flows {
+                if let crate::integration::Trigger::Schedule(_) = flow.trigger
+                    && let Some(entry) = state.store.get_schedule(&record.id, &flow.name)?
+                {
+                    schedules.insert(flow.name.clone(), entry.due.to_rfc3339());
+                }
+            }
+            state.instances.webhooks(&record, &integration)
+        }
         Err(e) => {
             tracing::warn!(instance = %record.id, error = %e, "instance without its integration");
             BTreeMap::new()
@@ -120,6 +133,7 @@ fn view(state: &AppState, record: InstanceRecord) -> Result<InstanceView, AppErr
             .map(|k| (k.clone(), "***".to_owned()))
             .collect(),
         webhooks,
+        schedules,
         id: record.id,
         tenant: record.tenant,
         config: record.config,
@@ -145,18 +159,6 @@ fn outbound_allow_by_operator(
     }
 }
 
-/// The instance if the caller may see it; 404 otherwise.
-pub(super) fn visible(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-) -> Result<InstanceRecord, AppError> {
-    match state.store.get_instance(id)? {
-        Some(record) if caller.sees(&record.tenant) => Ok(record),
-        _ => Err(AppError::not_found(format!("instance {id:?} not found"))),
-    }
-}
-
 /// Creates an instance.
 #[utoipa::path(post, path = "/v1/instances", tag = "instances", request_body = CreateInstance,
     responses(
@@ -167,9 +169,8 @@ pub(super) fn visible(
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    body: Result<Json<CreateInstance>, JsonRejection>,
+    AppJson(body): AppJson<CreateInstance>,
 ) -> Result<(StatusCode, Json<InstanceView>), AppError> {
-    let Json(body) = body?;
     outbound_allow_by_operator(&caller, body.outbound_allow.as_ref())?;
     let tenant = match (caller.tenant(), body.tenant) {
         (Some(own), Some(named)) if own != named => {
@@ -223,10 +224,8 @@ pub async fn list(
     responses((status = 200, body = InstanceView), (status = 404, body = ErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    Visible(record): VisibleInstance,
 ) -> Result<Json<InstanceView>, AppError> {
-    let record = visible(&state, &caller, &id)?;
     Ok(Json(view(&state, record)?))
 }
 
@@ -242,14 +241,12 @@ pub async fn show(
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
-    body: Result<Json<PatchInstance>, JsonRejection>,
+    Visible(before): VisibleInstance,
+    AppJson(body): AppJson<PatchInstance>,
 ) -> Result<Json<InstanceView>, AppError> {
-    let before = visible(&state, &caller, &id)?;
-    let Json(body) = body?;
     outbound_allow_by_operator(&caller, body.outbound_allow.as_ref())?;
     let record = state.instances.update(
-        &id,
+        &before.id,
         InstanceUpdate {
             config: body.config,
             secrets: body.secrets,
@@ -273,10 +270,9 @@ pub async fn update(
     ))]
 pub async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    Visible(record): VisibleInstance,
 ) -> Result<StatusCode, AppError> {
-    let record = visible(&state, &caller, &id)?;
+    let id = &record.id;
     if !matches!(
         record.status,
         InstanceStatus::Created | InstanceStatus::Disabled
@@ -286,7 +282,7 @@ pub async fn delete(
             record.status.as_str()
         )));
     }
-    state.store.delete_instance(&id)?;
+    state.store.delete_instance(id)?;
     tracing::info!(instance = %id, "instance deleted");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -329,11 +325,11 @@ fn lifecycle_accepted(started: LifecycleStarted) -> Response {
     ))]
 pub async fn enable(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    Visible(instance): VisibleInstance,
 ) -> Result<Response, AppError> {
-    visible(&state, &caller, &id)?;
-    Ok(lifecycle_accepted(state.instances.enable(&id).await?))
+    Ok(lifecycle_accepted(
+        state.instances.enable(&instance.id).await?,
+    ))
 }
 
 /// Disables an instance: stores `disabling` (its hooks and schedules stop
@@ -348,9 +344,9 @@ pub async fn enable(
     ))]
 pub async fn disable(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    Visible(instance): VisibleInstance,
 ) -> Result<Response, AppError> {
-    visible(&state, &caller, &id)?;
-    Ok(lifecycle_accepted(state.instances.disable(&id).await?))
+    Ok(lifecycle_accepted(
+        state.instances.disable(&instance.id).await?,
+    ))
 }

@@ -12,7 +12,9 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::auth::Caller;
 use super::error::{AppError, ErrorBody};
-use crate::integrations;
+use super::extract::Operator;
+use crate::integration::Catalog;
+use crate::integrations::{self, PushError, Pushed};
 use crate::storage::IntegrationRecord;
 
 /// A flow, summarised.
@@ -45,6 +47,11 @@ pub struct IntegrationView {
     /// The file as uploaded (on show only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// The parsed definition as JSON, defaults written out (on show only;
+    /// the console draws its flows from it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub definition: Option<serde_json::Value>,
 }
 
 impl IntegrationView {
@@ -65,6 +72,9 @@ impl IntegrationView {
             version: r.version,
             components: r.components,
             created_at: r.created_at.to_rfc3339(),
+            definition: with_text
+                .then(|| serde_json::to_value(&r.model).ok())
+                .flatten(),
             text: with_text.then_some(r.text),
         }
     }
@@ -81,25 +91,29 @@ impl IntegrationView {
     ))]
 pub async fn upload(
     State(state): State<AppState>,
-    caller: Caller,
+    _operator: Operator,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<IntegrationView>), AppError> {
-    caller.require_operator()?;
     let text = String::from_utf8(body?.to_vec())
         .map_err(|_| AppError::bad_request("integration file is not valid utf-8"))?;
-    let pushed = integrations::push(
-        &state.registry,
-        state.store.as_ref(),
-        Some(state.brokers.names()),
-        text,
-    )
-    .await?;
+    let pushed = push(&state, text).await?;
     let status = if pushed.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
     Ok((status, Json(IntegrationView::new(pushed.record, false))))
+}
+
+/// Pushes an integration version, validated against the registered
+/// components under the registry's change lock (none of them can be
+/// deleted until it is stored). The upload route and `weft demo` use it.
+pub async fn push(state: &AppState, text: String) -> Result<Pushed, PushError> {
+    let _changes = state.registry.lock_changes().await;
+    let mut catalog = Catalog::of(&state.registry.manifests());
+    // Queue triggers must name a broker of this server's weft.toml.
+    catalog.brokers = Some(state.brokers.names());
+    integrations::push(&catalog, state.store.as_ref(), text)
 }
 
 /// Lists integration versions.
@@ -161,10 +175,9 @@ pub async fn show(
     ))]
 pub async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
+    _operator: Operator,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
-    caller.require_operator()?;
     let missing = || AppError::not_found(format!("integration {name}@{version} not found"));
     let number: u32 = version.parse().map_err(|_| missing())?;
     if state.store.get_integration(&name, number)?.is_none() {

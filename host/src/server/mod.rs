@@ -1,7 +1,10 @@
 //! The HTTP API (`weft serve`): [`AppState`] holds everything handlers
-//! share, [`router`] builds the axum router (tests can drive it without a
-//! socket), [`serve`] runs it until a shutdown signal, letting in-flight
-//! requests finish.
+//! share, [`router`] builds the axum router and merges the webhook
+//! trigger's (tests can drive it without a socket), [`serve`] runs it until
+//! a shutdown signal, letting in-flight requests finish. Handlers take the
+//! [`extract`]ors (a JSON body, an operator, a visible instance or
+//! execution) whose rejections are [`AppError`]s; every error response is
+//! logged once, by one middleware, inside a span naming the matched route.
 //!
 //! Routes (all JSON, bearer tokens, see [`auth`]):
 //!
@@ -13,8 +16,8 @@
 //! | `GET /v1/integrations`, `GET /v1/integrations/{name}[/{version}]` | any token |
 //! | `GET|POST /v1/tenants`, `DELETE /v1/tenants/{name}`, `GET|POST /v1/tokens`, `DELETE /v1/tokens/{id}` | operator |
 //! | `GET|POST /v1/instances`, `GET|PATCH|DELETE /v1/instances/{id}`, `POST …/enable`, `POST …/disable` | operator, or the owning tenant |
-//! | `GET /v1/executions`, `GET /v1/executions/{id}`, `POST …/replay`, `POST …/retry`, `POST /v1/instances/{id}/flows/{flow}/run` | operator, or the owning tenant |
-//! | `POST|PUT|PATCH|GET|DELETE /hooks/{instance}[/{flow}]` | anyone (HMAC per flow; see [`crate::triggers::hooks`]) |
+//! | `GET /v1/executions`, `GET /v1/executions/events` (server-sent events), `GET /v1/executions/{id}`, `POST …/replay`, `POST …/retry`, `POST /v1/instances/{id}/flows/{flow}/run` | operator, or the owning tenant |
+//! | `POST|PUT|PATCH|GET|DELETE /hooks/{instance}[/{flow}]` | anyone (HMAC per flow; the webhook trigger's router, see [`crate::triggers::hooks`]) |
 //! | `GET /hooks/results/{token}` | anyone holding the token (see [`crate::triggers::results`]) |
 //! | `GET /healthz`, `/readyz`, `/metrics`, `/v1/openapi.json` | anyone |
 
@@ -22,7 +25,9 @@ pub mod access;
 pub mod auth;
 pub mod components;
 pub mod error;
+pub mod events;
 pub mod executions;
+pub mod extract;
 pub mod instances;
 pub mod integrations;
 pub mod openapi;
@@ -33,8 +38,10 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::{delete, get, post};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnRequest, DefaultOnResponse, TraceLayer};
@@ -48,6 +55,7 @@ use crate::metrics::Metrics;
 use crate::registry::ComponentRegistry;
 use crate::sandbox::Sandbox;
 use crate::storage::Storage;
+use crate::triggers::{ErrorReport, HookState};
 
 /// What every handler shares. Cheap to clone (all `Arc`s).
 #[derive(Clone)]
@@ -69,6 +77,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The `[server]` settings.
     pub config: Arc<ServerConfig>,
+    /// The webhook trigger's state (its router is merged in).
+    pub hooks: HookState,
     /// Cleared when shutdown begins (`/readyz` answers 503).
     pub ready: Arc<AtomicBool>,
     /// The message brokers of queue triggers (`/readyz` shows them).
@@ -141,6 +151,7 @@ pub fn router(state: AppState) -> Router {
             post(executions::run_flow),
         )
         .route("/v1/executions", get(executions::list))
+        .route("/v1/executions/events", get(events::events))
         .route("/v1/executions/{id}", get(executions::show))
         .route("/v1/executions/{id}/replay", post(executions::replay))
         .route("/v1/executions/{id}/retry", post(executions::retry))
@@ -157,25 +168,52 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
-        .merge(crate::triggers::hooks::routes(
-            state.config.hook_max_body.as_usize(),
-        ))
+        .with_state(state.clone())
+        .merge(crate::triggers::hooks::router(state.hooks.clone()))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(log_errors))
         .layer(
             TraceLayer::new_for_http()
-                // Method and path only: a query may carry a token.
-                .make_span_with(|request: &axum::http::Request<axum::body::Body>| {
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        path = %request.uri().path(),
-                        version = ?request.version(),
-                    )
-                })
+                .make_span_with(request_span)
                 .on_request(DefaultOnRequest::new().level(Level::INFO))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .with_state(state)
+}
+
+/// The span of one request: its method and the route it matched
+/// (`/hooks/{instance}/{flow}`), never the raw URI, whose path names
+/// instances and whose query may carry a webhook's tokens.
+fn request_span(request: &Request) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(no route)", MatchedPath::as_str);
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        route,
+        version = ?request.version(),
+    )
+}
+
+/// Logs each error response once, from its [`ErrorReport`], inside the
+/// request's span: a 500 with its internal cause at `error`, other server
+/// errors at `warn`, refusals (4xx) at `debug`.
+async fn log_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if let Some(report) = response.extensions().get::<ErrorReport>() {
+        let status = response.status();
+        match &report.cause {
+            Some(cause) => {
+                tracing::error!(%status, error = %report.message, %cause, "request failed");
+            }
+            None if status.is_server_error() => {
+                tracing::warn!(%status, error = %report.message, "request failed");
+            }
+            None => tracing::debug!(%status, error = %report.message, "request refused"),
+        }
+    }
+    response
 }
 
 /// Serves `app` (see [`router`]) on `listener` until `shutdown` completes,

@@ -1,9 +1,10 @@
-//! The OpenAPI document, generated from the handlers' annotations.
+//! The OpenAPI document, generated from the handlers' annotations; the
+//! webhook trigger's part ([`crate::triggers::HookApi`]) is merged in.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{access, components, executions, instances, integrations, state, system};
+use super::{access, components, events, executions, instances, integrations, state, system};
 
 /// Every route of the API.
 #[derive(OpenApi)]
@@ -16,14 +17,20 @@ use super::{access, components, executions, instances, integrations, state, syst
         access::revoke_token,
         instances::create, instances::list, instances::show, instances::update, instances::delete,
         instances::enable, instances::disable, state::show, state::delete,
-        executions::run_flow, executions::list, executions::show, executions::replay, executions::retry,
-        crate::triggers::hooks::flow_hook, crate::triggers::results::result, crate::triggers::preprocess::hook,
+        executions::run_flow, executions::list, events::events, executions::show, executions::replay, executions::retry,
         system::healthz, system::readyz, system::metrics, system::openapi,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]
 pub struct ApiDoc;
+
+/// The whole document: the API's routes and the webhook trigger's.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::triggers::HookApi::openapi());
+    doc
+}
 
 /// Declares the bearer-token scheme.
 struct BearerAuth;

@@ -7,15 +7,14 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::auth::Caller;
 use super::error::{AppError, ErrorBody};
-use super::instances::visible;
+use super::extract::{Visible, VisibleInstance};
 use crate::sandbox::{StateError, StateScope};
 use crate::storage::InstanceRecord;
 
@@ -114,11 +113,9 @@ fn scope_of(
     ))]
 pub async fn show(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    Visible(instance): VisibleInstance,
     Query(query): Query<StateQuery>,
 ) -> Result<Json<StateView>, AppError> {
-    let instance = visible(&state, &caller, &id)?;
     if query.key.is_some() {
         return Err(AppError::bad_request(
             "key is only for DELETE; GET shows the whole scope",
@@ -153,11 +150,9 @@ pub async fn show(
     ))]
 pub async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    Visible(instance): VisibleInstance,
     Query(query): Query<StateQuery>,
 ) -> Result<Json<StateDeleted>, AppError> {
-    let instance = visible(&state, &caller, &id)?;
     let (scope, _) = scope_of(&state, &instance, &query)?;
     let store = state.store.as_ref();
     let deleted = match &query.key {

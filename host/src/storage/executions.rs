@@ -6,6 +6,7 @@
 //! | `execution_steps` | `id \0 path` | [`StepRecord`] |
 //! | `execution_keys` | `instance \0 flow \0 idempotency key` | execution id |
 //! | `result_tokens` | SHA-256 of a result token | expiry (ms since the epoch, big-endian u64) then the execution id |
+//! | `queue` | execution id | [`QueueEntry`] (written with the execution, removed when it ends; see `sled_queue.rs`) |
 //!
 //! A new execution is durable once [`Storage::durable`] returns (the
 //! engine awaits it before anyone is told of the execution, and after each
@@ -21,6 +22,7 @@ use sled::transaction::ConflictableTransactionError;
 
 #[cfg(doc)]
 use super::Storage;
+use super::queue::QueueEntry;
 use super::records::{decode, encode};
 use super::sled_store::backend;
 use super::{Inserted, Result, SledStore, StorageError};
@@ -45,7 +47,9 @@ pub struct ExecutionFilter {
 }
 
 impl ExecutionFilter {
-    fn matches(&self, record: &ExecutionRecord) -> bool {
+    /// Whether `record` passes the tenant, instance, flow and status
+    /// filters (`before` and `limit` are the listing's).
+    pub fn matches(&self, record: &ExecutionRecord) -> bool {
         self.tenant.as_ref().is_none_or(|t| *t == record.tenant)
             && self.instance.as_ref().is_none_or(|i| *i == record.instance)
             && self.flow.as_ref().is_none_or(|f| *f == record.flow)
@@ -55,11 +59,16 @@ impl ExecutionFilter {
 
 /// Durable executions.
 pub trait ExecutionStore: Send + Sync {
-    /// Stores a new execution (durable after [`Storage::durable`]). With
-    /// an idempotency key, an execution
-    /// already stored for the same instance, flow and key is returned
-    /// instead (and nothing is stored).
-    fn create_execution(&self, record: &ExecutionRecord) -> Result<Inserted<ExecutionRecord>>;
+    /// Stores a new execution and its queue `entry` in one atomic write
+    /// (durable after [`Storage::durable`]), so an execution on disk is
+    /// always in the queue. With an idempotency key, an execution already
+    /// stored for the same instance, flow and key is returned instead (and
+    /// nothing is stored).
+    fn create_execution(
+        &self,
+        record: &ExecutionRecord,
+        entry: &QueueEntry,
+    ) -> Result<Inserted<ExecutionRecord>>;
     /// One execution with its step records.
     fn get_execution(&self, id: &str) -> Result<Option<ExecutionRecord>>;
     /// Applies `change` (not to steps) atomically; `None` if missing.
@@ -76,8 +85,6 @@ pub trait ExecutionStore: Send + Sync {
     fn remove_step(&self, id: &str, path: &str) -> Result<()>;
     /// Executions matching `filter`, newest first, without steps.
     fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionRecord>>;
-    /// Queued and running executions, oldest first.
-    fn unfinished_executions(&self) -> Result<Vec<ExecutionRecord>>;
     /// Deletes finished executions that ended before `before`; returns how
     /// many.
     fn prune_executions(&self, before: DateTime<Utc>) -> Result<usize>;
@@ -127,14 +134,19 @@ impl SledStore {
 }
 
 impl ExecutionStore for SledStore {
-    fn create_execution(&self, record: &ExecutionRecord) -> Result<Inserted<ExecutionRecord>> {
+    fn create_execution(
+        &self,
+        record: &ExecutionRecord,
+        entry: &QueueEntry,
+    ) -> Result<Inserted<ExecutionRecord>> {
         let value = encode(record)?;
+        let queued = encode(entry)?;
         let key = record
             .idempotency_key
             .as_deref()
             .map(|k| idempotency_key(record, k));
-        let existing = (&self.executions, &self.execution_keys)
-            .transaction(|(executions, keys)| {
+        let existing = (&self.executions, &self.execution_keys, &self.queue)
+            .transaction(|(executions, keys, queue)| {
                 if let Some(key) = &key {
                     if let Some(id) = keys.get(key)? {
                         return Ok(Some(id));
@@ -142,6 +154,7 @@ impl ExecutionStore for SledStore {
                     keys.insert(key.as_slice(), record.id.as_bytes())?;
                 }
                 executions.insert(record.id.as_bytes(), value.as_slice())?;
+                queue.insert(entry.execution.as_bytes(), queued.as_slice())?;
                 Ok::<_, ConflictableTransactionError<StorageError>>(None)
             })
             .map_err(|e| match e {
@@ -160,7 +173,10 @@ impl ExecutionStore for SledStore {
                     })?;
                 Ok(Inserted::Exists(found))
             }
-            None => Ok(Inserted::Created),
+            None => {
+                self.index_entry(entry.clone());
+                Ok(Inserted::Created)
+            }
         }
     }
 
@@ -240,18 +256,6 @@ impl ExecutionStore for SledStore {
                 if out.len() >= filter.limit.max(1) {
                     break;
                 }
-            }
-        }
-        Ok(out)
-    }
-
-    fn unfinished_executions(&self) -> Result<Vec<ExecutionRecord>> {
-        let mut out = Vec::new();
-        for entry in self.executions.iter() {
-            let (key, value) = entry.map_err(backend)?;
-            let record = Self::decode_execution(&key, &value)?;
-            if !record.status.is_finished() {
-                out.push(record);
             }
         }
         Ok(out)

@@ -2,7 +2,8 @@
 //!
 //! Callers see a handful of traits, one per kind of record
 //! ([`ComponentStore`], [`IntegrationStore`], [`AccessStore`],
-//! [`InstanceStore`], and the sandbox's [`StateStore`]), gathered in
+//! [`InstanceStore`], [`ExecutionStore`], [`ScheduleStore`], the
+//! execution [`Queue`] and the sandbox's [`StateStore`]), gathered in
 //! [`Storage`] and shared as `Arc<dyn Storage>`. The one implementation
 //! today is [`SledStore`] (embedded sled under `--data-dir`); callers never
 //! name it, so another backend can implement the same traits.
@@ -40,20 +41,26 @@
 //!
 //! Executions, their steps and idempotency keys (`executions`,
 //! `execution_steps`, `execution_keys`) are laid out in `executions.rs`;
-//! schedule due times (`schedules`, `schedules_by_flow`) in `schedules.rs`.
-//! There is no queue tree: the engine's queue is in memory, refilled at
-//! start from the executions left `queued` or `running`.
+//! schedule due times (`schedules`, `schedules_by_flow`) in `schedules.rs`;
+//! the queue of executions waiting for a worker (`queue`: execution id →
+//! [`QueueEntry`], written in the same transaction as the new execution's
+//! record) in `sled_queue.rs`, with the trait and its claim rules in
+//! `queue.rs`. Queue leases are kept in memory by the sled implementation
+//! (one process opens a store, so at open every entry is waiting).
 
 mod crypto;
 mod executions;
 mod group_commit;
+mod queue;
 pub mod records;
 mod schedules;
+mod sled_queue;
 mod sled_store;
 mod state;
 
 pub use crypto::{CryptoError, MASTER_KEY_ENV, MASTER_KEY_FILE, SecretBox};
 pub use executions::{ExecutionFilter, ExecutionStore};
+pub use queue::{ClaimRequest, Lane, Queue, QueueEntry};
 pub use records::{
     ComponentRecord, InstanceRecord, InstanceStatus, IntegrationRecord, TenantRecord, TokenRecord,
 };
@@ -220,6 +227,7 @@ pub trait Storage:
     + InstanceStore
     + ExecutionStore
     + ScheduleStore
+    + Queue
     + StateStore
     + std::fmt::Debug
 {

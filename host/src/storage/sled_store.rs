@@ -47,6 +47,9 @@ pub struct SledStore {
     pub(super) executions: Tree,
     pub(super) execution_steps: Tree,
     pub(super) execution_keys: Tree,
+    pub(super) queue: Tree,
+    /// What queue claims are answered from (see `sled_queue.rs`).
+    pub(super) queue_index: std::sync::Arc<std::sync::Mutex<super::sled_queue::QueueIndex>>,
 }
 
 /// Creates the data dir (and missing parents) with mode 0700: it holds the
@@ -106,6 +109,8 @@ impl SledStore {
             .open()
             .map_err(|e| open_error(e.to_string().to_lowercase()))?;
         let tree = |name: &str| db.open_tree(name).map_err(backend);
+        let executions = tree("executions")?;
+        let (queue, queue_index) = Self::open_queue(&db, &executions)?;
         let store = Self {
             path: data_dir.to_owned(),
             meta: tree("meta")?,
@@ -117,9 +122,11 @@ impl SledStore {
             instances: tree("instances")?,
             instances_by_tenant: tree("instances_by_tenant")?,
             state: tree("state")?,
-            executions: tree("executions")?,
+            executions,
             execution_steps: tree("execution_steps")?,
             execution_keys: tree("execution_keys")?,
+            queue,
+            queue_index: std::sync::Arc::new(queue_index.into()),
             commit: Default::default(),
             integration_cache: Default::default(),
             db,
@@ -162,8 +169,8 @@ impl SledStore {
         &self.path
     }
 
-    /// The sled database, for subsystems that add their own trees (the flow
-    /// engine's executions and queue) next to these.
+    /// The sled database, for the parts of this store that open their own
+    /// trees (result tokens).
     pub fn db(&self) -> &Db {
         &self.db
     }

@@ -18,6 +18,9 @@
 //! first execution and starts nothing) and `X-Weft-Callback: URL` (the
 //! result is POSTed there when the run ends, see [`super::callback`]).
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -28,17 +31,49 @@ use axum::routing::MethodFilter;
 use axum::routing::on;
 use serde_json::json;
 
+use super::error::HookError;
 use super::request::trigger_value;
 use super::signature;
 use super::{respond, start};
+use crate::instances::InstanceConfigs;
 use crate::integration::{Flow, Trigger, WebhookTrigger};
-use crate::queue::{NewExecution, Submitted};
-use crate::server::{AppError, AppState};
-use crate::storage::{InstanceRecord, InstanceStatus, IntegrationRecord};
+use crate::queue::{NewExecution, Submit, Submitted};
+use crate::storage::{InstanceRecord, InstanceStatus, IntegrationRecord, Storage};
 use crate::template::Templates;
 
-/// The webhook routes, with their own body limit (`max_body` bytes).
-pub fn routes(max_body: usize) -> Router<AppState> {
+/// What the webhook handlers share. Cheap to clone (all `Arc`s).
+#[derive(Clone)]
+pub struct HookState {
+    /// Instances, integrations, executions and result tokens.
+    pub store: Arc<dyn Storage>,
+    /// Instance configs (signing secrets are templates over them).
+    pub instances: InstanceConfigs,
+    /// Where executions start.
+    pub submit: Arc<dyn Submit>,
+    /// `[server] request_timeout`: how long a body may take to arrive.
+    pub request_timeout: Duration,
+    /// `[server] hook_max_body`, in bytes.
+    pub max_body: usize,
+}
+
+impl std::fmt::Debug for HookState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HookState")
+            .field("request_timeout", &self.request_timeout)
+            .field("max_body", &self.max_body)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The webhook paths of the OpenAPI document (the server merges it).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(flow_hook, super::results::result, super::preprocess::hook))]
+pub struct HookApi;
+
+/// The webhook routes over `state`, with their own body limit
+/// (`[server] hook_max_body`); the server merges them.
+pub fn router(state: HookState) -> Router {
+    let max_body = state.max_body;
     let methods = MethodFilter::POST
         .or(MethodFilter::PUT)
         .or(MethodFilter::PATCH)
@@ -60,6 +95,7 @@ pub fn routes(max_body: usize) -> Router<AppState> {
             on(methods, super::preprocess::hook).on(MethodFilter::HEAD, head_refused),
         )
         .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
 }
 
 /// The methods a webhook accepts, as the `Allow` header lists them.
@@ -67,7 +103,7 @@ pub const ALLOWED_METHODS: &str = "POST, PUT, PATCH, GET, DELETE";
 
 /// `HEAD /hooks/…`: 405 with `Allow`, and nothing runs or is stored.
 async fn head_refused() -> Response {
-    let mut response = AppError::new(
+    let mut response = HookError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         format!(
             "webhooks do not answer HEAD (it would run the flow); use one of {ALLOWED_METHODS}"
@@ -85,11 +121,11 @@ async fn head_refused() -> Response {
 /// webhook routes are outside the API's request timeout, so that a sync
 /// flow's wait is bounded by its own `timeout` alone; this keeps a caller
 /// from holding a connection open by trickling its body.
-pub(super) async fn read_body(state: &AppState, request: Request) -> Result<Bytes, AppError> {
-    let limit = state.config.request_timeout;
+pub(super) async fn read_body(state: &HookState, request: Request) -> Result<Bytes, HookError> {
+    let limit = state.request_timeout;
     match tokio::time::timeout(limit, Bytes::from_request(request, state)).await {
         Ok(body) => body_or_413(body),
-        Err(_) => Err(AppError::new(
+        Err(_) => Err(HookError::new(
             StatusCode::REQUEST_TIMEOUT,
             format!(
                 "webhook body not received within {} ([server] request_timeout)",
@@ -109,10 +145,10 @@ pub(super) struct Hook {
 
 /// The active instance `id`; 404 when it is unknown or not enabled.
 pub(super) fn active_instance(
-    state: &AppState,
+    state: &HookState,
     id: &str,
-) -> Result<(InstanceRecord, IntegrationRecord), AppError> {
-    let not_found = || AppError::not_found(format!("no enabled instance {id:?}"));
+) -> Result<(InstanceRecord, IntegrationRecord), HookError> {
+    let not_found = || HookError::new(StatusCode::NOT_FOUND, format!("no enabled instance {id:?}"));
     let instance = state.store.get_instance(id)?.ok_or_else(not_found)?;
     if instance.status != InstanceStatus::Active {
         return Err(not_found());
@@ -165,26 +201,29 @@ fn not_a_webhook(integration: &IntegrationRecord, name: &str) -> String {
 }
 
 /// The body, or 413 naming the limit.
-fn body_or_413(body: Result<Bytes, BytesRejection>) -> Result<Bytes, AppError> {
+fn body_or_413(body: Result<Bytes, BytesRejection>) -> Result<Bytes, HookError> {
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            AppError::new(
+            HookError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "webhook body exceeds the limit ([server] hook_max_body)",
             )
         } else {
-            AppError::bad_request(format!("cannot read the request body: {}", e.body_text()))
+            HookError::new(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the request body: {}", e.body_text()),
+            )
         }
     })
 }
 
 /// Checks the flow's signature, if it asks for one; 401 otherwise.
 pub(super) fn authenticate(
-    state: &AppState,
+    state: &HookState,
     hook: &Hook,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(), AppError> {
+) -> Result<(), HookError> {
     let Some(auth) = &hook.trigger.auth else {
         return Ok(());
     };
@@ -192,20 +231,20 @@ pub(super) fn authenticate(
     let config = state
         .instances
         .resolve_config(&hook.instance)
-        .map_err(AppError::internal)?;
+        .map_err(HookError::internal)?;
     let secret = Templates::new()
         .render_string(&auth.secret, &json!({ "config": config.to_context() }))
-        .map_err(AppError::internal)?;
+        .map_err(HookError::internal)?;
     let header = auth.header.to_ascii_lowercase();
     let given = headers.get(header.as_str()).map(|v| v.as_bytes());
     signature::verify(&header, given, secret.as_bytes(), body)
-        .map_err(|e| AppError::unauthorized(e.to_string()))
+        .map_err(|e| HookError::new(StatusCode::UNAUTHORIZED, e.to_string()))
 }
 
 /// `Idempotency-Key` and `X-Weft-Callback`, checked (see [`super::start`]).
 pub(super) fn caller_options(
     headers: &HeaderMap,
-) -> Result<(Option<String>, Option<String>), AppError> {
+) -> Result<(Option<String>, Option<String>), HookError> {
     Ok((
         start::idempotency_key(headers)?,
         start::callback_url(headers)?,
@@ -214,12 +253,12 @@ pub(super) fn caller_options(
 
 /// Submits an execution of `hook` (durable when it returns).
 pub(super) async fn submit(
-    state: &AppState,
+    state: &HookState,
     hook: &Hook,
     trigger: serde_json::Value,
     key: Option<String>,
     callback: Option<String>,
-) -> Result<Submitted, AppError> {
+) -> Result<Submitted, HookError> {
     state
         .submit
         .submit(NewExecution {
@@ -229,16 +268,17 @@ pub(super) async fn submit(
             idempotency_key: key,
             callback,
             replay_of: None,
+            sync: hook.trigger.sync_timeout().is_some(),
         })
         .await
-        .map_err(AppError::from)
+        .map_err(HookError::from)
 }
 
 /// Answers a submitted execution of `hook` by its mode.
-pub(super) async fn answer(state: &AppState, hook: &Hook, submitted: Submitted) -> Response {
+pub(super) async fn answer(state: &HookState, hook: &Hook, submitted: Submitted) -> Response {
     match hook.trigger.sync_timeout() {
         Some(timeout) => respond::sync(state.store.as_ref(), submitted, timeout).await,
-        None => start::accepted(&submitted.record.id),
+        None => start::submitted(&submitted),
     }
 }
 
@@ -256,20 +296,21 @@ pub(super) async fn answer(state: &AppState, hook: &Hook, submitted: Submitted) 
         (status = 429, description = "the tenant has `max_queued_per_tenant` executions queued; nothing stored; see `Retry-After`"),
         (status = 500, description = "sync: the flow failed; `{execution_id, error: \"flow failed\"}` (or the flow's `on_failure` answer); the error itself is on the execution")))]
 pub(crate) async fn flow_hook(
-    State(state): State<AppState>,
+    State(state): State<HookState>,
     Path((instance, flow)): Path<(String, String)>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     request: Request,
-) -> Result<Response, AppError> {
+) -> Result<Response, HookError> {
     let (instance, integration) = active_instance(&state, &instance)?;
-    let hook = webhook_flow(instance, integration, &flow).map_err(AppError::not_found)?;
+    let hook = webhook_flow(instance, integration, &flow)
+        .map_err(|e| HookError::new(StatusCode::NOT_FOUND, e))?;
     let body = read_body(&state, request).await?;
     authenticate(&state, &hook, &headers, &body)?;
     let (key, callback) = caller_options(&headers)?;
     let trigger = trigger_value(&method, &headers, uri.query(), &body)
-        .map_err(|e| AppError::bad_request(e.to_string()))?;
+        .map_err(|e| HookError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
     let submitted = submit(&state, &hook, trigger, key, callback).await?;
     Ok(answer(&state, &hook, submitted).await)
 }

@@ -24,6 +24,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde_json::{Value, json};
 
+use super::error::HookError;
+use super::hooks::HookState;
 use super::hooks::{
     Hook, active_instance, answer, authenticate, caller_options, read_body, submit, webhook_flow,
 };
@@ -32,7 +34,6 @@ use super::respond;
 use crate::integration::Trigger;
 use crate::model::ExecutionStatus;
 use crate::queue::NewExecution;
-use crate::server::{AppError, AppState};
 
 /// `/hooks/{instance_id}`.
 #[utoipa::path(method(post, put, patch, get, delete), path = "/hooks/{instance}", tag = "webhooks",
@@ -46,23 +47,26 @@ use crate::server::{AppError, AppState};
         (status = 404, description = "unknown or disabled instance, or no preprocess flow"),
         (status = 422, description = "the preprocess flow named no webhook flow")))]
 pub(crate) async fn hook(
-    State(state): State<AppState>,
+    State(state): State<HookState>,
     Path(instance): Path<String>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     request: Request,
-) -> Result<Response, AppError> {
+) -> Result<Response, HookError> {
     let (instance, integration) = active_instance(&state, &instance)?;
     let Some(flow) = integration.model.preprocess_flow().cloned() else {
-        return Err(AppError::not_found(format!(
-            "integration {} has no preprocess flow; post to /hooks/{}/FLOW",
-            integration.reference(),
-            instance.id
-        )));
+        return Err(HookError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "integration {} has no preprocess flow; post to /hooks/{}/FLOW",
+                integration.reference(),
+                instance.id
+            ),
+        ));
     };
     let Trigger::Webhook(trigger) = flow.trigger.clone() else {
-        return Err(AppError::internal(
+        return Err(HookError::internal(
             "preprocess flow without a webhook trigger",
         ));
     };
@@ -76,7 +80,7 @@ pub(crate) async fn hook(
     authenticate(&state, &pre, &headers, &body)?;
     let (key, callback) = caller_options(&headers)?;
     let trigger = trigger_value(&method, &headers, uri.query(), &body)
-        .map_err(|e| AppError::bad_request(e.to_string()))?;
+        .map_err(|e| HookError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
     let record = state
         .submit
         .run_to_end(NewExecution {
@@ -87,7 +91,7 @@ pub(crate) async fn hook(
             ..NewExecution::default()
         })
         .await
-        .map_err(AppError::from)?;
+        .map_err(HookError::from)?;
     match record.status {
         ExecutionStatus::Succeeded => {}
         ExecutionStatus::Failed => return Ok(respond::from_record(&record)),
@@ -119,7 +123,7 @@ pub(crate) async fn hook(
             instance = %target.instance.id,
             flow = %target.flow.name,
             preprocess_execution = %record.id,
-            reason = refused.message(),
+            reason = %refused.message,
             "dispatched webhook refused by the target flow's auth"
         );
         return Err(refused);
@@ -144,7 +148,7 @@ fn choose(output: &Value) -> Result<&str, String> {
 }
 
 /// Marks the preprocess execution failed with `message` and answers 422.
-fn reject(state: &AppState, id: &str, message: &str) -> Response {
+fn reject(state: &HookState, id: &str, message: &str) -> Response {
     mark_failed(state, id, message);
     (
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -154,7 +158,7 @@ fn reject(state: &AppState, id: &str, message: &str) -> Response {
 }
 
 /// Marks the preprocess execution `id` failed with `message`.
-fn mark_failed(state: &AppState, id: &str, message: &str) {
+fn mark_failed(state: &HookState, id: &str, message: &str) {
     let marked = state.store.update_execution(id, &mut |r| {
         r.status = ExecutionStatus::Failed;
         r.error = Some(message.to_owned());

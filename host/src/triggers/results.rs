@@ -20,9 +20,10 @@ use rand::RngCore as _;
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
+use super::error::HookError;
+use super::hooks::HookState;
 use super::respond;
 use super::start::with_execution_id;
-use crate::server::{AppError, AppState};
 use crate::storage::Storage;
 
 /// How long a result URL stays readable.
@@ -78,10 +79,10 @@ pub fn timed_out(store: &dyn Storage, execution: &str) -> Response {
         (status = 404, description = "unknown or expired token"),
         (status = 500, description = "the flow failed: `{execution_id, error: \"flow failed\"}` or its `on_failure` answer")))]
 pub(crate) async fn result(
-    State(state): State<AppState>,
+    State(state): State<HookState>,
     Path(token): Path<String>,
-) -> Result<Response, AppError> {
-    let gone = || AppError::not_found("unknown or expired result token");
+) -> Result<Response, HookError> {
+    let gone = || HookError::new(StatusCode::NOT_FOUND, "unknown or expired result token");
     let id = state
         .store
         .find_result_token(&hash(&token), chrono::Utc::now())?

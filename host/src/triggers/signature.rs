@@ -10,10 +10,7 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// Shortest signing secret accepted, in bytes. 16 bytes (128 bits) is the
-/// floor for an HMAC key an attacker must not guess; senders such as GitHub
-/// and Stripe hand out longer ones.
-pub const MIN_SECRET_BYTES: usize = 16;
+pub use crate::instances::MIN_SECRET_BYTES;
 
 /// Why a signature was refused (answers 401; the message names the header,
 /// never the expected value).

@@ -9,7 +9,8 @@
 //! - `X-Weft-Callback`: an `http://` or `https://` URL with a host, else
 //!   400 (webhooks only);
 //! - the answer once the execution is durable: `202` with a JSON body,
-//!   `Location: /v1/executions/{id}` and `X-Weft-Execution-Id`.
+//!   `Location: /v1/executions/{id}` and `X-Weft-Execution-Id` (plus
+//!   `Idempotent-Replayed: true` when a repeated key found the first one).
 
 use axum::Json;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -17,12 +18,17 @@ use axum::response::{IntoResponse as _, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::queue::Submitted;
+
 /// The request header naming an idempotency key.
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 /// The request header naming a callback URL.
 pub const CALLBACK_HEADER: &str = "x-weft-callback";
 /// The response header carrying the execution id.
 pub const EXECUTION_HEADER: &str = "x-weft-execution-id";
+/// The response header saying a repeated `Idempotency-Key` found the
+/// first execution.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 /// Longest accepted idempotency key, in bytes (keys are stored with each
 /// execution and indexed).
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
@@ -131,6 +137,20 @@ pub fn accepted_with(execution_id: &str, body: &impl Serialize) -> Response {
         response.headers_mut().insert(header::LOCATION, location);
     }
     with_execution_id(response, execution_id)
+}
+
+/// The 202 of a submitted execution (see [`accepted`]); for a repeated
+/// `Idempotency-Key`, which found the first execution and started
+/// nothing, also `Idempotent-Replayed: true`.
+pub fn submitted(submitted: &Submitted) -> Response {
+    let mut response = accepted(&submitted.record.id);
+    if !submitted.created {
+        response.headers_mut().insert(
+            HeaderName::from_static(REPLAYED_HEADER),
+            HeaderValue::from_static("true"),
+        );
+    }
+    response
 }
 
 /// `response` with `X-Weft-Execution-Id: execution_id`.

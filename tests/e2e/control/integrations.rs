@@ -230,7 +230,7 @@ fn shipped_example_integrations_validate() {
         ..crate::server::ServerOptions::with_builtins()
     });
     let api = server.api();
-    for name in ["http", "orders-example"] {
+    for name in ["http", "orders-example", "files", "transform"] {
         let bytes = std::fs::read(weft_tests::component_path(name)).expect("read component");
         let pushed = api.push_component(bytes);
         assert!(

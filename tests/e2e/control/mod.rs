@@ -6,6 +6,7 @@ mod authz;
 mod cli;
 mod components;
 mod deletes;
+mod extractors;
 mod integrations;
 mod secrets;
 mod serve;

@@ -282,6 +282,9 @@ fn idempotency_keys_return_the_first_execution() {
     assert_eq!(first.status, 202);
     assert_eq!(second.status, 202);
     assert_eq!(first.execution_id(), second.execution_id());
+    // The repeat says so, as the manual run route does.
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    assert_eq!(second.headers["idempotent-replayed"], "true");
     assert!(recorded_execution(
         &recorder,
         "/async",

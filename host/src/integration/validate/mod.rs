@@ -21,6 +21,7 @@ use super::suggest;
 use super::{ValidationError, ValidationErrors};
 use crate::template;
 
+mod flow_options;
 mod queue;
 mod triggers;
 
@@ -194,6 +195,7 @@ impl<'a> Validator<'a> {
             Trigger::Queue(q) => self.queue(&trigger_path, q),
             Trigger::Deploy | Trigger::Teardown | Trigger::Manual | Trigger::Error => {}
         }
+        self.flow_options(path, flow);
         let steps_path = format!("{path}.steps");
         if flow.steps.is_empty() {
             self.err(&steps_path, "a flow needs at least one step");

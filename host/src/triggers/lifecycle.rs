@@ -1,5 +1,6 @@
-//! Deploy and teardown as executions: [`FlowLifecycle`] submits an
-//! instance's lifecycle flows through the submit port
+//! The lifecycle trigger, deploy and teardown as executions:
+//! [`FlowLifecycle`] implements the instances' [`Lifecycle`] port by
+//! submitting an instance's lifecycle flows through the submit port
 //! ([`crate::queue::Submit`]; recorded like any execution),
 //! and [`LifecycleFinishes`] passes each one that ends to [`LifecycleEnds`],
 //! which tells the instances and so moves the instance's status on (see [`crate::instances::lifecycle`]).
@@ -10,14 +11,9 @@ use futures::future::BoxFuture;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::executor::ComponentSource;
-use crate::instances::lifecycle::is_lifecycle_key;
 use crate::instances::{Instances, Lifecycle, LifecycleExecution, LifecycleKind};
-use crate::integration::split_component_ref;
 use crate::model::{ExecutionRecord, ExecutionStatus};
-use crate::queue::{FinishListener, NewExecution, Submit};
-use crate::registry::ComponentRegistry;
-use crate::sandbox::LoadedComponent;
+use crate::queue::{FinishListener, NewExecution, Submit, is_lifecycle_key};
 use crate::storage::InstanceRecord;
 
 /// Submits lifecycle flows through the submit port.
@@ -115,12 +111,5 @@ impl LifecycleEnds {
         while let Some((instance, key)) = self.ended.recv().await {
             instances.lifecycle_execution_ended(&instance, Some(&key));
         }
-    }
-}
-
-impl ComponentSource for ComponentRegistry {
-    fn resolve(&self, reference: &str) -> Option<LoadedComponent> {
-        let (name, version) = split_component_ref(reference)?;
-        self.get(name, version).map(|r| r.component.clone())
     }
 }
