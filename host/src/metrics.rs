@@ -60,6 +60,14 @@ impl Metrics {
             .register(name, help, metric);
     }
 
+    /// Registers a collector, read at each scrape.
+    pub fn register_collector(&self, collector: Box<dyn Collector>) {
+        self.registry
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .register_collector(collector);
+    }
+
     /// Exposes the sandbox's outbound request counters as
     /// `weft_outbound_requests_total{component, outcome}`, read at each scrape.
     pub fn export_outbound(&self, stats: Arc<OutboundStats>) {

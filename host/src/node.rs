@@ -65,7 +65,10 @@ impl Node {
     /// runs until [`Node::start`].
     pub async fn open(config: Config, data_dir: &Path, listen: SocketAddr) -> anyhow::Result<Node> {
         let started = Instant::now();
-        let store: Arc<dyn Storage> = Arc::new(SledStore::open(data_dir)?);
+        let store: Arc<dyn Storage> = Arc::new(SledStore::open_with(
+            data_dir,
+            config.storage.cache_capacity.0,
+        )?);
         let secrets = SecretBox::load(data_dir)?;
         let sandbox =
             Arc::new(Sandbox::new(&config.sandbox).context("failed to set up the sandbox")?);

@@ -22,6 +22,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::load;
+use crate::profile;
 use crate::raw_order::RawOrderServer;
 use crate::report;
 use crate::start::{TOKEN, start, stop};
@@ -160,10 +161,16 @@ async fn raw_baseline(body: &[u8]) -> (f64, Value) {
 }
 
 /// Runs the raw baseline and both webhook load tests and prints their
-/// figures, the ratios to the baseline and the server's RSS afterwards.
+/// figures, the ratios to the baseline and the server's RSS afterwards
+/// (`WEFT_BENCH_HOOKS`, `WEFT_BENCH_RAW` and `WEFT_BENCH_PERF` narrow or
+/// profile the runs, see [`crate::profile`]).
 pub async fn bench() {
     let body = order();
-    let (raw_rps, raw_answer) = raw_baseline(&body).await;
+    let raw = if profile::raw_wanted() {
+        Some(raw_baseline(&body).await)
+    } else {
+        None
+    };
 
     let scratch = tempfile::tempdir().expect("temp dir");
     let data = scratch.path().join("data");
@@ -175,31 +182,48 @@ pub async fn bench() {
     let sync_url = format!("{url}/hooks/{id}/order");
     let (status, weft_answer) = answer(&sync_url, &body).await;
     assert_eq!(status, 200, "sync order: {weft_answer}");
-    assert_eq!(
-        raw_answer, weft_answer,
-        "the raw baseline must answer what the order flow answers"
-    );
-    load::warm_up(&sync_url, &body, 200).await;
-    let sync = load::run(&sync_url, &body, 200).await;
-    sync.print("sync_order");
-    report("sync_order_rps", sync.rps);
-    report("sync_order_p99_ms", sync.p99_ms());
-    report("sync_order_vs_raw", sync.rps / raw_rps);
+    if let Some((_, raw_answer)) = &raw {
+        assert_eq!(
+            *raw_answer, weft_answer,
+            "the raw baseline must answer what the order flow answers"
+        );
+    }
+    let ratio = |figure: &str, value: f64| {
+        if let Some((raw_rps, _)) = &raw {
+            report(figure, value / raw_rps);
+        }
+    };
+    if profile::wanted("sync") {
+        load::warm_up(&sync_url, &body, 200).await;
+        let recording = profile::record(child.id(), "sync");
+        let sync = load::run(&sync_url, &body, 200).await;
+        if let Some(recording) = recording {
+            recording.finish();
+        }
+        sync.print("sync_order");
+        report("sync_order_rps", sync.rps);
+        report("sync_order_p99_ms", sync.p99_ms());
+        ratio("sync_order_vs_raw", sync.rps);
+    }
 
-    let async_url = format!("{url}/hooks/{id}/order-async");
-    load::warm_up(&async_url, &body, 202).await;
-    let before = succeeded(&client, &url).await;
-    let acks = load::run(&async_url, &body, 202).await;
-    let after = succeeded(&client, &url).await;
-    let finished_rps = (after - before) / acks.length.as_secs_f64();
-    acks.print("async_ack");
-    println!(
-        "async_finished: {finished_rps:.0} executions/s finished while acknowledging (raw {raw_rps:.0} requests/s)"
-    );
-    report("async_ack_rps", acks.rps);
-    report("async_ack_p99_ms", acks.p99_ms());
-    report("async_finished_rps", finished_rps);
-    report("async_finished_vs_raw", finished_rps / raw_rps);
+    if profile::wanted("async") {
+        let async_url = format!("{url}/hooks/{id}/order-async");
+        load::warm_up(&async_url, &body, 202).await;
+        let before = succeeded(&client, &url).await;
+        let recording = profile::record(child.id(), "async");
+        let acks = load::run(&async_url, &body, 202).await;
+        if let Some(recording) = recording {
+            recording.finish();
+        }
+        let after = succeeded(&client, &url).await;
+        let finished_rps = (after - before) / acks.length.as_secs_f64();
+        acks.print("async_ack");
+        println!("async_finished: {finished_rps:.0} executions/s finished while acknowledging");
+        report("async_ack_rps", acks.rps);
+        report("async_ack_p99_ms", acks.p99_ms());
+        report("async_finished_rps", finished_rps);
+        ratio("async_finished_vs_raw", finished_rps);
+    }
 
     let rss = rss_mib(child.id());
     println!("weft serve RSS after the load runs: {rss:.0} MiB");

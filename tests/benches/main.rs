@@ -7,6 +7,7 @@
 mod engine;
 mod hooks;
 mod load;
+mod profile;
 mod raw;
 mod raw_order;
 mod start;

@@ -75,7 +75,7 @@ impl FlowEngine {
             for_each_max_items: config.for_each_max_items,
             for_each_max_total: config.for_each_max_total,
         };
-        Arc::new(Self {
+        let engine = Arc::new(Self {
             executor: Executor::new(sandbox, components, state)
                 .with_sealer(sealer.clone())
                 .with_limits(limits),
@@ -90,7 +90,9 @@ impl FlowEngine {
             instances,
             config,
             on_finish,
-        })
+        });
+        EngineMetrics::export_queues(metrics, Arc::downgrade(&engine));
+        engine
     }
 
     /// Starts the claim loop (which also takes the executions a previous
@@ -234,7 +236,7 @@ impl FlowEngine {
             && new.idempotency_key.as_deref().is_some_and(is_lifecycle_key);
         let limit = self.config.max_queued_per_tenant.max(1);
         if !lifecycle && !self.try_reserve(&instance.tenant, limit)? {
-            self.metrics.refused.inc();
+            self.metrics.refused(&instance.tenant);
             return Err(EngineError::QueueFull {
                 tenant: instance.tenant,
                 limit,
@@ -400,6 +402,19 @@ impl FlowEngine {
     /// Executions waiting for a worker.
     pub fn queue_depth(&self) -> usize {
         self.store.depth().unwrap_or(0)
+    }
+
+    /// Executions waiting for a worker, for every stored tenant (0 when
+    /// idle).
+    pub fn queue_depths(&self) -> Vec<(String, usize)> {
+        let tenants = self.store.list_tenants().unwrap_or_default();
+        tenants
+            .into_iter()
+            .map(|t| {
+                let queued = self.store.queued(&t.name).unwrap_or(0);
+                (t.name, queued)
+            })
+            .collect()
     }
 
     /// Records how an execution ended and tells whoever waits on it.

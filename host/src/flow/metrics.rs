@@ -1,6 +1,6 @@
 //! The flow engine's Prometheus metrics: executions by status, step
-//! duration and fuel, queue depth and queue wait, submits refused, and
-//! failures by tenant, integration and flow.
+//! duration and fuel, queue depth and submits refused (429) by tenant,
+//! queue wait, and failures by tenant, integration and flow.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -8,6 +8,13 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 
+use std::sync::Weak;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _};
+use prometheus_client::metrics::TypedMetric as _;
+
+use super::FlowEngine;
 use crate::metrics::Metrics;
 use crate::model::{ExecutionStatus, StepRecord};
 
@@ -24,6 +31,11 @@ struct FailedLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantLabel {
+    tenant: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StepLabel {
     kind: String,
     status: &'static str,
@@ -36,12 +48,16 @@ pub struct EngineMetrics {
     pub submitted: Counter,
     /// Submits refused because the tenant's queue was full
     /// (`weft_executions_refused_total`).
-    pub refused: Counter,
+    refused: Counter,
+    /// The same by tenant (`weft_queue_rejected_total{tenant}`).
+    rejected: Family<TenantLabel, Counter>,
     executions: Family<StatusLabel, Counter>,
     failed: Family<FailedLabels, Counter>,
     steps: Family<StepLabel, Histogram>,
     step_fuel: Histogram,
-    /// Executions waiting for a worker (`weft_queue_depth`).
+    /// Executions waiting for a worker, all tenants together. Not
+    /// exposed as such: `/metrics` has `weft_queue_depth{tenant}`, read
+    /// from the queue at each scrape ([`EngineMetrics::export_queues`]).
     pub queue_depth: Gauge,
     /// Seconds from queued to started (`weft_queue_wait_seconds`).
     pub queue_wait: Histogram,
@@ -53,13 +69,14 @@ impl EngineMetrics {
         let this = Self {
             submitted: Counter::default(),
             refused: Counter::default(),
+            rejected: Family::default(),
+            queue_depth: Gauge::default(),
             executions: Family::default(),
             failed: Family::default(),
             steps: Family::new_with_constructor(|| {
                 Histogram::new(exponential_buckets(0.0005, 2.0, 16))
             }),
             step_fuel: Histogram::new(exponential_buckets(1000.0, 4.0, 12)),
-            queue_depth: Gauge::default(),
             queue_wait: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
         };
         metrics.register(
@@ -93,9 +110,9 @@ impl EngineMetrics {
             this.step_fuel.clone(),
         );
         metrics.register(
-            "queue_depth",
-            "Executions waiting for a worker",
-            this.queue_depth.clone(),
+            "queue_rejected",
+            "Submits refused with 429 because the tenant had max_queued_per_tenant executions queued, by tenant",
+            this.rejected.clone(),
         );
         metrics.register(
             "queue_wait_seconds",
@@ -103,6 +120,22 @@ impl EngineMetrics {
             this.queue_wait.clone(),
         );
         this
+    }
+
+    /// Exposes `weft_queue_depth{tenant}`, read from `engine` at each
+    /// scrape (nothing once the engine is gone).
+    pub fn export_queues(metrics: &Metrics, engine: Weak<FlowEngine>) {
+        metrics.register_collector(Box::new(QueueCollector(engine)));
+    }
+
+    /// Counts a submit of `tenant` refused because its queue was full.
+    pub fn refused(&self, tenant: &str) {
+        self.refused.inc();
+        self.rejected
+            .get_or_create(&TenantLabel {
+                tenant: tenant.to_owned(),
+            })
+            .inc();
     }
 
     /// Counts an ended execution.
@@ -144,5 +177,30 @@ impl EngineMetrics {
         if record.kind == "action" {
             self.step_fuel.observe(record.fuel_used as f64);
         }
+    }
+}
+
+/// Renders the engine's queue depth by tenant at scrape time.
+#[derive(Debug)]
+struct QueueCollector(Weak<FlowEngine>);
+
+impl Collector for QueueCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let Some(engine) = self.0.upgrade() else {
+            return Ok(());
+        };
+        let family = Family::<TenantLabel, Gauge>::default();
+        for (tenant, depth) in engine.queue_depths() {
+            family
+                .get_or_create(&TenantLabel { tenant })
+                .set(i64::try_from(depth).unwrap_or(i64::MAX));
+        }
+        let metric = encoder.encode_descriptor(
+            "queue_depth",
+            "Executions waiting for a worker, by tenant",
+            None,
+            Family::<TenantLabel, Gauge>::TYPE,
+        )?;
+        family.encode(metric)
     }
 }

@@ -194,17 +194,25 @@ impl ExecutionStore for SledStore {
         id: &str,
         change: &mut dyn FnMut(&mut ExecutionRecord),
     ) -> Result<Option<ExecutionRecord>> {
+        // sled may run the closure again when another writer raced it;
+        // the record of its last run is what was stored, so the result is
+        // that record, not the stored bytes decoded once more.
         let mut error = None;
+        let mut changed = None;
         let updated = self
             .executions
             .update_and_fetch(id.as_bytes(), |current| {
                 let current = current?;
+                error = None;
                 match Self::decode_execution(id.as_bytes(), current) {
                     Ok(mut record) => {
                         change(&mut record);
                         record.steps.clear();
                         match encode(&record) {
-                            Ok(bytes) => Some(bytes),
+                            Ok(bytes) => {
+                                changed = Some(record);
+                                Some(bytes)
+                            }
                             Err(e) => {
                                 error = Some(e);
                                 Some(current.to_vec())
@@ -221,9 +229,7 @@ impl ExecutionStore for SledStore {
         if let Some(e) = error {
             return Err(e);
         }
-        updated
-            .map(|bytes| Self::decode_execution(id.as_bytes(), &bytes))
-            .transpose()
+        Ok(updated.and(changed))
     }
 
     fn put_step(&self, id: &str, step: &StepRecord) -> Result<()> {

@@ -65,7 +65,7 @@ pub use records::{
     ComponentRecord, InstanceRecord, InstanceStatus, IntegrationRecord, TenantRecord, TokenRecord,
 };
 pub use schedules::{ScheduleEntry, ScheduleStore};
-pub use sled_store::SledStore;
+pub use sled_store::{DEFAULT_CACHE_CAPACITY, SledStore};
 
 use crate::sandbox::StateStore;
 

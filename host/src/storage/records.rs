@@ -55,17 +55,24 @@ pub(crate) fn decode<T: DeserializeOwned>(
     struct Version {
         v: u32,
     }
-    let version: Version = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
-    if version.v > records::RECORD_VERSION {
-        return Err(corrupt(format!(
-            "record version {} is newer than this weft understands ({})",
-            version.v,
+    let newer = |v: u32| {
+        corrupt(format!(
+            "record version {v} is newer than this weft understands ({})",
             records::RECORD_VERSION
-        )));
+        ))
+    };
+    // One pass over the bytes: every record is read on the hot path (an
+    // execution is read and updated several times per run). Only when
+    // that fails is the version read alone, so a record of a newer binary
+    // is reported as such rather than as whatever field no longer fits.
+    match serde_json::from_slice::<Envelope<T>>(bytes) {
+        Ok(envelope) if envelope.v > records::RECORD_VERSION => Err(newer(envelope.v)),
+        Ok(envelope) => Ok(envelope.data),
+        Err(e) => match serde_json::from_slice::<Version>(bytes) {
+            Ok(version) if version.v > records::RECORD_VERSION => Err(newer(version.v)),
+            _ => Err(corrupt(e.to_string())),
+        },
     }
-    let envelope: Envelope<T> =
-        serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
-    Ok(envelope.data)
 }
 
 /// An uploaded component (its bytes are stored beside it).
@@ -228,5 +235,40 @@ impl InstanceRecord {
     /// `integration@version`.
     pub fn integration_ref(&self) -> String {
         format!("{}@{}", self.integration, self.version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Sample {
+        name: String,
+    }
+
+    #[test]
+    fn records_round_trip_and_newer_or_broken_ones_are_named() {
+        let bytes = encode(&Sample { name: "a".into() }).unwrap();
+        let back: Sample = decode("sample", b"k", &bytes).unwrap();
+        assert_eq!(back, Sample { name: "a".into() });
+        // A newer record is refused as newer, whether or not its data
+        // still fits this binary's struct.
+        for newer in [
+            r#"{"v": 2, "data": {"name": "a"}}"#,
+            r#"{"v": 2, "data": {"renamed": 1}}"#,
+        ] {
+            let err = decode::<Sample>("sample", b"k", newer.as_bytes()).unwrap_err();
+            assert!(
+                err.to_string().contains("record version 2 is newer"),
+                "{err}"
+            );
+        }
+        let err = decode::<Sample>("sample", b"k", br#"{"v": 1, "data": {}}"#).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("corrupt sample record \"k\": missing field `name`"),
+            "{err}"
+        );
     }
 }

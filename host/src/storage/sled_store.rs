@@ -25,6 +25,10 @@ const SCHEMA_KEY: &[u8] = b"schema_version";
 /// one batch with everything else written meanwhile (group commit).
 pub const GROUP_COMMIT_MS: u64 = 10;
 
+/// The default of `[storage] cache_capacity`: sled's page cache bound in
+/// bytes (sled's own default is 1 GiB). See `config::StorageConfig`.
+pub const DEFAULT_CACHE_CAPACITY: u64 = 32 * 1024 * 1024;
+
 /// sled-backed storage under a data dir.
 #[derive(Debug, Clone)]
 pub struct SledStore {
@@ -98,6 +102,12 @@ impl SledStore {
     /// schema version: a fresh store gets [`SCHEMA_VERSION`], a store from a
     /// newer schema is refused.
     pub fn open(data_dir: &Path) -> Result<Self> {
+        Self::open_with(data_dir, DEFAULT_CACHE_CAPACITY)
+    }
+
+    /// [`SledStore::open`] with sled's page cache bounded to
+    /// `cache_capacity` bytes (`[storage] cache_capacity`).
+    pub fn open_with(data_dir: &Path, cache_capacity: u64) -> Result<Self> {
         let open_error = |message: String| StorageError::Open {
             path: data_dir.display().to_string(),
             message,
@@ -106,6 +116,7 @@ impl SledStore {
         let db = sled::Config::new()
             .path(data_dir.join(DB_DIR))
             .flush_every_ms(Some(GROUP_COMMIT_MS))
+            .cache_capacity(cache_capacity)
             .open()
             .map_err(|e| open_error(e.to_string().to_lowercase()))?;
         let tree = |name: &str| db.open_tree(name).map_err(backend);

@@ -202,7 +202,14 @@ fn listing_filters_pages_and_replays() {
         server.metric("weft_executions_total{status=\"failed\"}"),
         Some(1.0)
     );
-    assert_eq!(server.metric("weft_queue_depth"), Some(0.0));
+    assert_eq!(
+        server.metric("weft_queue_depth{tenant=\"acme\"}"),
+        Some(0.0)
+    );
+    assert_eq!(
+        server.metric("weft_queue_depth{tenant=\"bolt\"}"),
+        Some(0.0)
+    );
     assert!(
         server.metric("weft_step_duration_seconds_count{kind=\"action\",status=\"succeeded\"}")
             >= Some(7.0)

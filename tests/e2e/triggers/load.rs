@@ -174,6 +174,20 @@ fn a_tenant_past_its_queue_bound_gets_429_and_nothing_is_stored() {
     // Another tenant has its own bound.
     assert_eq!(hook(&b).status, 202);
     assert_eq!(server.metric("weft_executions_refused_total"), Some(4.0));
+    // By tenant: the flooder's full queue and its refusals, the other's
+    // one queued execution and none refused.
+    assert_eq!(
+        server.metric("weft_queue_rejected_total{tenant=\"flooder\"}"),
+        Some(4.0)
+    );
+    assert_eq!(
+        server.metric("weft_queue_rejected_total{tenant=\"patient\"}"),
+        None
+    );
+    assert_eq!(
+        server.metric("weft_queue_depth{tenant=\"flooder\"}"),
+        Some(3.0)
+    );
 
     // Once the queue drains, the tenant is accepted again.
     held.release();
