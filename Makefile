@@ -9,10 +9,11 @@ setup:
 # What the tests need beyond the toolchain: `unshare` (util-linux) and `ip`
 # (iproute2) run the tests that aim at non-loopback addresses inside a
 # private network namespace; `chromium` and `chromedriver` (Debian's
-# chromium and chromium-driver) run the web console's browser tests.
-# PostgreSQL 15 (Debian's `postgresql`) backs the storage contract and
-# cluster tests, which start a private server. Installed from Debian's
-# packages when missing.
+# chromium and chromium-driver) run the web console's browser tests;
+# `nats-server` (JetStream) is the broker the queue-trigger tests start on a
+# free loopback port (tests/e2e/nats.rs); PostgreSQL 15 (Debian's
+# `postgresql`) backs the storage contract and cluster tests, which start a
+# private server. Installed from Debian's packages when missing.
 #
 # moto (PyPI `moto[server]`) is the real S3-compatible server the files
 # tests start (tests/e2e/files/moto.rs): used from python3 when it has it,
@@ -32,6 +33,8 @@ test-setup: setup
 		{ apt-get update && apt-get install -y chromium chromium-driver; }
 	@test -x $(PG_BIN)/initdb || \
 		{ apt-get update && apt-get install -y postgresql; }
+	@command -v nats-server >/dev/null || \
+		{ apt-get update && apt-get install -y nats-server; }
 
 # The `weft` binary (dev profile; dependencies optimised, see Cargo.toml).
 build: components

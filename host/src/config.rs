@@ -30,6 +30,10 @@
 //! allow = ["api.acme.example:443", "*.example.com"]
 //! allow_cidrs = ["10.1.2.0/24"]
 //! max_response_body = "10MiB"
+//!
+//! [brokers.events]                           # queue triggers (see crate::brokers)
+//! url = "nats://127.0.0.1:4222"
+//! token_env = "NATS_TOKEN"
 //! ```
 
 use std::path::Path;
@@ -38,6 +42,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
+use crate::brokers::BrokerConfig;
 use crate::sandbox::SandboxConfig;
 use crate::units::{ByteSize, duration_serde};
 
@@ -51,6 +56,9 @@ pub struct Config {
     pub server: ServerConfig,
     /// Workers, per-tenant caps and retention of the flow engine.
     pub engine: EngineConfig,
+    /// Message brokers queue triggers consume from, by name
+    /// (`[brokers.NAME]`).
+    pub brokers: std::collections::BTreeMap<String, BrokerConfig>,
     /// Where the control plane is stored, and sled's memory bound.
     pub storage: StorageConfig,
 }
@@ -201,6 +209,11 @@ impl Config {
                     u32::MAX
                 )));
             }
+        }
+        for (name, broker) in &self.brokers {
+            broker
+                .check(name)
+                .map_err(|e| ConfigError::new(e.to_string()))?;
         }
         Ok(())
     }

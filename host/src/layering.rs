@@ -25,6 +25,7 @@ const ALLOWED: &[(&str, &str)] = &[
     ("cli", "server"),
     ("cli", "storage"),
     ("cli", "units"),
+    ("node", "brokers"),
     ("node", "config"),
     ("node", "console"),
     ("node", "flow"),
@@ -41,6 +42,7 @@ const ALLOWED: &[(&str, &str)] = &[
     ("console", "server"),
     ("console", "storage"),
     // The HTTP API: merges the webhook trigger's router and OpenAPI part.
+    ("server", "brokers"), // /readyz shows the brokers; uploads check broker names
     ("server", "config"),
     ("server", "flow"),
     ("server", "instances"),
@@ -62,6 +64,13 @@ const ALLOWED: &[(&str, &str)] = &[
     ("triggers", "storage"),
     ("triggers", "template"),
     ("triggers", "units"),
+    // Queue triggers (message brokers) too.
+    ("brokers", "instances"),
+    ("brokers", "integration"),
+    ("brokers", "metrics"),
+    ("brokers", "queue"),
+    ("brokers", "storage"),
+    ("brokers", "units"),
     // Instances own their Lifecycle and InstanceListener ports (the
     // lifecycle trigger and the scheduler implement them).
     ("instances", "integration"),
@@ -91,6 +100,7 @@ const ALLOWED: &[(&str, &str)] = &[
     ("queue", "model"),
     ("queue", "storage"),
     // Leaves: settings, records and the sandbox.
+    ("config", "brokers"), // to move: [brokers] settings are typed in brokers/settings.rs
     ("config", "sandbox"),
     ("config", "units"),
     ("metrics", "sandbox"),

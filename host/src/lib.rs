@@ -4,6 +4,7 @@
 //! The `weft` binary (`main.rs`) is a thin shell over this library so that
 //! tests and benchmarks can drive the same code in-process.
 
+pub mod brokers;
 pub mod cli;
 pub mod config;
 pub mod console;

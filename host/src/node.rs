@@ -3,7 +3,7 @@
 //! in dependency order, with no setters and no placeholders;
 //! [`Node::start`] spawns its tasks (engine workers and retention, the
 //! lifecycle-end delivery, recovery of unfinished deploys and teardowns,
-//! the scheduler); [`Node::router`] is the HTTP API that `weft serve`
+//! the scheduler, the queue-trigger consumers); [`Node::router`] is the HTTP API that `weft serve`
 //! serves and in-process tests call with `tower::ServiceExt::oneshot`.
 //!
 //! The order, each part built from those before it:
@@ -15,10 +15,12 @@
 //!    [`InstanceSource`], implemented here);
 //! 3. the engine, told about ends through webhook [`Callbacks`] and
 //!    [`crate::triggers::LifecycleFinishes`] (one half of a channel);
-//! 4. the scheduler, starting executions through the engine as the submit
-//!    port ([`Submit`]);
+//! 4. the scheduler and the queue triggers ([`QueueTriggers`], over the
+//!    [`Brokers`] of `[brokers]`), starting executions through the engine
+//!    as the submit port ([`Submit`]);
 //! 5. [`Instances`], submitting lifecycle flows through the same port
-//!    ([`FlowLifecycle`]) and telling the scheduler about changes;
+//!    ([`FlowLifecycle`]) and telling the scheduler and the queue triggers
+//!    about changes;
 //! 6. the webhook trigger's [`HookState`] and the server's [`AppState`]
 //!    (the webhooks and the manual run route submit through the port too).
 
@@ -31,10 +33,11 @@ use std::time::Instant;
 use anyhow::Context as _;
 use axum::Router;
 
+use crate::brokers::{Brokers, QueueTriggers};
 use crate::config::Config;
 use crate::console::Console;
 use crate::flow::{FlowEngine, InstanceSource};
-use crate::instances::{InstanceConfigs, Instances};
+use crate::instances::{InstanceConfigs, InstanceListener, Instances};
 use crate::integration::ResolvedConfig;
 use crate::metrics::Metrics;
 use crate::queue::Submit;
@@ -54,6 +57,7 @@ use crate::triggers::{
 pub struct Node {
     state: AppState,
     scheduler: Arc<Scheduler>,
+    queue_triggers: Arc<QueueTriggers>,
     /// Taken by [`Node::start`].
     lifecycle_ends: Option<LifecycleEnds>,
 }
@@ -71,6 +75,11 @@ impl Node {
             Arc::new(Sandbox::new(&config.sandbox).context("failed to set up the sandbox")?);
         let metrics = Arc::new(Metrics::new());
         metrics.export_outbound(sandbox.outbound_stats().clone());
+        let brokers = Arc::new(
+            Brokers::connect(&config.brokers, &metrics)
+                .await
+                .context("failed to set up the brokers")?,
+        );
         let opened_ms = started.elapsed().as_millis() as u64;
         let registry = Arc::new(
             ComponentRegistry::open(
@@ -110,10 +119,19 @@ impl Node {
         );
         let submit: Arc<dyn Submit> = engine.clone();
         let scheduler = Scheduler::new(store.clone(), configs.clone(), submit.clone());
+        let queue_triggers = QueueTriggers::new(
+            brokers.clone(),
+            store.clone(),
+            configs.clone(),
+            submit.clone(),
+        );
         let instances = Instances::new(
             configs.clone(),
             Arc::new(FlowLifecycle::new(submit.clone())),
-            scheduler.clone(),
+            Arc::new(Listeners(vec![
+                scheduler.clone() as Arc<dyn InstanceListener>,
+                queue_triggers.clone(),
+            ])),
         );
         let hooks = HookState {
             store: store.clone(),
@@ -133,11 +151,13 @@ impl Node {
             metrics,
             config: Arc::new(config.server.clone()),
             ready: Arc::new(AtomicBool::new(true)),
+            brokers,
         };
         tracing::debug!(opened_ms, loaded_ms, "node opened");
         Ok(Node {
             state,
             scheduler,
+            queue_triggers,
             lifecycle_ends: Some(lifecycle_ends),
         })
     }
@@ -163,6 +183,9 @@ impl Node {
         self.scheduler
             .start()
             .context("failed to start the scheduler")?;
+        self.queue_triggers
+            .start()
+            .context("failed to start the queue triggers")?;
         Ok(())
     }
 
@@ -237,5 +260,17 @@ fn open_store(config: &Config, data_dir: &Path) -> anyhow::Result<Arc<dyn Storag
             "unsupported store {:?}: expected a postgres:// or postgresql:// url (or none, for sled under --data-dir)",
             url.split('@').next_back().unwrap_or(url)
         ),
+    }
+}
+
+/// Tells every listener about an instance change (the scheduler and the
+/// queue triggers).
+struct Listeners(Vec<Arc<dyn InstanceListener>>);
+
+impl InstanceListener for Listeners {
+    fn changed(&self, instance: &InstanceRecord) {
+        for listener in &self.0 {
+            listener.changed(instance);
+        }
     }
 }

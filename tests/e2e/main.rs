@@ -12,6 +12,7 @@ mod hostile;
 mod hygiene;
 mod in_process;
 mod loading;
+mod nats;
 mod netns;
 mod newcomer;
 mod outbound;

@@ -12,6 +12,10 @@ use super::suggest;
 pub struct Catalog {
     /// By component name, then version.
     pub components: BTreeMap<String, BTreeMap<String, CatalogComponent>>,
+    /// The brokers named in the operator's `weft.toml`, when known (the
+    /// server): a queue trigger naming another is refused. `None` (the
+    /// CLI checking a file locally) leaves broker names unchecked.
+    pub brokers: Option<BTreeSet<String>>,
 }
 
 /// What one `name@version` declares in `describe()`.

@@ -16,8 +16,9 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
 use super::model::{
-    ActionStep, BranchCase, CatchUp, ForEachStep, HumanDuration, OnError, RespondStep, RetryPolicy,
-    ScheduleTrigger, Step, StepKind, Trigger, WebhookAuth, WebhookMode, WebhookTrigger,
+    ActionStep, BranchCase, CatchUp, ForEachStep, HumanDuration, OnError, QueueTrigger,
+    RespondStep, RetryPolicy, ScheduleTrigger, Step, StepKind, Trigger, WebhookAuth, WebhookMode,
+    WebhookTrigger,
 };
 
 /// Stores `value` into `slot`, refusing a second occurrence of `key`.
@@ -67,9 +68,12 @@ const TRIGGER_FIELDS: &[&str] = &[
     "cron",
     "timezone",
     "catch_up",
+    "broker",
+    "subject",
+    "group",
 ];
 const TRIGGER_TYPES: &[&str] = &[
-    "webhook", "schedule", "deploy", "teardown", "manual", "error",
+    "webhook", "schedule", "deploy", "teardown", "manual", "error", "queue",
 ];
 
 impl<'de> Deserialize<'de> for Trigger {
@@ -96,6 +100,9 @@ impl<'de> Visitor<'de> for TriggerVisitor {
         let mut cron: Option<String> = None;
         let mut timezone: Option<String> = None;
         let mut catch_up: Option<CatchUp> = None;
+        let mut broker: Option<String> = None;
+        let mut subject: Option<String> = None;
+        let mut group: Option<String> = None;
         let mut seen: Vec<&'static str> = Vec::new();
         while let Some(key) = map.next_key_seed(Key(TRIGGER_FIELDS))? {
             seen.push(key);
@@ -107,6 +114,9 @@ impl<'de> Visitor<'de> for TriggerVisitor {
                 "preprocess" => once(&mut map, &mut preprocess, "preprocess")?,
                 "cron" => once(&mut map, &mut cron, "cron")?,
                 "timezone" => once(&mut map, &mut timezone, "timezone")?,
+                "broker" => once(&mut map, &mut broker, "broker")?,
+                "subject" => once(&mut map, &mut subject, "subject")?,
+                "group" => once(&mut map, &mut group, "group")?,
                 _ => once(&mut map, &mut catch_up, "catch_up")?,
             }
         }
@@ -114,6 +124,7 @@ impl<'de> Visitor<'de> for TriggerVisitor {
         let allowed: &[&str] = match ty.as_str() {
             "webhook" => &["type", "mode", "timeout", "auth", "preprocess"],
             "schedule" => &["type", "cron", "timezone", "catch_up"],
+            "queue" => &["type", "broker", "subject", "group"],
             "deploy" | "teardown" | "manual" | "error" => &["type"],
             other => return Err(de::Error::unknown_variant(other, TRIGGER_TYPES)),
         };
@@ -142,6 +153,11 @@ impl<'de> Visitor<'de> for TriggerVisitor {
             "deploy" => Trigger::Deploy,
             "teardown" => Trigger::Teardown,
             "error" => Trigger::Error,
+            "queue" => Trigger::Queue(QueueTrigger {
+                broker: broker.ok_or_else(|| de::Error::missing_field("broker"))?,
+                subject: subject.ok_or_else(|| de::Error::missing_field("subject"))?,
+                group,
+            }),
             _ => Trigger::Manual,
         })
     }

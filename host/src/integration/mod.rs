@@ -39,6 +39,7 @@ mod input_schema;
 mod model;
 mod references;
 mod schedule;
+mod subject;
 mod suggest;
 mod validate;
 
@@ -54,12 +55,13 @@ pub use config::{ResolvedConfig, validate_instance_config};
 pub use flow_options::{Concurrency, ConcurrencyMode};
 pub use model::{
     ActionStep, Backoff, BranchCase, CatchUp, ConfigType, ConfigVar, Flow, ForEachStep,
-    HmacSha256Auth, HumanDuration, Integration, OnError, OnFailure, RespondStep, RetryPolicy,
-    ScheduleTrigger, Step, StepKind, Trigger, WebhookAuth, WebhookMode, WebhookTrigger,
-    split_component_ref,
+    HmacSha256Auth, HumanDuration, Integration, OnError, OnFailure, QueueTrigger, RespondStep,
+    RetryPolicy, ScheduleTrigger, Step, StepKind, Trigger, WebhookAuth, WebhookMode,
+    WebhookTrigger, split_component_ref,
 };
 pub(crate) use references::config_ref;
 pub use schedule::{ScheduleError, next_after, parse_cron, parse_timezone, schedule_for};
+pub use subject::{MAX_SUBJECT, SubjectError, SubjectInstance, SubjectTemplate, check_subject};
 pub use suggest::{closest, distance, hint};
 pub use validate::validate;
 

@@ -208,6 +208,9 @@ pub enum Trigger {
     /// Another flow of the same instance failed (`trigger.body` is
     /// `{execution_id, flow, error, failed_step}`).
     Error,
+    /// A message on a subject of an operator-configured broker (NATS
+    /// JetStream).
+    Queue(QueueTrigger),
 }
 
 impl Trigger {
@@ -220,6 +223,7 @@ impl Trigger {
             Trigger::Teardown => "teardown",
             Trigger::Manual => "manual",
             Trigger::Error => "error",
+            Trigger::Queue(_) => "queue",
         }
     }
 }
@@ -300,6 +304,32 @@ pub struct ScheduleTrigger {
     pub timezone: String,
     /// What to do about runs missed while the host was down.
     pub catch_up: CatchUp,
+}
+
+/// A message-queue trigger: each message on `subject` of `broker` runs
+/// the flow once (see `brokers`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueTrigger {
+    /// A broker named in the operator's `weft.toml` (`[brokers.NAME]`).
+    pub broker: String,
+    /// The subject, which may use `{{ config.KEY }}` placeholders
+    /// (see [`SubjectTemplate`](super::subject::SubjectTemplate)).
+    pub subject: String,
+    /// Consumer group: every Weft node of one group shares each
+    /// instance's messages (each goes to one of them); another group gets
+    /// every message again. Default `weft`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+impl QueueTrigger {
+    /// The group when none is given.
+    pub const DEFAULT_GROUP: &'static str = "weft";
+
+    /// The group, defaulted.
+    pub fn group(&self) -> &str {
+        self.group.as_deref().unwrap_or(Self::DEFAULT_GROUP)
+    }
 }
 
 /// Missed schedule runs.

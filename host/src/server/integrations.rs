@@ -110,7 +110,9 @@ pub async fn upload(
 /// deleted until it is stored). The upload route and `weft demo` use it.
 pub async fn push(state: &AppState, text: String) -> Result<Pushed, PushError> {
     let _changes = state.registry.lock_changes().await;
-    let catalog = Catalog::of(&state.registry.manifests());
+    let mut catalog = Catalog::of(&state.registry.manifests());
+    // Queue triggers must name a broker of this server's weft.toml.
+    catalog.brokers = Some(state.brokers.names());
     integrations::push(&catalog, state.store.as_ref(), text)
 }
 

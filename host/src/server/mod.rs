@@ -81,6 +81,8 @@ pub struct AppState {
     pub hooks: HookState,
     /// Cleared when shutdown begins (`/readyz` answers 503).
     pub ready: Arc<AtomicBool>,
+    /// The message brokers of queue triggers (`/readyz` shows them).
+    pub brokers: Arc<crate::brokers::Brokers>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -18,22 +18,39 @@ pub async fn healthz() -> &'static str {
 }
 
 /// Readiness: 200 once started, 503 while shutting down or while the
-/// store does not answer (a database that went away).
+/// store does not answer (a database that went away). One line per
+/// configured broker follows (`broker events: connected`, `broker events:
+/// disconnected for 12s`); a broker that is down does not make the node
+/// unready, since webhooks and schedules still work without it.
 #[utoipa::path(get, path = "/readyz", tag = "system",
     responses((status = 200, description = "ready"), (status = 503, description = "not ready")))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    if !state.ready.load(Ordering::Relaxed) {
-        return (StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_owned());
-    }
-    let store = state.store.clone();
-    match tokio::task::spawn_blocking(move || store.check()).await {
-        Ok(Ok(())) => (StatusCode::OK, "ready\n".to_owned()),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "not ready: the store does not answer");
-            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n"))
+    let (status, mut body) = if state.ready.load(Ordering::Relaxed) {
+        let store = state.store.clone();
+        match tokio::task::spawn_blocking(move || store.check()).await {
+            Ok(Ok(())) => (StatusCode::OK, "ready\n".to_owned()),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "not ready: the store does not answer");
+                (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n"))
+            }
+            Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")),
         }
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")),
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_owned())
+    };
+    for broker in state.brokers.status() {
+        let line = match (broker.connected, broker.down_for_ms) {
+            (true, _) => format!("broker {}: connected\n", broker.name),
+            (false, Some(ms)) => format!(
+                "broker {}: disconnected for {}s, reconnecting\n",
+                broker.name,
+                ms / 1000
+            ),
+            (false, None) => format!("broker {}: disconnected, reconnecting\n", broker.name),
+        };
+        body.push_str(&line);
     }
+    (status, body)
 }
 
 /// Prometheus text exposition.

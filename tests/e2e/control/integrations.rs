@@ -220,7 +220,15 @@ fn step_inputs_are_checked_against_the_action_input_schema() {
 /// components it names.
 #[test]
 fn shipped_example_integrations_validate() {
-    let server = server_with_hello();
+    // `queue-orders` names broker `events`: configure one (nothing needs
+    // to listen there for an upload to validate).
+    let server = crate::server::TestServer::start(crate::server::ServerOptions {
+        config: Some(format!(
+            "[brokers.events]\nurl = \"nats://127.0.0.1:{}\"\n",
+            crate::nats::free_port()
+        )),
+        ..crate::server::ServerOptions::with_builtins()
+    });
     let api = server.api();
     for name in ["http", "orders-example", "files", "transform"] {
         let bytes = std::fs::read(weft_tests::component_path(name)).expect("read component");

@@ -11,6 +11,7 @@ mod instance_allow;
 mod lifecycle;
 mod lifecycle_durable;
 mod load;
+mod queue;
 mod results;
 mod schedules;
 mod webhooks;

@@ -12,7 +12,7 @@ use super::catalog::Catalog;
 use super::config;
 use super::input_schema;
 use super::model::{
-    ActionStep, BranchCase, ConfigType, Flow, Integration, RespondStep, RetryPolicy,
+    ActionStep, BranchCase, ConfigType, Flow, Integration, QueueTrigger, RespondStep, RetryPolicy,
     ScheduleTrigger, Step, StepKind, Trigger, WebhookMode, WebhookTrigger, split_component_ref,
 };
 use super::references::{self, Scope, StepSite, config_ref, is_identifier, join_key};
@@ -22,6 +22,7 @@ use super::{ValidationError, ValidationErrors};
 use crate::template;
 
 mod flow_options;
+mod queue;
 mod triggers;
 
 /// Checks `integration` completely against `catalog`; `Err` lists every
@@ -191,6 +192,7 @@ impl<'a> Validator<'a> {
         match &flow.trigger {
             Trigger::Webhook(w) => self.webhook(&trigger_path, w),
             Trigger::Schedule(s) => self.schedule(&trigger_path, s),
+            Trigger::Queue(q) => self.queue(&trigger_path, q),
             Trigger::Deploy | Trigger::Teardown | Trigger::Manual | Trigger::Error => {}
         }
         self.flow_options(path, flow);
