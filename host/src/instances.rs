@@ -20,7 +20,7 @@ use crate::integration::{
     Integration, ResolvedConfig, Trigger, ValidationError, ValidationErrors, config_ref,
     validate_instance_config,
 };
-use crate::integrations;
+use crate::integration_versions;
 pub use lifecycle::{
     Lifecycle, LifecycleExecution, LifecycleKind, LifecycleStarted, lifecycle_key,
 };

@@ -18,7 +18,7 @@ const ALLOWED: &[(&str, &str)] = &[
     ("cli", "flow"),
     ("cli", "instances"),
     ("cli", "integration"),
-    ("cli", "integrations"),
+    ("cli", "integration_versions"),
     ("cli", "model"),
     ("cli", "node"),
     ("cli", "sandbox"),
@@ -32,7 +32,7 @@ const ALLOWED: &[(&str, &str)] = &[
     ("node", "instances"),
     ("node", "integration"),
     ("node", "metrics"),
-    ("node", "queue"),
+    ("node", "submit"),
     ("node", "registry"),
     ("node", "sandbox"),
     ("node", "server"),
@@ -47,20 +47,20 @@ const ALLOWED: &[(&str, &str)] = &[
     ("server", "flow"),
     ("server", "instances"),
     ("server", "integration"),
-    ("server", "integrations"),
+    ("server", "integration_versions"),
     ("server", "metrics"),
     ("server", "model"),
-    ("server", "queue"),
+    ("server", "submit"),
     ("server", "registry"),
     ("server", "sandbox"),
     ("server", "storage"),
     ("server", "triggers"),
-    // Triggers start executions through queue::Submit, never the engine.
+    // Triggers start executions through submit::Submit, never the engine.
     ("triggers", "egress"),
     ("triggers", "instances"),
     ("triggers", "integration"),
     ("triggers", "model"),
-    ("triggers", "queue"),
+    ("triggers", "submit"),
     ("triggers", "storage"),
     ("triggers", "template"),
     ("triggers", "units"),
@@ -68,27 +68,27 @@ const ALLOWED: &[(&str, &str)] = &[
     ("brokers", "instances"),
     ("brokers", "integration"),
     ("brokers", "metrics"),
-    ("brokers", "queue"),
+    ("brokers", "submit"),
     ("brokers", "storage"),
     ("brokers", "units"),
     // Instances own their Lifecycle and InstanceListener ports (the
     // lifecycle trigger and the scheduler implement them).
     ("instances", "integration"),
-    ("instances", "integrations"),
+    ("instances", "integration_versions"),
     ("instances", "model"),
-    ("instances", "queue"), // the lifecycle idempotency key
+    ("instances", "submit"), // the lifecycle idempotency key
     ("instances", "sandbox"),
     ("instances", "storage"),
-    ("integrations", "integration"),
-    ("integrations", "model"),
-    ("integrations", "storage"),
-    // The executor implements queue::Submit; components come through the
+    ("integration_versions", "integration"),
+    ("integration_versions", "model"),
+    ("integration_versions", "storage"),
+    // The executor implements submit::Submit; components come through the
     // sandbox's ComponentSource port, instances through its own.
     ("flow", "config"), // the [engine] settings
     ("flow", "integration"),
     ("flow", "metrics"),
     ("flow", "model"),
-    ("flow", "queue"),
+    ("flow", "submit"),
     ("flow", "sandbox"),
     ("flow", "storage"),
     ("flow", "template"),
@@ -97,8 +97,8 @@ const ALLOWED: &[(&str, &str)] = &[
     ("registry", "model"),
     ("registry", "sandbox"), // implements ComponentSource
     ("registry", "storage"),
-    ("queue", "model"),
-    ("queue", "storage"),
+    ("submit", "model"),
+    ("submit", "storage"),
     // Leaves: settings, records and the sandbox.
     ("config", "brokers"), // to move: [brokers] settings are typed in brokers/settings.rs
     ("config", "sandbox"),

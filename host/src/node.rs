@@ -40,7 +40,6 @@ use crate::flow::{FlowEngine, InstanceSource};
 use crate::instances::{InstanceConfigs, InstanceListener, Instances};
 use crate::integration::ResolvedConfig;
 use crate::metrics::Metrics;
-use crate::queue::Submit;
 use crate::registry::ComponentRegistry;
 use crate::sandbox::Sandbox;
 use crate::server::AppState;
@@ -48,6 +47,7 @@ use crate::storage::{
     InstanceRecord, IntegrationRecord, PostgresStore, SecretBox, SledStore, Storage,
     is_postgres_url,
 };
+use crate::submit::Submit;
 use crate::triggers::{
     Callbacks, FlowLifecycle, HookState, LifecycleEnds, Scheduler, lifecycle_finishes,
 };

@@ -33,8 +33,8 @@ use sha2::Digest as _;
 use tokio::sync::watch;
 
 use super::{Broker, Brokers};
-use crate::queue::{EngineError, NewExecution, Submit};
 use crate::storage::{InstanceStatus, Storage};
+use crate::submit::{EngineError, NewExecution, Submit};
 
 /// How long a message handed back waits before the broker redelivers it
 /// (as a webhook's `Retry-After: 5`).

@@ -14,8 +14,8 @@ use super::Brokers;
 use super::consumer::{self, Shared, Spec};
 use crate::instances::{InstanceConfigs, InstanceListener};
 use crate::integration::{SubjectInstance, SubjectTemplate, Trigger};
-use crate::queue::Submit;
 use crate::storage::{InstanceRecord, InstanceStatus, Storage, StorageError};
+use crate::submit::Submit;
 
 /// A running consumer.
 struct Running {

@@ -9,7 +9,7 @@
 //!   active instance and queue flow, started and stopped as instances
 //!   change (it is an [`InstanceListener`](crate::instances::InstanceListener)).
 //! - [`consumer`] is the loop of one of them: every message becomes an
-//!   execution through the submit port ([`crate::queue::Submit`]) with the
+//!   execution through the submit port ([`crate::submit::Submit`]) with the
 //!   message's id as idempotency key, and is acknowledged only once that
 //!   execution is on disk.
 

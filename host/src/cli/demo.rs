@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Context as _;
 
 use crate::instances::NewInstance;
-use crate::integrations::PushError;
+use crate::integration_versions::PushError;
 use crate::server::AppState;
 use crate::storage::{Inserted, InstanceStatus, TenantRecord};
 

@@ -21,11 +21,11 @@ use crate::config::EngineConfig;
 use crate::integration::{Trigger, split_component_ref};
 use crate::metrics::Metrics;
 use crate::model::{ExecutionRecord, ExecutionStatus, FlowResponse, StepRecord, StepStatus};
-use crate::queue::{
-    EngineError, FinishListener, NewExecution, Progress, Submit, Submitted, is_lifecycle_key,
-};
 use crate::sandbox::{ComponentSource, Sandbox};
 use crate::storage::{Inserted, Lane, QueueEntry, Storage, StorageError};
+use crate::submit::{
+    EngineError, FinishListener, NewExecution, Progress, Submit, Submitted, is_lifecycle_key,
+};
 
 /// Runs executions durably.
 pub struct FlowEngine {

@@ -6,7 +6,7 @@
 use super::engine::FlowEngine;
 use crate::integration::{Trigger, split_component_ref};
 use crate::model::ExecutionRecord;
-use crate::queue::NewExecution;
+use crate::submit::NewExecution;
 
 impl FlowEngine {
     /// Queues the integration's error flows (`trigger: {type: error}`)

@@ -29,8 +29,8 @@ use super::record::FlowResult;
 use super::sealed::Sealer;
 use crate::integration::{Flow, OnError, ResolvedConfig, Step, StepKind};
 use crate::model::{ExecutionStatus, FlowResponse, StepFailure, StepRecord, StepStatus};
-use crate::queue::LiveAnswer;
 use crate::sandbox::{ComponentSource, HostPattern, Sandbox, StateStore};
+use crate::submit::LiveAnswer;
 use crate::template::Templates;
 
 /// Receives progress as it happens, to persist it.

@@ -1,5 +1,5 @@
 //! The flow engine: [`FlowEngine`] implements the submit port
-//! ([`crate::queue::Submit`]) and runs executions durably; the
+//! ([`crate::submit::Submit`]) and runs executions durably; the
 //! [`Executor`] runs one flow's steps against the sandbox, with templates,
 //! control flow, retries, redaction and resumable records. Components come
 //! through the sandbox's [`crate::sandbox::ComponentSource`] (the registry,
@@ -29,7 +29,7 @@ pub use redact::{REDACTED, Redactor, is_sensitive_header, shown_trigger};
 pub use sealed::{SealError, Sealer};
 pub use worker::{LEASE, QUEUE_POLL};
 // The submit port's types, also under their old paths.
-pub use crate::queue::{
+pub use crate::submit::{
     EngineError, FinishListener, LiveAnswer, NewExecution, Progress, QUEUE_FULL_RETRY_AFTER,
     Submitted,
 };

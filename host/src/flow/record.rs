@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::model::{ExecutionStatus, FlowResponse};
-use crate::queue::LiveAnswer;
+use crate::submit::LiveAnswer;
 
 /// How a flow run ended.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -35,7 +35,7 @@ use super::{InstanceError, Instances};
 use crate::integration::Trigger;
 use crate::storage::{InstanceRecord, InstanceStatus, StorageError};
 
-pub use crate::queue::{is_lifecycle_key, lifecycle_key};
+pub use crate::submit::{is_lifecycle_key, lifecycle_key};
 
 /// Which lifecycle flows a transition runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -17,13 +17,13 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 ///
 /// Dropping it stops the ticker.
 #[derive(Debug)]
-pub struct SharedEngine {
+pub struct WasmEngine {
     engine: Engine,
     pooling: bool,
     ticker_stop: Arc<AtomicBool>,
 }
 
-impl SharedEngine {
+impl WasmEngine {
     /// Builds the engine for steps bounded by `limits`, sized by `pool`.
     ///
     /// The pooling allocator reserves virtual memory for every slot up
@@ -65,7 +65,7 @@ impl SharedEngine {
     }
 }
 
-impl Drop for SharedEngine {
+impl Drop for WasmEngine {
     fn drop(&mut self) {
         self.ticker_stop.store(true, Ordering::Relaxed);
     }

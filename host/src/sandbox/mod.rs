@@ -37,7 +37,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 pub use crate::egress::{AddressClass, HostPattern, OutboundConfig, PatternError};
 pub use component::LoadedComponent;
-pub use engine::SharedEngine;
+pub use engine::WasmEngine;
 pub use error::{GuestErrorKind, LoadError, MAX_ERROR_MESSAGE, StepError};
 pub use host_state::{LogLevel, LogLine, LogSource, MAX_STATE_KEY, MAX_STATE_VALUE};
 pub use inspect::{MAX_COMPONENT_BYTES, MAX_FUNCTION_BYTES, MAX_FUNCTIONS};
@@ -72,7 +72,7 @@ pub struct SandboxConfig {
 
 /// Compiles, links and runs components.
 pub struct Sandbox {
-    engine: SharedEngine,
+    engine: WasmEngine,
     linker: Linker<StepState>,
     limits: StepLimits,
     outbound: Arc<OutboundPolicy>,
@@ -95,7 +95,7 @@ impl Sandbox {
     /// nothing granted (no preopens, environment, arguments or sockets),
     /// wasi:http behind the outbound policy, and Weft's `log` and `state`.
     pub fn new(config: &SandboxConfig) -> anyhow::Result<Self> {
-        let engine = SharedEngine::new(&config.limits, &config.pool)?;
+        let engine = WasmEngine::new(&config.limits, &config.pool)?;
         let mut linker = Linker::new(engine.engine());
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
@@ -128,7 +128,7 @@ impl Sandbox {
     }
 
     /// The shared engine.
-    pub fn engine(&self) -> &SharedEngine {
+    pub fn engine(&self) -> &WasmEngine {
         &self.engine
     }
 }

@@ -14,10 +14,10 @@ use utoipa::ToSchema;
 
 use crate::instances::InstanceError;
 use crate::integration::ValidationErrors;
-use crate::integrations::PushError;
-use crate::queue::EngineError;
+use crate::integration_versions::PushError;
 use crate::registry::RegistryError;
 use crate::storage::StorageError;
+use crate::submit::EngineError;
 use crate::triggers::error::lowercase_first;
 use crate::triggers::start::HeaderError;
 use crate::triggers::{ErrorReport, HookError};

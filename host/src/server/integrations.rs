@@ -14,7 +14,7 @@ use super::auth::Caller;
 use super::error::{AppError, ErrorBody};
 use super::extract::Operator;
 use crate::integration::Catalog;
-use crate::integrations::{self, PushError, Pushed};
+use crate::integration_versions::{self, PushError, Pushed};
 use crate::storage::IntegrationRecord;
 
 /// A flow, summarised.

@@ -17,7 +17,7 @@
 //! | `GET|POST /v1/tenants`, `DELETE /v1/tenants/{name}`, `GET|POST /v1/tokens`, `DELETE /v1/tokens/{id}` | operator |
 //! | `GET|POST /v1/instances`, `GET|PATCH|DELETE /v1/instances/{id}`, `POST …/enable`, `POST …/disable` | operator, or the owning tenant |
 //! | `GET /v1/executions`, `GET /v1/executions/events` (server-sent events), `GET /v1/executions/{id}`, `POST …/replay`, `POST …/retry`, `POST /v1/instances/{id}/flows/{flow}/run` | operator, or the owning tenant |
-//! | `POST|PUT|PATCH|GET|DELETE /hooks/{instance}[/{flow}]` | anyone (HMAC per flow; the webhook trigger's router, see [`crate::triggers::hooks`]) |
+//! | `POST|PUT|PATCH|GET|DELETE /hooks/{instance}[/{flow}]` | anyone (HMAC per flow; the webhook trigger's router, see [`crate::triggers::webhooks`]) |
 //! | `GET /hooks/results/{token}` | anyone holding the token (see [`crate::triggers::results`]) |
 //! | `GET /healthz`, `/readyz`, `/metrics`, `/v1/openapi.json` | anyone |
 
@@ -28,10 +28,10 @@ pub mod error;
 pub mod events;
 pub mod executions;
 pub mod extract;
+pub mod instance_state;
 pub mod instances;
 pub mod integrations;
 pub mod openapi;
-pub mod state;
 pub mod system;
 
 use std::sync::Arc;
@@ -70,7 +70,7 @@ pub struct AppState {
     pub engine: Arc<crate::flow::FlowEngine>,
     /// Where the manual run route and the webhooks start executions (the
     /// engine, through the submit port).
-    pub submit: Arc<dyn crate::queue::Submit>,
+    pub submit: Arc<dyn crate::submit::Submit>,
     /// The sandbox steps run in.
     pub sandbox: Arc<Sandbox>,
     /// Prometheus metrics.
@@ -144,7 +144,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/instances/{id}/disable", post(instances::disable))
         .route(
             "/v1/instances/{id}/state",
-            get(state::show).delete(state::delete),
+            get(instance_state::show).delete(instance_state::delete),
         )
         .route(
             "/v1/instances/{id}/flows/{flow}/run",
@@ -169,7 +169,7 @@ pub fn router(state: AppState) -> Router {
             timeout,
         ))
         .with_state(state.clone())
-        .merge(crate::triggers::hooks::router(state.hooks.clone()))
+        .merge(crate::triggers::webhooks::router(state.hooks.clone()))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn(log_errors))
         .layer(

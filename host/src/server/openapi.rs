@@ -16,7 +16,7 @@ use super::{access, components, events, executions, instances, integrations, sta
         access::create_tenant, access::list_tenants, access::delete_tenant, access::create_token, access::list_tokens,
         access::revoke_token,
         instances::create, instances::list, instances::show, instances::update, instances::delete,
-        instances::enable, instances::disable, state::show, state::delete,
+        instances::enable, instances::disable, instance_state::show, instance_state::delete,
         executions::run_flow, executions::list, events::events, executions::show, executions::replay, executions::retry,
         system::healthz, system::readyz, system::metrics, system::openapi,
     ),

@@ -29,8 +29,8 @@ use wasmtime_wasi_http::io::TokioIo;
 
 use crate::egress::{self, OutboundConfig};
 use crate::model::ExecutionRecord;
-use crate::queue::FinishListener;
 use crate::storage::Storage;
+use crate::submit::FinishListener;
 
 /// Delivery attempts per callback.
 pub const ATTEMPTS: u32 = 3;

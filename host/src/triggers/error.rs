@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::start::HeaderError;
-use crate::queue::{EngineError, QUEUE_FULL_RETRY_AFTER};
 use crate::storage::StorageError;
+use crate::submit::{EngineError, QUEUE_FULL_RETRY_AFTER};
 
 /// What an error response tells the log (a response extension, never
 /// sent): the message the client got and, for a 500, the internal cause

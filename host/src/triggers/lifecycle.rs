@@ -1,7 +1,7 @@
 //! The lifecycle trigger, deploy and teardown as executions:
 //! [`FlowLifecycle`] implements the instances' [`Lifecycle`] port by
 //! submitting an instance's lifecycle flows through the submit port
-//! ([`crate::queue::Submit`]; recorded like any execution),
+//! ([`crate::submit::Submit`]; recorded like any execution),
 //! and [`LifecycleFinishes`] passes each one that ends to [`LifecycleEnds`],
 //! which tells the instances and so moves the instance's status on (see [`crate::instances::lifecycle`]).
 
@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 
 use crate::instances::{Instances, Lifecycle, LifecycleExecution, LifecycleKind};
 use crate::model::{ExecutionRecord, ExecutionStatus};
-use crate::queue::{FinishListener, NewExecution, Submit, is_lifecycle_key};
 use crate::storage::InstanceRecord;
+use crate::submit::{FinishListener, NewExecution, Submit, is_lifecycle_key};
 
 /// Submits lifecycle flows through the submit port.
 #[derive(Clone)]

@@ -1,5 +1,5 @@
 //! Triggers: what starts executions besides the API. They start them
-//! through the submit port ([`crate::queue::Submit`]), never through the
+//! through the submit port ([`crate::submit::Submit`]), never through the
 //! engine or the server; `node.rs` hands them the engine as that port.
 //!
 //! - [`hooks`]: the public webhook endpoints `/hooks/{instance}/{flow}` and
@@ -20,7 +20,6 @@
 
 pub mod callback;
 pub mod error;
-pub mod hooks;
 pub mod lifecycle;
 pub(crate) mod preprocess;
 pub mod request;
@@ -29,9 +28,10 @@ pub mod results;
 pub mod scheduler;
 pub mod signature;
 pub mod start;
+pub mod webhooks;
 
 pub use callback::{Callbacks, loggable_url};
 pub use error::{ErrorReport, HookError};
-pub use hooks::{HookApi, HookState};
 pub use lifecycle::{FlowLifecycle, LifecycleEnds, LifecycleFinishes, lifecycle_finishes};
 pub use scheduler::Scheduler;
+pub use webhooks::{HookApi, HookState};

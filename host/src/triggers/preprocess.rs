@@ -25,15 +25,15 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::error::HookError;
-use super::hooks::HookState;
-use super::hooks::{
-    Hook, active_instance, answer, authenticate, caller_options, read_body, submit, webhook_flow,
-};
 use super::request::trigger_value;
 use super::respond;
+use super::webhooks::HookState;
+use super::webhooks::{
+    Hook, active_instance, answer, authenticate, caller_options, read_body, submit, webhook_flow,
+};
 use crate::integration::Trigger;
 use crate::model::ExecutionStatus;
-use crate::queue::NewExecution;
+use crate::submit::NewExecution;
 
 /// `/hooks/{instance_id}`.
 #[utoipa::path(method(post, put, patch, get, delete), path = "/hooks/{instance}", tag = "webhooks",

@@ -19,8 +19,8 @@ use tokio::sync::watch;
 
 use super::start::{accepted, with_execution_id};
 use crate::model::{ExecutionRecord, ExecutionStatus, FlowResponse};
-use crate::queue::{LiveAnswer, Progress, Submitted};
 use crate::storage::Storage;
+use crate::submit::{LiveAnswer, Progress, Submitted};
 
 /// The HTTP answer of a `respond` step: its status, headers and body (a
 /// string body with a non-JSON content type is sent as is, anything else

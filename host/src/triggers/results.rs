@@ -21,9 +21,9 @@ use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
 use super::error::HookError;
-use super::hooks::HookState;
 use super::respond;
 use super::start::with_execution_id;
+use super::webhooks::HookState;
 use crate::storage::Storage;
 
 /// How long a result URL stays readable.

@@ -29,8 +29,8 @@ use tokio::sync::Notify;
 
 use crate::instances::{InstanceConfigs, InstanceListener};
 use crate::integration::{CatchUp, ScheduleTrigger, Trigger, next_after, schedule_for};
-use crate::queue::{NewExecution, Submit};
 use crate::storage::{InstanceRecord, InstanceStatus, ScheduleEntry, Storage, StorageError};
+use crate::submit::{NewExecution, Submit};
 
 /// How often a scheduler on a store shared with other nodes looks at the
 /// due times again (they may have added an earlier one). Each due time

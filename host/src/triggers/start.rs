@@ -18,7 +18,7 @@ use axum::response::{IntoResponse as _, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::queue::Submitted;
+use crate::submit::Submitted;
 
 /// The request header naming an idempotency key.
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";

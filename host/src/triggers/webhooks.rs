@@ -37,8 +37,8 @@ use super::signature;
 use super::{respond, start};
 use crate::instances::InstanceConfigs;
 use crate::integration::{Flow, Trigger, WebhookTrigger};
-use crate::queue::{NewExecution, Submit, Submitted};
 use crate::storage::{InstanceRecord, InstanceStatus, IntegrationRecord, Storage};
+use crate::submit::{NewExecution, Submit, Submitted};
 use crate::template::Templates;
 
 /// What the webhook handlers share. Cheap to clone (all `Arc`s).
