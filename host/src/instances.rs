@@ -336,8 +336,9 @@ impl Instances {
     /// Creates an instance after checking its config against the
     /// integration.
     pub fn create(&self, new: NewInstance) -> Result<InstanceRecord, InstanceError> {
-        let integration = integrations::find(self.configs.store.as_ref(), &new.integration)?
-            .ok_or_else(|| InstanceError::UnknownIntegration(new.integration.clone()))?;
+        let integration =
+            integration_versions::find(self.configs.store.as_ref(), &new.integration)?
+                .ok_or_else(|| InstanceError::UnknownIntegration(new.integration.clone()))?;
         if self.configs.store.get_tenant(&new.tenant)?.is_none() {
             return Err(InstanceError::UnknownTenant(new.tenant));
         }
@@ -384,7 +385,7 @@ impl Instances {
         let integration = match &update.integration {
             // Only versions of the same integration: another integration
             // would make the stored config and state meaningless.
-            Some(reference) => integrations::find(self.configs.store.as_ref(), reference)?
+            Some(reference) => integration_versions::find(self.configs.store.as_ref(), reference)?
                 .filter(|i| i.name == current.integration)
                 .ok_or_else(|| InstanceError::UnknownIntegration(reference.clone()))?,
             None => self.integration_of(&current)?,

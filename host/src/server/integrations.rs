@@ -113,7 +113,7 @@ pub async fn push(state: &AppState, text: String) -> Result<Pushed, PushError> {
     let mut catalog = Catalog::of(&state.registry.manifests());
     // Queue triggers must name a broker of this server's weft.toml.
     catalog.brokers = Some(state.brokers.names());
-    integrations::push(&catalog, state.store.as_ref(), text)
+    integration_versions::push(&catalog, state.store.as_ref(), text)
 }
 
 /// Lists integration versions.

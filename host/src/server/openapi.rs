@@ -4,7 +4,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{access, components, events, executions, instances, integrations, state, system};
+use super::{
+    access, components, events, executions, instance_state, instances, integrations, system,
+};
 
 /// Every route of the API.
 #[derive(OpenApi)]
