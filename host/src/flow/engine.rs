@@ -261,7 +261,17 @@ impl FlowEngine {
         let (sender, receiver) = watch::channel(Progress::Pending);
         self.watchers().insert(record.id.clone(), sender);
         let lane = if new.sync { Lane::Sync } else { Lane::Async };
-        let entry = Self::queue_entry(&record, flow, lane);
+        let mut entry = Self::queue_entry(&record, flow, lane);
+        if new.sync && self.store.shared() {
+            // The caller waits on this node: run it here, unless this node
+            // dies before it could (then any node takes it after a lease).
+            // A store of one node's own (sled) needs no home: after a
+            // restart the node's id is new, and the caller is gone anyway.
+            let until = chrono::Duration::from_std(super::worker::LEASE)
+                .map(|lease| Utc::now() + lease)
+                .unwrap_or_else(|_| Utc::now());
+            entry.home = Some((self.node.clone(), until));
+        }
         let stored = self.store.create_execution(&record, &entry);
         if reserved {
             self.unreserve(&record.tenant);

@@ -67,6 +67,12 @@ pub struct QueueEntry {
     /// Not claimable before this time (a flow-level retry's delay).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before: Option<DateTime<Utc>>,
+    /// Only this node may claim the entry until the time given: a sync
+    /// execution runs on the node whose caller waits for its answer (the
+    /// answer lives in that node's memory), and another node takes it only
+    /// once the receiving node had time to and did not (it died).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<(String, DateTime<Utc>)>,
 }
 
 impl QueueEntry {
@@ -81,6 +87,7 @@ impl QueueEntry {
             limit: None,
             fifo: false,
             not_before: None,
+            home: None,
         }
     }
 }
@@ -232,6 +239,35 @@ pub mod contract {
         assert!(!queue.ack("n1", "q2-a").unwrap());
         assert!(!queue.release("n1", "q2-a", None).unwrap());
         assert!(queue.ack("n2", "q2-a").unwrap());
+    }
+
+    /// An entry with a home node is claimed only by that node until its
+    /// time is up, then by any node.
+    pub fn home_node_claims_first(queue: &dyn Queue) {
+        let until = Utc::now() + Duration::seconds(60);
+        queue
+            .enqueue(&QueueEntry {
+                home: Some(("n1".to_owned(), until)),
+                ..entry("q6-a", "t6")
+            })
+            .unwrap();
+        assert!(
+            queue.claim(&request("n2", 10, 10)).unwrap().is_empty(),
+            "another node waits while the home node may still claim it"
+        );
+        assert_eq!(ids(&queue.claim(&request("n1", 10, 10)).unwrap()), ["q6-a"]);
+        assert!(queue.release("n1", "q6-a", None).unwrap());
+        let later = ClaimRequest {
+            now: until + Duration::seconds(1),
+            lease_until: until + Duration::seconds(31),
+            ..request("n2", 10, 10)
+        };
+        assert_eq!(
+            ids(&queue.claim(&later).unwrap()),
+            ["q6-a"],
+            "the home node's time is up"
+        );
+        assert!(queue.ack("n2", "q6-a").unwrap());
     }
 
     /// A released entry waits for its `not_before`.

@@ -141,11 +141,15 @@ impl QueueIndex {
     }
 
     /// The first claimable entry of `tenant`, if any.
-    fn candidate(&self, tenant: &str, now: DateTime<Utc>) -> Option<&QueueEntry> {
+    fn candidate(&self, tenant: &str, node: &str, now: DateTime<Utc>) -> Option<&QueueEntry> {
         self.waiting.get(tenant)?.iter().find_map(|(_, id)| {
             let entry = &self.slots.get(id)?.entry;
             let due = entry.not_before.is_none_or(|t| t <= now);
-            (due && self.flow_allows(entry)).then_some(entry)
+            let ours = entry
+                .home
+                .as_ref()
+                .is_none_or(|(home, until)| home == node || *until <= now);
+            (due && ours && self.flow_allows(entry)).then_some(entry)
         })
     }
 
@@ -207,7 +211,7 @@ impl QueueIndex {
                     if running >= per_tenant {
                         return None;
                     }
-                    let entry = self.candidate(tenant, request.now)?;
+                    let entry = self.candidate(tenant, request.node, request.now)?;
                     Some((entry.lane, running, entry.execution.clone()))
                 })
                 .min();
@@ -380,6 +384,11 @@ mod tests {
     #[test]
     fn release_waits_for_not_before() {
         with_store(contract::release_waits_for_not_before);
+    }
+
+    #[test]
+    fn home_node_claims_first() {
+        with_store(contract::home_node_claims_first);
     }
 
     #[test]

@@ -68,6 +68,7 @@ contract!(
     queue_claim_ack_release,
     queue_expired_leases_are_reclaimed,
     queue_release_waits_for_not_before,
+    queue_home_node_claims_first,
     queue_tenants_share_and_sync_goes_first,
     queue_flow_limits_and_fifo,
 );
@@ -91,6 +92,10 @@ fn queue_expired_leases_are_reclaimed(store: &dyn Storage) {
 
 fn queue_release_waits_for_not_before(store: &dyn Storage) {
     queue_contract::release_waits_for_not_before(store);
+}
+
+fn queue_home_node_claims_first(store: &dyn Storage) {
+    queue_contract::home_node_claims_first(store);
 }
 
 fn queue_tenants_share_and_sync_goes_first(store: &dyn Storage) {
