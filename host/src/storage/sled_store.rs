@@ -555,8 +555,6 @@ impl Storage for SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::SealedSecret;
-    use crate::storage::InstanceStatus;
 
     fn temp() -> PathBuf {
         std::env::temp_dir().join(format!("weft-store-{}", uuid::Uuid::now_v7()))
@@ -582,58 +580,6 @@ mod tests {
             err.contains(&format!("schema version {SCHEMA_VERSION}")),
             "{err}"
         );
-        std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn instances_index_by_tenant_and_update() {
-        let dir = temp();
-        let store = SledStore::open(&dir).unwrap();
-        let now = chrono::Utc::now();
-        for (id, tenant) in [("a1", "acme"), ("b1", "bolt"), ("a2", "acme")] {
-            let mut secrets = std::collections::BTreeMap::new();
-            secrets.insert(
-                "k".to_owned(),
-                SealedSecret {
-                    nonce: vec![0; 24],
-                    ciphertext: vec![1, 2],
-                },
-            );
-            store
-                .create_instance(&InstanceRecord {
-                    id: id.into(),
-                    tenant: tenant.into(),
-                    integration: "hello".into(),
-                    version: 1,
-                    config: Default::default(),
-                    secrets,
-                    status: InstanceStatus::Created,
-                    last_lifecycle_execution: None,
-                    lifecycle_run: None,
-                    created_at: now,
-                    updated_at: now,
-                    outbound_allow: Vec::new(),
-                })
-                .unwrap();
-        }
-        let acme: Vec<String> = store
-            .list_instances(Some("acme"))
-            .unwrap()
-            .into_iter()
-            .map(|i| i.id)
-            .collect();
-        assert_eq!(acme, ["a1", "a2"]);
-        let updated = store
-            .update_instance("b1", &mut |i| i.status = InstanceStatus::Active)
-            .unwrap()
-            .unwrap();
-        assert_eq!(updated.status, InstanceStatus::Active);
-        assert_eq!(
-            store.get_instance("b1").unwrap().unwrap().status,
-            InstanceStatus::Active
-        );
-        assert!(store.update_instance("zz", &mut |_| {}).unwrap().is_none());
-        drop(store);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
