@@ -297,6 +297,12 @@ fn print_execution(e: &Value) -> anyhow::Result<()> {
             if n == 1 { "" } else { "s" }
         ));
     }
+    if let Some(n) = e["retries"].as_u64().filter(|n| *n > 0) {
+        status.push_str(&format!(
+            "  (retried {n} time{} from the failed step)",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
     println!("status       {status}");
     if let Some(attempts) = e["attempts"].as_array().filter(|a| !a.is_empty()) {
         println!(

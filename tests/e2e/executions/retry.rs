@@ -70,6 +70,14 @@ fn a_failed_execution_resumes_from_its_failed_step_as_itself() {
     assert_eq!(done["status"], "succeeded", "{done:#}");
     assert_eq!(done["retries"], 1);
     assert_eq!(done["resumed"], 0);
+    let shown = server.weft(["exec", "show", &id]);
+    assert_eq!(shown.code, Some(0), "{shown:?}");
+    assert!(
+        shown
+            .stdout
+            .contains("succeeded  (retried 1 time from the failed step)"),
+        "{shown:?}"
+    );
     // `read` and `bump` did not run again: the same records, and the
     // counter still says one run.
     assert_eq!(step(&done, "bump")["started_at"], bumped_at);
