@@ -39,7 +39,7 @@ flows:
       - id: nap
         component: echo@1.0.0
         action: sleep
-        input: { ms: 100 }
+        input: { ms: 1000 }
       - id: second
         component: http@1.0.0
         action: request
@@ -179,6 +179,7 @@ fn three_nodes_lose_no_acknowledged_webhook_and_repeat_no_finished_step_across_a
         assert_eq!(done["status"], "succeeded", "{done:#}");
     }
     let counts = hits();
+    let mut taken_over = 0;
     for (id, _) in &seen.acknowledged {
         let ran: Vec<usize> = ["first", "second"]
             .iter()
@@ -189,11 +190,14 @@ fn three_nodes_lose_no_acknowledged_webhook_and_repeat_no_finished_step_across_a
             "a step of {id} never ran: {ran:?}"
         );
         let repeated = ran.iter().filter(|n| **n > 1).count();
+        let record = a.api().get(&format!("/v1/executions/{id}")).json;
+        if record["resumed"].as_u64().unwrap_or(0) >= 1 {
+            taken_over += 1;
+        }
         if repeated == 0 {
             continue;
         }
         // Only the step a dead node had in flight runs again, once.
-        let record = a.api().get(&format!("/v1/executions/{id}")).json;
         assert!(
             repeated == 1 && ran.iter().all(|n| *n <= 2),
             "{id} repeated finished steps: {ran:?}"
@@ -205,10 +209,12 @@ fn three_nodes_lose_no_acknowledged_webhook_and_repeat_no_finished_step_across_a
         resumed += 1;
     }
     eprintln!(
-        "{} acknowledged, {} unanswered, {resumed} resumed with a repeated step",
+        "{} acknowledged, {} unanswered, {taken_over} resumed after the kill, {resumed} of them with a repeated step",
         seen.acknowledged.len(),
         seen.unanswered
     );
-    // Executions with a repeated step were held by C: at most its workers.
-    assert!(resumed <= 16, "{resumed} executions repeated a step");
+    // Each execution naps for a second: C was running some when it died.
+    assert!(taken_over >= 1, "the kill cut no execution short");
+    // Executions with a repeated step were held by C: at most its share.
+    assert!(resumed <= 12, "{resumed} executions repeated a step");
 }
