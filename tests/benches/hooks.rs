@@ -28,7 +28,7 @@ use crate::report;
 use crate::start::{TOKEN, start, stop};
 
 /// The order every request sends.
-fn order() -> Vec<u8> {
+pub(crate) fn order() -> Vec<u8> {
     json!({
         "order_id": "bench-1",
         "items": [
@@ -42,7 +42,7 @@ fn order() -> Vec<u8> {
 }
 
 /// Creates tenant `bench` and an enabled `order-bench@1` instance.
-async fn setup(client: &reqwest::Client, url: &str) -> String {
+pub(crate) async fn setup(client: &reqwest::Client, url: &str) -> String {
     let yaml = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../components/examples/order-bench/integration.yaml"
@@ -107,7 +107,7 @@ async fn setup(client: &reqwest::Client, url: &str) -> String {
 
 /// `weft_executions_total{status="succeeded"}` from the server's `/metrics`
 /// (0 before the first execution ends).
-async fn succeeded(client: &reqwest::Client, url: &str) -> f64 {
+pub(crate) async fn succeeded(client: &reqwest::Client, url: &str) -> f64 {
     let text = client
         .get(format!("{url}/metrics"))
         .bearer_auth(TOKEN)
@@ -134,7 +134,7 @@ fn rss_mib(pid: u32) -> f64 {
 }
 
 /// One `POST` of `body` to `url`: its status and JSON answer.
-async fn answer(url: &str, body: &[u8]) -> (u16, Value) {
+pub(crate) async fn answer(url: &str, body: &[u8]) -> (u16, Value) {
     let response = reqwest::Client::new()
         .post(url)
         .header("content-type", "application/json")

@@ -3,7 +3,9 @@
 //! keep-alive HTTP/1.1 client) on the bench's two-thread runtime, posting
 //! the same body for 20 s (`WEFT_BENCH_SECS` overrides) after a 2 s
 //! warm-up. Weft's webhooks and the raw baseline server are both driven by
-//! [`warm_up`] then [`run`], so their figures compare like with like.
+//! [`warm_up`] then [`run`], so their figures compare like with like; the
+//! PostgreSQL figures of several nodes spread the connections over the
+//! nodes ([`run_spread`]).
 
 use std::time::{Duration, Instant};
 
@@ -54,13 +56,24 @@ impl Run {
 /// Loads `url` for the warm-up time, unmeasured (pages in code, fills
 /// pools and connection pools).
 pub(crate) async fn warm_up(url: &str, body: &[u8], expect: u16) {
-    load(url, body, expect, WARMUP).await;
+    warm_up_spread(&[url.to_owned()], body, expect).await;
 }
 
 /// Loads `url` for the measured time and returns what it saw.
 pub(crate) async fn run(url: &str, body: &[u8], expect: u16) -> Run {
+    run_spread(&[url.to_owned()], body, expect).await
+}
+
+/// [`warm_up`] spread over `urls` (one node each): connection `i` posts
+/// to `urls[i % urls.len()]`.
+pub(crate) async fn warm_up_spread(urls: &[String], body: &[u8], expect: u16) {
+    load(urls, body, expect, WARMUP).await;
+}
+
+/// [`run`] spread over `urls` as [`warm_up_spread`] does.
+pub(crate) async fn run_spread(urls: &[String], body: &[u8], expect: u16) -> Run {
     let length = seconds();
-    let (mut latencies, Others { refused, failed }) = load(url, body, expect, length).await;
+    let (mut latencies, Others { refused, failed }) = load(urls, body, expect, length).await;
     Run {
         rps: latencies.len() as f64 / length.as_secs_f64(),
         p99: p99(&mut latencies),
@@ -78,13 +91,19 @@ struct Others {
     failed: usize,
 }
 
-/// Runs `CONNECTIONS` loops posting `body` to `url` for `length`; returns
-/// the latencies of requests answered `expect` and the count of others.
-async fn load(url: &str, body: &[u8], expect: u16, length: Duration) -> (Vec<Duration>, Others) {
+/// Runs `CONNECTIONS` loops posting `body` to `urls` (round robin over
+/// the connections) for `length`; returns the latencies of requests
+/// answered `expect` and the count of others.
+async fn load(
+    urls: &[String],
+    body: &[u8],
+    expect: u16,
+    length: Duration,
+) -> (Vec<Duration>, Others) {
     let end = Instant::now() + length;
     let mut tasks = Vec::new();
-    for _ in 0..CONNECTIONS {
-        let url = url.to_owned();
+    for connection in 0..CONNECTIONS {
+        let url = urls[connection % urls.len()].clone();
         let body = bytes::Bytes::copy_from_slice(body);
         tasks.push(tokio::spawn(async move {
             let client = reqwest::Client::builder()

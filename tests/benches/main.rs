@@ -7,6 +7,7 @@
 mod engine;
 mod hooks;
 mod load;
+mod pg;
 mod profile;
 mod raw;
 mod raw_order;
@@ -27,8 +28,9 @@ pub fn median(samples: &mut [Duration]) -> Duration {
 }
 
 /// Runs every benchmark, or those whose name contains the first argument
-/// (`cargo bench --bench weft -- start`, `step`, `engine` or `hooks`).
-/// `engine` also runs `step`, its baseline; `hooks` runs its raw baseline.
+/// (`cargo bench --bench weft -- start`, `step`, `engine`, `hooks` or
+/// `pg`). `engine` also runs `step`, its baseline; `hooks` runs its raw
+/// baseline; `pg` the webhook figures on PostgreSQL, one and two nodes.
 fn main() {
     let filter = std::env::args()
         .skip(1)
@@ -52,6 +54,9 @@ fn main() {
         }
         if wanted("hooks") {
             hooks::bench().await;
+        }
+        if wanted("pg") {
+            pg::bench().await;
         }
     });
 }

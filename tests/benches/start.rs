@@ -62,11 +62,23 @@ fn write_variants(dir: &Path) {
 
 /// Starts `weft serve` and returns it with the time to `listening on`.
 pub(crate) fn start(data: &Path, builtins: Option<&Path>) -> (Child, String, Duration) {
+    start_with(data, builtins, &[], &[])
+}
+
+/// [`start`] with extra arguments after `serve` and extra environment.
+pub(crate) fn start_with(
+    data: &Path,
+    builtins: Option<&Path>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Child, String, Duration) {
     let mut cmd = Command::new(weft_bin());
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
+        .args(args)
         .env("WEFT_OPERATOR_TOKEN", TOKEN)
         .env("WEFT_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     if let Some(dir) = builtins {
@@ -85,7 +97,11 @@ pub(crate) fn start(data: &Path, builtins: Option<&Path>) -> (Child, String, Dur
             break url.to_owned();
         }
     };
-    (child, url, began.elapsed())
+    let elapsed = began.elapsed();
+    // Keep reading: weft serve prints more (the console's URL), and a
+    // closed pipe would fail its next write.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, url, elapsed)
 }
 
 pub(crate) fn stop(mut child: Child) {

@@ -25,6 +25,11 @@
 //! The constants are paths, valid whether or not the components are built;
 //! [`component_path`] checks that the file exists and otherwise tells you to
 //! run `make components`.
+//!
+//! [`pg`] starts a private PostgreSQL for the end-to-end tests and the
+//! benchmarks.
+
+pub mod pg;
 
 use std::path::{Path, PathBuf};
 

@@ -106,6 +106,7 @@ impl FlowEngine {
         self.metrics.queue_depth.set(waiting as i64);
         tokio::spawn(self.clone().claim_loop());
         tokio::spawn(Self::renew_loop(Arc::downgrade(self)));
+        self.follow_remote();
         let engine = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(3600));
@@ -131,7 +132,9 @@ impl FlowEngine {
         }
     }
 
-    fn watchers(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<Progress>>> {
+    pub(super) fn watchers(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<Progress>>> {
         self.watchers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -263,11 +266,11 @@ impl FlowEngine {
         let lane = if new.sync { Lane::Sync } else { Lane::Async };
         let mut entry = Self::queue_entry(&record, flow, lane);
         if new.sync && self.store.shared() {
-            // The caller waits on this node: run it here, unless this node
-            // dies before it could (then any node takes it after a lease).
-            // A store of one node's own (sled) needs no home: after a
-            // restart the node's id is new, and the caller is gone anyway.
-            let until = chrono::Duration::from_std(super::worker::LEASE)
+            // The caller waits on this node: run it here if this node can
+            // soon, else any node does and this one hears of the answer
+            // (see remote.rs). A store of one node's own (sled) needs no
+            // home: everything runs here.
+            let until = chrono::Duration::from_std(super::remote::HOME_FIRST)
                 .map(|lease| Utc::now() + lease)
                 .unwrap_or_else(|_| Utc::now());
             entry.home = Some((self.node.clone(), until));

@@ -14,6 +14,7 @@ mod local;
 mod metrics;
 mod record;
 mod redact;
+mod remote;
 mod sealed;
 mod worker;
 
@@ -26,6 +27,7 @@ pub use instance_source::InstanceSource;
 pub use local::{DirectoryComponents, RecordingObserver};
 pub use record::FlowResult;
 pub use redact::{REDACTED, Redactor, is_sensitive_header, shown_trigger};
+pub use remote::{HOME_FIRST, REMOTE_POLL};
 pub use sealed::{SealError, Sealer};
 pub use worker::{LEASE, QUEUE_POLL};
 // The submit port's types, also under their old paths.

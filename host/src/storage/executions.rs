@@ -99,6 +99,21 @@ pub trait ExecutionStore: Send + Sync {
     /// The execution a result token (by its SHA-256) reads, if the token
     /// is known and not expired at `now` (an expired one is removed).
     fn find_result_token(&self, hash: &[u8; 32], now: DateTime<Utc>) -> Result<Option<String>>;
+    /// Of the executions `ids`, those whose response or end is stored: a
+    /// node waiting for executions other nodes run reads them all at once.
+    /// Reads each record unless the store has a cheaper way.
+    fn answered(&self, ids: &[String]) -> Result<Vec<String>> {
+        let mut answered = Vec::new();
+        for id in ids {
+            if self
+                .get_execution(id)?
+                .is_some_and(|r| r.status.is_finished() || r.response.is_some())
+            {
+                answered.push(id.clone());
+            }
+        }
+        Ok(answered)
+    }
 }
 
 /// Tree of result tokens.

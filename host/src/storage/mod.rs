@@ -266,4 +266,15 @@ pub trait Storage:
     fn shared(&self) -> bool {
         false
     }
+
+    /// Announcements by the nodes of a shared store: the id of each
+    /// execution whose response or end was just stored, by whichever node
+    /// ran it. Best effort: an announcement may be missed (the store was
+    /// reconnecting, the receiver lagged; then the receiver says so), so a
+    /// node waiting for an execution it does not run also reads the store
+    /// now and then ([`ExecutionStore::answered`]). `None` for a store of
+    /// one node (it runs everything it waits for itself).
+    fn progress_events(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
+        None
+    }
 }

@@ -71,6 +71,7 @@ contract!(
     queue_home_node_claims_first,
     queue_tenants_share_and_sync_goes_first,
     queue_flow_limits_and_fifo,
+    answered_lists_responded_and_finished,
 );
 
 /// Stores `record` with its queue entry, as the engine does.
@@ -606,3 +607,6 @@ fn result_tokens_expire(store: &dyn Storage) {
 }
 
 mod postgres_only;
+mod progress;
+
+use progress::answered_lists_responded_and_finished;

@@ -15,6 +15,7 @@ use crate::storage::{
     StorageError,
 };
 
+use super::listen::CHANNEL;
 use super::pool::Failure;
 use super::{PostgresStore, decode_row};
 
@@ -36,6 +37,26 @@ fn columns(record: &ExecutionRecord) -> Columns {
         finished_at: record.finished_at,
     }
 }
+
+/// Whether `record` has a stored response and whether it ended: what a
+/// node waiting for it on another node is told of.
+fn news(record: &ExecutionRecord) -> (bool, bool) {
+    (record.response.is_some(), record.status.is_finished())
+}
+
+/// The compare-and-swap of [`ExecutionStore::update_execution`].
+const UPDATE: &str = "UPDATE executions SET record = $2, status = $3, finished = $4,
+       finished_at = $5, rev = rev + 1
+     WHERE id = $1 AND rev = $6";
+
+/// [`UPDATE`], announcing the execution on channel `$7` ([`CHANNEL`]) when it
+/// swapped (one row per swapped record).
+const UPDATE_AND_ANNOUNCE: &str = "WITH swapped AS (
+       UPDATE executions SET record = $2, status = $3, finished = $4,
+         finished_at = $5, rev = rev + 1
+       WHERE id = $1 AND rev = $6 RETURNING id
+     )
+     SELECT pg_notify($7, id) FROM swapped";
 
 impl ExecutionStore for PostgresStore {
     fn create_execution(
@@ -142,18 +163,25 @@ impl ExecutionStore for PostgresStore {
             let Some((rev, mut record)) = current else {
                 return Ok(None);
             };
+            let before = news(&record);
             change(&mut record);
             record.steps.clear();
             let value = encode(&record)?;
             let c = columns(&record);
             let key = id.to_owned();
+            // The response or the end, stored now: announced to the other
+            // nodes by the same statement (delivered once it commits).
+            let after = news(&record);
+            let announce = (after.0 && !before.0) || (after.1 && !before.1);
             let swapped = self.pool.run(move |client| {
-                client.execute(
-                    "UPDATE executions SET record = $2, status = $3, finished = $4,
-                       finished_at = $5, rev = rev + 1
-                     WHERE id = $1 AND rev = $6",
-                    &[&key, &value, &c.status, &c.finished, &c.finished_at, &rev],
-                )
+                let params: [&(dyn postgres::types::ToSql + Sync); 6] =
+                    [&key, &value, &c.status, &c.finished, &c.finished_at, &rev];
+                if announce {
+                    let mut announcing = params.to_vec();
+                    announcing.push(&CHANNEL);
+                    return Ok(client.query(UPDATE_AND_ANNOUNCE, &announcing)?.len() as u64);
+                }
+                client.execute(UPDATE, &params)
             })?;
             if swapped == 1 {
                 return Ok(Some(record));
@@ -236,6 +264,23 @@ impl ExecutionStore for PostgresStore {
             tx.execute("DELETE FROM result_tokens WHERE expires <= now()", &[])?;
             tx.commit()?;
             Ok(usize::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+        })
+    }
+
+    fn answered(&self, ids: &[String]) -> Result<Vec<String>> {
+        let ids = ids.to_vec();
+        self.pool.try_run(move |client| {
+            let mut answered = Vec::new();
+            for row in client.query(
+                "SELECT id, record FROM executions WHERE id = ANY($1)",
+                &[&ids],
+            )? {
+                let record = decode_execution(&row)?;
+                if news(&record) != (false, false) {
+                    answered.push(record.id);
+                }
+            }
+            Ok(answered)
         })
     }
 

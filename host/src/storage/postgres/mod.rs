@@ -6,10 +6,13 @@
 //! [`Storage::durable`] has nothing left to wait for.
 //!
 //! The traits are synchronous; calls run on the connection threads of
-//! [`pool`]. Compiled artifacts stay node-local, as with sled.
+//! [`pool`]. Compiled artifacts stay node-local, as with sled. Nodes hear
+//! of each other's responses and ends through `LISTEN`/`NOTIFY`
+//! ([`listen`]).
 
 mod access;
 mod executions;
+mod listen;
 mod pool;
 mod queue;
 mod records;
@@ -19,7 +22,9 @@ mod state;
 pub use schema::PG_SCHEMA_VERSION;
 
 use std::str::FromStr as _;
+use std::sync::{Arc, OnceLock};
 
+use listen::Listener;
 use pool::{Failure, Pool};
 
 use super::{Result, Storage, StorageError};
@@ -32,6 +37,10 @@ pub const DEFAULT_POOL: usize = 8;
 #[derive(Debug)]
 pub struct PostgresStore {
     pool: Pool,
+    /// Where the listener connects.
+    config: Arc<postgres::Config>,
+    /// Started by the first [`Storage::progress_events`].
+    listener: OnceLock<Option<Listener>>,
 }
 
 /// Whether `url` names a PostgreSQL database (`postgres://` or
@@ -101,10 +110,14 @@ impl PostgresStore {
         }
         config.application_name("weft");
         let label = label(&config);
-        let pool = Pool::new(config, &label, size)?;
+        let pool = Pool::new(config.clone(), &label, size)?;
         let migrate_label = label;
         pool.try_run(move |client| schema::migrate(client, &migrate_label))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            config: Arc::new(config),
+            listener: OnceLock::new(),
+        })
     }
 
     /// The database, as `user@host:port/db`.
@@ -130,6 +143,15 @@ impl Storage for PostgresStore {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    fn progress_events(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
+        let listener = self.listener.get_or_init(|| {
+            Listener::start(self.config.clone(), Arc::from(self.label()))
+                .inspect_err(|e| tracing::error!(error = %e, "waiters on other nodes' executions will only poll"))
+                .ok()
+        });
+        listener.as_ref().map(Listener::subscribe)
     }
 }
 
