@@ -9,7 +9,9 @@
 //! [`pool`]. Compiled artifacts stay node-local, as with sled.
 
 mod access;
+mod claim;
 mod executions;
+mod leases;
 mod pool;
 mod queue;
 mod records;

@@ -1,0 +1,308 @@
+//! One queue claim in PostgreSQL, as one transaction (see the
+//! [queue docs](super::queue) for why it holds the caps across nodes):
+//!
+//! 1. lock the tenants that have a claimable waiting entry and room under
+//!    the per-tenant cap, `FOR UPDATE SKIP LOCKED` on their `queue_tenants`
+//!    row (a tenant another claim holds is skipped, not waited for),
+//!    ordered as sled orders (a claimable sync entry first, then the
+//!    fewest live leases, then the oldest entry), at most `max` of them;
+//! 2. for each, count its live leases (a new statement: it sees every claim
+//!    that committed before the lock was granted) and read its claimable
+//!    entries in `(lane, execution)` order from the `queue_by_tenant`
+//!    index, keeping a flow's `limit` and `fifo` (counted over the live
+//!    leases of the instance and flow plus what this claim took);
+//! 3. share `max` among the locked tenants by sled's rule and write the
+//!    leases.
+//!
+//! When nothing was claimable among the tenants it could lock but a
+//! tenant with claimable work was skipped (another node's claim held it),
+//! the claim waits for that one tenant with a plain `FOR UPDATE` in a
+//! fresh transaction (holding no other lock, so two claims never wait on
+//! each other) rather than come back empty and let its node sleep a poll
+//! interval.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use postgres::Transaction;
+use postgres::error::SqlState;
+
+use crate::storage::queue::{ClaimRequest, QueueEntry};
+
+use super::decode_row;
+use super::pool::Failure;
+
+/// How long a claim waits for a tenant another claim holds before it
+/// gives up (and comes back empty).
+const LOCK_WAIT: &str = "2s";
+
+/// What a claim needs from its request, owned (it runs on a connection
+/// thread).
+#[derive(Clone, Debug)]
+pub(super) struct Claim {
+    pub node: String,
+    pub now: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub per_tenant: i64,
+    pub max: usize,
+}
+
+impl Claim {
+    pub(super) fn new(request: &ClaimRequest<'_>) -> Self {
+        Self {
+            node: request.node.to_owned(),
+            now: request.now,
+            until: request.lease_until,
+            per_tenant: i64::try_from(request.per_tenant.max(1)).unwrap_or(i64::MAX),
+            max: request.max,
+        }
+    }
+}
+
+/// The tenants with a claimable waiting entry (due, and this node's or
+/// nobody's) and fewer live leases than the cap, in claim order, not in
+/// `$3`; `FOR UPDATE … SKIP LOCKED` is appended where the tenants are
+/// locked.
+const TENANTS: &str = "
+SELECT t.tenant FROM queue_tenants t
+CROSS JOIN LATERAL (
+    SELECT q.lane, q.execution FROM queue q
+    WHERE q.tenant = t.tenant
+      AND (q.lease_until IS NULL OR q.lease_until <= $1)
+      AND (q.not_before IS NULL OR q.not_before <= $1)
+      AND (q.home_node IS NULL OR q.home_node = $2 OR q.home_until <= $1)
+    ORDER BY q.lane, q.execution LIMIT 1) first
+CROSS JOIN LATERAL (
+    SELECT count(*) AS n FROM queue l
+    WHERE l.tenant = t.tenant AND l.lease_until > $1) live
+WHERE NOT (t.tenant = ANY($3)) AND live.n < $4
+ORDER BY first.lane, live.n, first.execution
+LIMIT $5";
+
+/// A tenant's claimable entries after `($2, $3)` in `(lane, execution)`
+/// order, leaving out the instance and flow pairs in `$6`/`$7` (full in
+/// this claim), a fifo pair's entries but its oldest, and pairs whose
+/// live leases leave no room; with the pair's live leases.
+const CANDIDATES: &str = "
+SELECT q.execution, q.lane, q.instance, q.flow, q.flow_limit, q.fifo, g.live
+FROM queue q
+CROSS JOIN LATERAL (
+    SELECT count(*) AS live FROM queue l
+    WHERE l.instance = q.instance AND l.flow = q.flow AND l.lease_until > $4) g
+WHERE q.tenant = $1
+  AND (q.lane, q.execution) > ($2, $3)
+  AND (q.lease_until IS NULL OR q.lease_until <= $4)
+  AND (q.not_before IS NULL OR q.not_before <= $4)
+  AND (q.home_node IS NULL OR q.home_node = $5 OR q.home_until <= $4)
+  AND NOT EXISTS (
+    SELECT 1 FROM unnest($6::text[], $7::text[]) AS full_pair(instance, flow)
+    WHERE full_pair.instance = q.instance AND full_pair.flow = q.flow)
+  AND CASE WHEN q.fifo THEN g.live = 0 AND NOT EXISTS (
+             SELECT 1 FROM queue o
+             WHERE o.instance = q.instance AND o.flow = q.flow AND o.execution < q.execution)
+           ELSE q.flow_limit IS NULL OR g.live < q.flow_limit END
+ORDER BY q.lane, q.execution
+LIMIT $8";
+
+/// A waiting entry chosen for a tenant.
+struct Pick {
+    lane: i16,
+    execution: String,
+}
+
+/// Runs `claim` on `client`: the entries leased, in the order chosen.
+pub(super) fn run(
+    client: &mut postgres::Client,
+    claim: &Claim,
+) -> Result<Vec<QueueEntry>, Failure> {
+    if claim.max == 0 {
+        return Ok(Vec::new());
+    }
+    let mut tx = client.transaction()?;
+    let mut tried: Vec<String> = Vec::new();
+    let mut claimed = Vec::new();
+    while claimed.len() < claim.max {
+        let want = claim.max - claimed.len();
+        let locked = tenants(&mut tx, claim, &tried, want, " FOR UPDATE OF t SKIP LOCKED")?;
+        if locked.is_empty() {
+            break;
+        }
+        tried.extend(locked.iter().cloned());
+        claimed.extend(claim_from(&mut tx, claim, &locked, want)?);
+    }
+    if !claimed.is_empty() {
+        tx.commit()?;
+        return Ok(claimed);
+    }
+    // Another claim holds the tenant(s) with work: wait for one.
+    let Some(busy) = tenants(&mut tx, claim, &tried, 1, "")?.pop() else {
+        tx.commit()?;
+        return Ok(claimed);
+    };
+    tx.rollback()?;
+    let mut tx = client.transaction()?;
+    tx.batch_execute(&format!("SET LOCAL lock_timeout = '{LOCK_WAIT}'"))?;
+    let locked = tx.query_opt(
+        "SELECT tenant FROM queue_tenants WHERE tenant = $1 FOR UPDATE",
+        &[&busy],
+    );
+    match locked {
+        Ok(Some(_)) => {}
+        Ok(None) => return Ok(Vec::new()),
+        Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    }
+    let claimed = claim_from(&mut tx, claim, &[busy], claim.max)?;
+    tx.commit()?;
+    Ok(claimed)
+}
+
+/// Up to `limit` tenants with claimable work, not in `tried`, in claim
+/// order (`lock`: the locking clause, or none to only look).
+fn tenants(
+    tx: &mut Transaction<'_>,
+    claim: &Claim,
+    tried: &[String],
+    limit: usize,
+    lock: &str,
+) -> Result<Vec<String>, postgres::Error> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    Ok(tx
+        .query(
+            &format!("{TENANTS}{lock}"),
+            &[&claim.now, &claim.node, &tried, &claim.per_tenant, &limit],
+        )?
+        .iter()
+        .map(|row| row.get(0))
+        .collect())
+}
+
+/// Chooses up to `want` entries among the `locked` tenants and leases
+/// them.
+fn claim_from(
+    tx: &mut Transaction<'_>,
+    claim: &Claim,
+    locked: &[String],
+    want: usize,
+) -> Result<Vec<QueueEntry>, Failure> {
+    // Per tenant: its live leases and its candidates, in order.
+    let mut lists = Vec::new();
+    for tenant in locked {
+        let live: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM queue WHERE tenant = $1 AND lease_until > $2",
+                &[tenant, &claim.now],
+            )?
+            .get(0);
+        let room = usize::try_from(claim.per_tenant - live)
+            .unwrap_or(0)
+            .min(want);
+        if room > 0 {
+            let picks = candidates(tx, claim, tenant, room)?;
+            lists.push((live, picks.into_iter().peekable()));
+        }
+    }
+    // Sled's rule: the next entry is the head with the smallest (lane,
+    // live leases of its tenant, execution).
+    let mut order = Vec::new();
+    while order.len() < want {
+        let best = lists
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(n, (live, picks))| {
+                picks
+                    .peek()
+                    .map(|p| ((p.lane, *live, p.execution.clone()), n))
+            })
+            .min();
+        let Some((_, n)) = best else { break };
+        let (live, picks) = &mut lists[n];
+        if let Some(pick) = picks.next() {
+            *live += 1;
+            order.push(pick.execution);
+        }
+    }
+    if order.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = tx.query(
+        "UPDATE queue SET lease_node = $2, lease_until = $3
+         WHERE execution = ANY($1) AND (lease_until IS NULL OR lease_until <= $4)
+         RETURNING execution, record",
+        &[&order, &claim.node, &claim.until, &claim.now],
+    )?;
+    let mut leased = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let entry: QueueEntry = decode_row("queue entry", row.get(0), row.get(1))?;
+        leased.push(entry);
+    }
+    leased.sort_by_key(|e| order.iter().position(|id| *id == e.execution));
+    Ok(leased)
+}
+
+/// Up to `want` claimable entries of `tenant`, in the order sled would
+/// take them, keeping the flows' limits.
+fn candidates(
+    tx: &mut Transaction<'_>,
+    claim: &Claim,
+    tenant: &str,
+    want: usize,
+) -> Result<Vec<Pick>, postgres::Error> {
+    let mut picks = Vec::new();
+    let mut taken: std::collections::HashMap<(String, String), i64> = Default::default();
+    // Pairs this claim filled: the next rounds leave them out.
+    let mut full: HashSet<(String, String)> = HashSet::new();
+    let (mut lane, mut after) = (-1i16, String::new());
+    while picks.len() < want {
+        let (instances, flows): (Vec<&str>, Vec<&str>) =
+            full.iter().map(|(i, f)| (i.as_str(), f.as_str())).unzip();
+        let need = i64::try_from(want - picks.len()).unwrap_or(i64::MAX);
+        let rows = tx.query(
+            CANDIDATES,
+            &[
+                &tenant,
+                &lane,
+                &after,
+                &claim.now,
+                &claim.node,
+                &instances,
+                &flows,
+                &need,
+            ],
+        )?;
+        if rows.is_empty() {
+            break;
+        }
+        let mut filled = Vec::new();
+        for row in &rows {
+            let execution: String = row.get(0);
+            lane = row.get(1);
+            after.clone_from(&execution);
+            let pair: (String, String) = (row.get(2), row.get(3));
+            let limit: Option<i64> = row.get(4);
+            let fifo: bool = row.get(5);
+            let live: i64 = row.get(6);
+            if full.contains(&pair) || filled.contains(&pair) {
+                continue;
+            }
+            let count = taken.entry(pair.clone()).or_default();
+            let room = if fifo {
+                *count == 0
+            } else {
+                limit.is_none_or(|l| live + *count < l)
+            };
+            if room {
+                *count += 1;
+                picks.push(Pick { lane, execution });
+            }
+            if fifo || limit.is_some_and(|l| live + *count >= l) {
+                filled.push(pair);
+            }
+            if picks.len() == want {
+                break;
+            }
+        }
+        full.extend(filled);
+    }
+    Ok(picks)
+}
