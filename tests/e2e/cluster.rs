@@ -284,10 +284,20 @@ fn due_times(server: &TestServer, instance: &str) -> Vec<String> {
         .collect()
 }
 
+/// `weft_scheduler_leader` of `server` (1 while it fires the schedules).
+fn leads(server: &TestServer) -> Option<f64> {
+    server.metric("weft_scheduler_leader")
+}
+
+fn readyz(server: &TestServer) -> String {
+    server.api_as(None).get("/readyz").text
+}
+
 #[test]
-fn a_per_second_schedule_fires_once_per_due_time_across_nodes_while_one_dies() {
+fn a_per_second_schedule_fires_once_per_due_time_on_one_leader_and_another_takes_over_after_a_kill9()
+ {
     let url = crate::pg::database();
-    let mut a = node(&url, true);
+    let a = node(&url, true);
     let b = node(&url, true);
     assert_eq!(a.api().push_integration(TICKER).status, 201);
     assert_eq!(
@@ -300,16 +310,55 @@ fn a_per_second_schedule_fires_once_per_due_time_across_nodes_while_one_dies() {
     );
     let id = made.json["id"].as_str().unwrap().to_owned();
     assert_eq!(a.api().enable(&id).json["status"], "active");
-    // B learns of the new schedule by looking at the due times again.
-    assert!(poll(Duration::from_secs(60), || due_times(&b, &id).len() >= 3));
-    a.kill9();
-    let before = due_times(&b, &id).len();
+    // Exactly one node leads.
     assert!(
-        poll(Duration::from_secs(60), || due_times(&b, &id).len()
+        poll(Duration::from_secs(30), || {
+            let roles = (leads(&a), leads(&b));
+            roles == (Some(1.0), Some(0.0)) || roles == (Some(0.0), Some(1.0))
+        }),
+        "not exactly one leader: {:?} {:?}",
+        leads(&a),
+        leads(&b)
+    );
+    let (mut leader, standby) = if leads(&a) == Some(1.0) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    assert!(
+        readyz(&leader).contains("scheduler: leader"),
+        "{}",
+        readyz(&leader)
+    );
+    assert!(
+        readyz(&standby).contains("scheduler: standby"),
+        "{}",
+        readyz(&standby)
+    );
+    assert!(poll(Duration::from_secs(60), || due_times(&standby, &id)
+        .len()
+        >= 3));
+    assert!(leader.stderr().contains("became the scheduler leader"));
+    assert!(!standby.stderr().contains("became the scheduler leader"));
+    assert!(
+        !standby.stderr().contains("schedule fired"),
+        "only the leader fires"
+    );
+    leader.kill9();
+    // The lease (5 s) expires and the standby takes over.
+    assert!(
+        poll(Duration::from_secs(30), || leads(&standby) == Some(1.0)),
+        "the standby did not take over"
+    );
+    assert!(standby.wait_for_stderr("became the scheduler leader", Duration::from_secs(5)));
+    assert!(readyz(&standby).contains("scheduler: leader"));
+    let before = due_times(&standby, &id).len();
+    assert!(
+        poll(Duration::from_secs(60), || due_times(&standby, &id).len()
             >= before + 3),
         "the schedule stopped with one node"
     );
-    let times = due_times(&b, &id);
+    let times = due_times(&standby, &id);
     let unique: std::collections::BTreeSet<&String> = times.iter().collect();
     assert_eq!(unique.len(), times.len(), "a due time ran twice: {times:?}");
     assert!(times.iter().all(|t| !t.is_empty()), "{times:?}");
