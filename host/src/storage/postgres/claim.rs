@@ -7,10 +7,13 @@
 //!    ordered as sled orders (a claimable sync entry first, then the
 //!    fewest live leases, then the oldest entry), at most `max` of them;
 //! 2. for each, count its live leases (a new statement: it sees every claim
-//!    that committed before the lock was granted) and read its claimable
-//!    entries in `(lane, execution)` order from the `queue_by_tenant`
-//!    index, keeping a flow's `limit` and `fifo` (counted over the live
-//!    leases of the instance and flow plus what this claim took);
+//!    that committed before the lock was granted) and read the heads of
+//!    its groups of entries (same instance, flow and bounds) from the
+//!    `queue_by_group` index: at most the room left under the per-tenant
+//!    cap and the flow's `limit` per group, nothing of a group at its limit
+//!    or of a `fifo` pair holding a lease, and only the oldest entry of a
+//!    `fifo` pair; then take them in `(lane, execution)` order, counting
+//!    the limits over the live leases plus what this claim took;
 //! 3. share `max` among the locked tenants by sled's rule and write the
 //!    leases.
 //!
@@ -21,7 +24,7 @@
 //! each other) rather than come back empty and let its node sleep a poll
 //! interval.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use postgres::Transaction;
@@ -79,30 +82,50 @@ WHERE NOT (t.tenant = ANY($3)) AND live.n < $4
 ORDER BY first.lane, live.n, first.execution
 LIMIT $5";
 
-/// A tenant's claimable entries after `($2, $3)` in `(lane, execution)`
-/// order, leaving out the instance and flow pairs in `$6`/`$7` (full in
-/// this claim), a fifo pair's entries but its oldest, and pairs whose
-/// live leases leave no room; with the pair's live leases.
+/// Up to `$4` claimable entries of each group of tenant `$1`'s entries
+/// that share instance, flow, `fifo` and `flow_limit` (found by skipping
+/// through the `queue_by_group` index, one probe per group), with the live
+/// leases of their instance and flow. A group at its limit, or a fifo
+/// group with a live lease, is not read at all; a fifo group offers only
+/// the oldest entry of its instance and flow.
 const CANDIDATES: &str = "
-SELECT q.execution, q.lane, q.instance, q.flow, q.flow_limit, q.fifo, g.live
-FROM queue q
+WITH RECURSIVE grp AS (
+    (SELECT instance, flow, fifo, flow_limit FROM queue
+     WHERE tenant = $1 ORDER BY instance, flow, fifo, flow_limit LIMIT 1)
+  UNION ALL
+    SELECT n.instance, n.flow, n.fifo, n.flow_limit FROM grp
+    CROSS JOIN LATERAL (
+        SELECT q.instance, q.flow, q.fifo, q.flow_limit FROM queue q
+        WHERE q.tenant = $1
+          AND (q.instance, q.flow, q.fifo, q.flow_limit)
+            > (grp.instance, grp.flow, grp.fifo, grp.flow_limit)
+        ORDER BY q.instance, q.flow, q.fifo, q.flow_limit LIMIT 1) n
+)
+SELECT c.execution, c.lane, grp.instance, grp.flow, grp.flow_limit, grp.fifo, live.n
+FROM grp
 CROSS JOIN LATERAL (
-    SELECT count(*) AS live FROM queue l
-    WHERE l.instance = q.instance AND l.flow = q.flow AND l.lease_until > $4) g
-WHERE q.tenant = $1
-  AND (q.lane, q.execution) > ($2, $3)
-  AND (q.lease_until IS NULL OR q.lease_until <= $4)
-  AND (q.not_before IS NULL OR q.not_before <= $4)
-  AND (q.home_node IS NULL OR q.home_node = $5 OR q.home_until <= $4)
-  AND NOT EXISTS (
-    SELECT 1 FROM unnest($6::text[], $7::text[]) AS full_pair(instance, flow)
-    WHERE full_pair.instance = q.instance AND full_pair.flow = q.flow)
-  AND CASE WHEN q.fifo THEN g.live = 0 AND NOT EXISTS (
-             SELECT 1 FROM queue o
-             WHERE o.instance = q.instance AND o.flow = q.flow AND o.execution < q.execution)
-           ELSE q.flow_limit IS NULL OR g.live < q.flow_limit END
-ORDER BY q.lane, q.execution
-LIMIT $8";
+    SELECT count(*) AS n FROM queue l
+    WHERE l.instance = grp.instance AND l.flow = grp.flow AND l.lease_until > $2) live
+CROSS JOIN LATERAL (
+    (SELECT q.execution, q.lane FROM queue q
+     WHERE NOT grp.fifo
+       AND q.tenant = $1 AND q.instance = grp.instance AND q.flow = grp.flow
+       AND q.fifo = grp.fifo AND q.flow_limit = grp.flow_limit
+       AND (q.lease_until IS NULL OR q.lease_until <= $2)
+       AND (q.not_before IS NULL OR q.not_before <= $2)
+       AND (q.home_node IS NULL OR q.home_node = $3 OR q.home_until <= $2)
+     ORDER BY q.lane, q.execution
+     LIMIT greatest(0, least($4, grp.flow_limit - live.n)))
+  UNION ALL
+    SELECT q.execution, q.lane FROM queue q
+    WHERE grp.fifo AND live.n = 0
+      AND q.execution = (
+        SELECT min(o.execution) FROM queue o
+        WHERE o.instance = grp.instance AND o.flow = grp.flow)
+      AND q.fifo
+      AND (q.lease_until IS NULL OR q.lease_until <= $2)
+      AND (q.not_before IS NULL OR q.not_before <= $2)
+      AND (q.home_node IS NULL OR q.home_node = $3 OR q.home_until <= $2)) c";
 
 /// A waiting entry chosen for a tenant.
 struct Pick {
@@ -241,68 +264,46 @@ fn claim_from(
 }
 
 /// Up to `want` claimable entries of `tenant`, in the order sled would
-/// take them, keeping the flows' limits.
+/// take them, keeping the flows' limits (counted over the live leases and
+/// the entries taken before in this claim).
 fn candidates(
     tx: &mut Transaction<'_>,
     claim: &Claim,
     tenant: &str,
     want: usize,
 ) -> Result<Vec<Pick>, postgres::Error> {
+    let k = i64::try_from(want).unwrap_or(i64::MAX);
+    let rows = tx.query(CANDIDATES, &[&tenant, &claim.now, &claim.node, &k])?;
+    let mut offered: Vec<(i16, String, (String, String), i64, bool, i64)> = rows
+        .iter()
+        .map(|row| {
+            (
+                row.get(1),
+                row.get(0),
+                (row.get(2), row.get(3)),
+                row.get(4),
+                row.get(5),
+                row.get(6),
+            )
+        })
+        .collect();
+    offered.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    let mut taken: HashMap<(String, String), i64> = HashMap::new();
     let mut picks = Vec::new();
-    let mut taken: std::collections::HashMap<(String, String), i64> = Default::default();
-    // Pairs this claim filled: the next rounds leave them out.
-    let mut full: HashSet<(String, String)> = HashSet::new();
-    let (mut lane, mut after) = (-1i16, String::new());
-    while picks.len() < want {
-        let (instances, flows): (Vec<&str>, Vec<&str>) =
-            full.iter().map(|(i, f)| (i.as_str(), f.as_str())).unzip();
-        let need = i64::try_from(want - picks.len()).unwrap_or(i64::MAX);
-        let rows = tx.query(
-            CANDIDATES,
-            &[
-                &tenant,
-                &lane,
-                &after,
-                &claim.now,
-                &claim.node,
-                &instances,
-                &flows,
-                &need,
-            ],
-        )?;
-        if rows.is_empty() {
-            break;
-        }
-        let mut filled = Vec::new();
-        for row in &rows {
-            let execution: String = row.get(0);
-            lane = row.get(1);
-            after.clone_from(&execution);
-            let pair: (String, String) = (row.get(2), row.get(3));
-            let limit: Option<i64> = row.get(4);
-            let fifo: bool = row.get(5);
-            let live: i64 = row.get(6);
-            if full.contains(&pair) || filled.contains(&pair) {
-                continue;
-            }
-            let count = taken.entry(pair.clone()).or_default();
-            let room = if fifo {
-                *count == 0
-            } else {
-                limit.is_none_or(|l| live + *count < l)
-            };
-            if room {
-                *count += 1;
-                picks.push(Pick { lane, execution });
-            }
-            if fifo || limit.is_some_and(|l| live + *count >= l) {
-                filled.push(pair);
-            }
+    for (lane, execution, pair, limit, fifo, live) in offered {
+        let count = taken.entry(pair).or_default();
+        let room = if fifo {
+            *count == 0
+        } else {
+            live + *count < limit
+        };
+        if room {
+            *count += 1;
+            picks.push(Pick { lane, execution });
             if picks.len() == want {
                 break;
             }
         }
-        full.extend(filled);
     }
     Ok(picks)
 }

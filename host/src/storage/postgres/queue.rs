@@ -41,7 +41,7 @@ pub(super) fn put_entry(
         Lane::Sync => 0,
         Lane::Async => 1,
     };
-    let limit = entry.limit.map(i64::from);
+    let limit = entry.limit.map_or(i64::MAX, i64::from);
     let (home_node, home_until) = match &entry.home {
         Some((node, until)) => (Some(node.as_str()), Some(*until)),
         None => (None, None),
