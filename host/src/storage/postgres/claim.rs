@@ -127,6 +127,19 @@ CROSS JOIN LATERAL (
       AND (q.not_before IS NULL OR q.not_before <= $2)
       AND (q.home_node IS NULL OR q.home_node = $3 OR q.home_until <= $2)) c";
 
+/// A claimable entry a tenant's group offers.
+struct Offer {
+    execution: String,
+    lane: i16,
+    /// Instance and flow.
+    pair: (String, String),
+    /// The flow's limit (`i64::MAX`: none).
+    limit: i64,
+    fifo: bool,
+    /// Live leases of the instance and flow.
+    live: i64,
+}
+
 /// A waiting entry chosen for a tenant.
 struct Pick {
     lane: i16,
@@ -274,32 +287,33 @@ fn candidates(
 ) -> Result<Vec<Pick>, postgres::Error> {
     let k = i64::try_from(want).unwrap_or(i64::MAX);
     let rows = tx.query(CANDIDATES, &[&tenant, &claim.now, &claim.node, &k])?;
-    let mut offered: Vec<(i16, String, (String, String), i64, bool, i64)> = rows
+    let mut offered: Vec<Offer> = rows
         .iter()
-        .map(|row| {
-            (
-                row.get(1),
-                row.get(0),
-                (row.get(2), row.get(3)),
-                row.get(4),
-                row.get(5),
-                row.get(6),
-            )
+        .map(|row| Offer {
+            execution: row.get(0),
+            lane: row.get(1),
+            pair: (row.get(2), row.get(3)),
+            limit: row.get(4),
+            fifo: row.get(5),
+            live: row.get(6),
         })
         .collect();
-    offered.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    offered.sort_by(|a, b| (a.lane, &a.execution).cmp(&(b.lane, &b.execution)));
     let mut taken: HashMap<(String, String), i64> = HashMap::new();
     let mut picks = Vec::new();
-    for (lane, execution, pair, limit, fifo, live) in offered {
-        let count = taken.entry(pair).or_default();
-        let room = if fifo {
+    for offer in offered {
+        let count = taken.entry(offer.pair).or_default();
+        let room = if offer.fifo {
             *count == 0
         } else {
-            live + *count < limit
+            offer.live + *count < offer.limit
         };
         if room {
             *count += 1;
-            picks.push(Pick { lane, execution });
+            picks.push(Pick {
+                lane: offer.lane,
+                execution: offer.execution,
+            });
             if picks.len() == want {
                 break;
             }
