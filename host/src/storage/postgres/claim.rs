@@ -65,9 +65,20 @@ impl Claim {
 /// The tenants with a claimable waiting entry (due, and this node's or
 /// nobody's) and fewer live leases than the cap, in claim order, not in
 /// `$3`; `FOR UPDATE … SKIP LOCKED` is appended where the tenants are
-/// locked.
+/// locked. Only tenants with entries are looked at (found by skipping
+/// through the `queue_by_tenant` index, one probe per tenant), however
+/// many have a row in `queue_tenants`.
 const TENANTS: &str = "
-SELECT t.tenant FROM queue_tenants t
+WITH RECURSIVE queued AS (
+    (SELECT tenant FROM queue ORDER BY tenant LIMIT 1)
+  UNION ALL
+    SELECT n.tenant FROM queued
+    CROSS JOIN LATERAL (
+        SELECT q.tenant FROM queue q WHERE q.tenant > queued.tenant
+        ORDER BY q.tenant LIMIT 1) n
+)
+SELECT t.tenant FROM queued
+JOIN queue_tenants t ON t.tenant = queued.tenant
 CROSS JOIN LATERAL (
     SELECT q.lane, q.execution FROM queue q
     WHERE q.tenant = t.tenant
