@@ -1,8 +1,10 @@
 //! Several real `weft serve` nodes on one PostgreSQL database (each with
 //! its own data dir for its compiled artifacts, all with the same master
 //! key): what one node stores, the others serve and run; a node's
-//! acknowledged executions survive `kill -9`; a database that goes away
-//! shows in `/readyz`; a bad store URL stops the start with a clear error.
+//! acknowledged executions survive `kill -9`; one node fires the
+//! schedules and another takes over when it dies; a database that goes
+//! away shows in `/readyz`; a bad store URL stops the start with a clear
+//! error.
 
 use std::time::Duration;
 
@@ -293,9 +295,9 @@ fn readyz(server: &TestServer) -> String {
     server.api_as(None).get("/readyz").text
 }
 
+/// One node leads and fires; killed with `kill -9`, the other takes over.
 #[test]
-fn a_per_second_schedule_fires_once_per_due_time_on_one_leader_and_another_takes_over_after_a_kill9()
- {
+fn a_per_second_schedule_fires_once_per_due_time_across_nodes_while_one_dies() {
     let url = crate::pg::database();
     let a = node(&url, true);
     let b = node(&url, true);
