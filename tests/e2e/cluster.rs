@@ -262,7 +262,33 @@ flows:
         component: echo@1.0.0
         action: echo
         input: { at: "{{ trigger.scheduled_at }}" }
+  - name: catch
+    trigger: { type: schedule, cron: "* * * * * *", catch_up: once }
+    steps:
+      - id: at
+        component: echo@1.0.0
+        action: echo
+        input: { at: "{{ trigger.scheduled_at }}" }
 "#;
+
+/// How many of `instance`'s `catch` executions were caught up (fired for
+/// a due time missed while no node led).
+fn caught_up(server: &TestServer, instance: &str) -> usize {
+    let page = server.api().get(&format!(
+        "/v1/executions?instance={instance}&flow=catch&limit=500"
+    ));
+    assert_eq!(page.status, 200, "{page:?}");
+    page.json["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            let id = e["id"].as_str().unwrap();
+            let full = server.api().get(&format!("/v1/executions/{id}"));
+            full.json["trigger"]["caught_up"] == true
+        })
+        .count()
+}
 
 /// The due times of `instance`'s tick executions, as stored (one entry per
 /// execution).
@@ -346,6 +372,7 @@ fn a_per_second_schedule_fires_once_per_due_time_across_nodes_while_one_dies() {
         !standby.stderr().contains("schedule fired"),
         "only the leader fires"
     );
+    assert_eq!(caught_up(&standby, &id), 0);
     leader.kill9();
     // The lease (5 s) expires and the standby takes over.
     assert!(
@@ -364,4 +391,7 @@ fn a_per_second_schedule_fires_once_per_due_time_across_nodes_while_one_dies() {
     let unique: std::collections::BTreeSet<&String> = times.iter().collect();
     assert_eq!(unique.len(), times.len(), "a due time ran twice: {times:?}");
     assert!(times.iter().all(|t| !t.is_empty()), "{times:?}");
+    // Due times passed while nobody led: the new leader fires one
+    // caught-up run for a flow with `catch_up: once`.
+    assert_eq!(caught_up(&standby, &id), 1);
 }
