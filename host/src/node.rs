@@ -119,6 +119,11 @@ impl Node {
         );
         let submit: Arc<dyn Submit> = engine.clone();
         let scheduler = Scheduler::new(store.clone(), configs.clone(), submit.clone());
+        metrics.register(
+            "scheduler_leader",
+            "1 while this node fires the schedules (it holds the scheduler lease of a shared store, or has a store of its own)",
+            scheduler.leader_gauge(),
+        );
         let queue_triggers = QueueTriggers::new(
             brokers.clone(),
             store.clone(),
@@ -152,6 +157,7 @@ impl Node {
             config: Arc::new(config.server.clone()),
             ready: Arc::new(AtomicBool::new(true)),
             brokers,
+            scheduler: scheduler.clone(),
         };
         tracing::debug!(opened_ms, loaded_ms, "node opened");
         Ok(Node {

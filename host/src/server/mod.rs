@@ -83,6 +83,8 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// The message brokers of queue triggers (`/readyz` shows them).
     pub brokers: Arc<crate::brokers::Brokers>,
+    /// The schedule trigger (`/readyz` shows whether this node leads).
+    pub scheduler: Arc<crate::triggers::Scheduler>,
 }
 
 impl std::fmt::Debug for AppState {

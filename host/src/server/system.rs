@@ -21,7 +21,9 @@ pub async fn healthz() -> &'static str {
 /// store does not answer (a database that went away). One line per
 /// configured broker follows (`broker events: connected`, `broker events:
 /// disconnected for 12s`); a broker that is down does not make the node
-/// unready, since webhooks and schedules still work without it.
+/// unready, since webhooks and schedules still work without it. On a
+/// store shared by several nodes, a line says whether this node fires the
+/// schedules (`scheduler: leader`) or stands by (`scheduler: standby`).
 #[utoipa::path(get, path = "/readyz", tag = "system",
     responses((status = 200, description = "ready"), (status = 503, description = "not ready")))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
@@ -38,6 +40,14 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_owned())
     };
+    if state.store.shared() {
+        let role = if state.scheduler.is_leader() {
+            "leader"
+        } else {
+            "standby"
+        };
+        body.push_str(&format!("scheduler: {role}\n"));
+    }
     for broker in state.brokers.status() {
         let line = match (broker.connected, broker.down_for_ms) {
             (true, _) => format!("broker {}: connected\n", broker.name),

@@ -3,7 +3,8 @@
 //! Callers see a handful of traits, one per kind of record
 //! ([`ComponentStore`], [`IntegrationStore`], [`AccessStore`],
 //! [`InstanceStore`], [`ExecutionStore`], [`ScheduleStore`], the
-//! execution [`Queue`] and the sandbox's [`StateStore`]), gathered in
+//! execution [`Queue`], named [`Leases`] and the sandbox's
+//! [`StateStore`]), gathered in
 //! [`Storage`] and shared as `Arc<dyn Storage>`. Two implementations:
 //! [`SledStore`] (embedded sled under `--data-dir`, the default) and
 //! [`PostgresStore`] (one PostgreSQL database shared by several nodes,
@@ -52,6 +53,7 @@
 mod crypto;
 mod executions;
 mod group_commit;
+mod leases;
 mod postgres;
 mod queue;
 pub mod records;
@@ -63,6 +65,7 @@ mod state;
 pub use self::postgres::{PG_SCHEMA_VERSION, PostgresStore, is_postgres_url};
 pub use crypto::{CryptoError, MASTER_KEY_ENV, MASTER_KEY_FILE, SecretBox};
 pub use executions::{ExecutionFilter, ExecutionStore};
+pub use leases::{Leases, contract as leases_contract};
 pub use queue::{ClaimRequest, Lane, Queue, QueueEntry, contract as queue_contract};
 pub use records::{
     ComponentRecord, InstanceRecord, InstanceStatus, IntegrationRecord, TenantRecord, TokenRecord,
@@ -243,6 +246,7 @@ pub trait Storage:
     + ExecutionStore
     + ScheduleStore
     + Queue
+    + Leases
     + StateStore
     + std::fmt::Debug
 {

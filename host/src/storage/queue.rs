@@ -353,4 +353,86 @@ pub mod contract {
             assert!(queue.ack("n1", id).unwrap());
         }
     }
+
+    /// Nodes claiming at once (one thread each) never hold more than the
+    /// per-tenant cap of one tenant, nor more than a flow's limit, never
+    /// lease one entry twice, and between them claim every entry.
+    pub fn claims_hold_caps_under_contention(queue: &dyn Queue) {
+        use std::collections::{HashMap, HashSet};
+        use std::sync::Mutex;
+        use std::time::{Duration as Wait, Instant};
+
+        const CAP: usize = 2;
+        const LIMITED: usize = 1;
+        let tenants = ["c7a", "c7b", "c7c"];
+        let mut total = 0;
+        for tenant in tenants {
+            for n in 0..12 {
+                let mut entry = entry(&format!("q7-{tenant}-{n:02}"), tenant);
+                if tenant == "c7a" && n % 2 == 0 {
+                    entry.instance = "c7a-limited".into();
+                    entry.limit = Some(LIMITED as u32);
+                }
+                queue.enqueue(&entry).unwrap();
+                total += 1;
+            }
+        }
+        // What the nodes hold, by what they have been told: counted up
+        // after a claim returns and down before the ack, so these never
+        // exceed what the store holds.
+        #[derive(Default)]
+        struct Held {
+            ids: HashSet<String>,
+            by_tenant: HashMap<String, usize>,
+            limited: usize,
+            acked: usize,
+        }
+        let held = Mutex::new(Held::default());
+        let deadline = Instant::now() + Wait::from_secs(60);
+        std::thread::scope(|s| {
+            for n in 0..4 {
+                let held = &held;
+                s.spawn(move || {
+                    let node = format!("c7-n{n}");
+                    // A node keeps what it claimed through its next claim,
+                    // so claims run while leases are live.
+                    let mut holding: Vec<QueueEntry> = Vec::new();
+                    loop {
+                        if held.lock().unwrap().acked == total {
+                            return;
+                        }
+                        assert!(Instant::now() < deadline, "entries left unclaimed");
+                        let claimed = queue.claim(&request(&node, CAP, 3)).unwrap();
+                        {
+                            let mut h = held.lock().unwrap();
+                            for e in &claimed {
+                                assert!(h.ids.insert(e.execution.clone()), "{} twice", e.execution);
+                                let count = h.by_tenant.entry(e.tenant.clone()).or_default();
+                                *count += 1;
+                                assert!(*count <= CAP, "{} over its cap", e.tenant);
+                                if e.instance == "c7a-limited" {
+                                    h.limited += 1;
+                                    assert!(h.limited <= LIMITED, "over the flow limit");
+                                }
+                            }
+                        }
+                        for e in std::mem::replace(&mut holding, claimed) {
+                            {
+                                let mut h = held.lock().unwrap();
+                                h.ids.remove(&e.execution);
+                                *h.by_tenant.entry(e.tenant.clone()).or_default() -= 1;
+                                if e.instance == "c7a-limited" {
+                                    h.limited -= 1;
+                                }
+                            }
+                            assert!(queue.ack(&node, &e.execution).unwrap(), "{e:?}");
+                            held.lock().unwrap().acked += 1;
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(held.lock().unwrap().acked, total);
+        assert_eq!(queue.depth().unwrap(), 0);
+    }
 }

@@ -153,38 +153,6 @@ impl QueueIndex {
         })
     }
 
-    /// [`QueueIndex::insert`] with the lease the entry holds (the
-    /// PostgreSQL queue builds an index from its rows to choose a claim by
-    /// the same rules).
-    pub(super) fn insert_leased(
-        &mut self,
-        entry: QueueEntry,
-        lease: Option<(String, DateTime<Utc>)>,
-    ) {
-        let id = entry.execution.clone();
-        self.insert(entry);
-        let Some(lease) = lease else { return };
-        let Some(slot) = self.slots.get_mut(&id) else {
-            return;
-        };
-        let entry = slot.entry.clone();
-        slot.lease = Some(lease);
-        if let Some(waiting) = self.waiting.get_mut(&entry.tenant) {
-            waiting.remove(&(entry.lane, id.clone()));
-            if waiting.is_empty() {
-                self.waiting.remove(&entry.tenant);
-            }
-        }
-        *self
-            .leased_by_tenant
-            .entry(entry.tenant.clone())
-            .or_default() += 1;
-        if let Some(group) = self.groups.get_mut(&group_key(&entry)) {
-            group.leased += 1;
-        }
-        self.leased.insert(id);
-    }
-
     pub(super) fn claim(&mut self, request: &ClaimRequest<'_>) -> Vec<QueueEntry> {
         let expired: Vec<String> = self
             .leased
@@ -399,6 +367,11 @@ mod tests {
     #[test]
     fn flow_limits_and_fifo() {
         with_store(contract::flow_limits_and_fifo);
+    }
+
+    #[test]
+    fn claims_hold_caps_under_contention() {
+        with_store(contract::claims_hold_caps_under_contention);
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub struct SledStore {
     pub(super) queue: Tree,
     /// What queue claims are answered from (see `sled_queue.rs`).
     pub(super) queue_index: std::sync::Arc<std::sync::Mutex<super::sled_queue::QueueIndex>>,
+    /// Named leases, in memory (see `leases.rs`).
+    pub(super) leases: std::sync::Arc<super::leases::MemoryLeases>,
 }
 
 /// Creates the data dir (and missing parents) with mode 0700: it holds the
@@ -138,6 +140,7 @@ impl SledStore {
             execution_keys: tree("execution_keys")?,
             queue,
             queue_index: std::sync::Arc::new(queue_index.into()),
+            leases: Default::default(),
             commit: Default::default(),
             integration_cache: Default::default(),
             db,

@@ -19,11 +19,23 @@
 //! (the next one in the future is stored) unless the flow says
 //! `catch_up: once`, which fires one run for the earliest missed time,
 //! with `trigger.caught_up = true`.
+//!
+//! On a store shared by several nodes, one node fires: the one holding
+//! the `scheduler` lease (see `storage::Leases`), taken for
+//! [`LEADER_LEASE`] and renewed every [`RENEW_EVERY`]; the others try to
+//! take it as often and take over once it has expired (the leader died,
+//! `kill -9`, or lost the database). A node that becomes the leader first
+//! treats the due times that passed while nobody led as missed (the
+//! flow's `catch_up` rule, as at start), and stops firing as soon as its
+//! lease may have run out. The idempotency key stays as a second guard: a
+//! deposed leader that has not noticed yet cannot fire a due time twice.
+//! On a store of its own (sled), a node always leads.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use prometheus_client::metrics::gauge::Gauge;
 use serde_json::json;
 use tokio::sync::Notify;
 
@@ -32,14 +44,27 @@ use crate::integration::{CatchUp, ScheduleTrigger, Trigger, next_after, schedule
 use crate::storage::{InstanceRecord, InstanceStatus, ScheduleEntry, Storage, StorageError};
 use crate::submit::{NewExecution, Submit};
 
-/// How often a scheduler on a store shared with other nodes looks at the
-/// due times again (they may have added an earlier one). Each due time
-/// still runs once: its run's idempotency key (`schedule:<due time>`) is
-/// claimed in the shared store by the first node to fire it.
+/// How often the leader of a store shared with other nodes looks at the
+/// due times again (they may have added an earlier one).
 const SHARED_LOOK_AGAIN: Duration = Duration::from_secs(1);
 
 /// Wait before retrying after storage failed.
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
+
+/// The name of the lease the firing node holds on a shared store.
+const LEASE_NAME: &str = "scheduler";
+
+/// How long the scheduler lease lasts unless renewed: another node takes
+/// over at most this long after the leader died.
+pub const LEADER_LEASE: Duration = Duration::from_secs(5);
+
+/// How often the leader renews its lease, and a standby node tries to take
+/// it.
+pub const RENEW_EVERY: Duration = Duration::from_secs(1);
+
+/// The leader stops firing this long before its lease runs out by its own
+/// clock (covers the time a renewal takes and some clock skew).
+const LEASE_MARGIN: Duration = Duration::from_secs(1);
 
 /// Fires schedule flows of active instances.
 pub struct Scheduler {
@@ -47,6 +72,10 @@ pub struct Scheduler {
     instances: InstanceConfigs,
     submit: Arc<dyn Submit>,
     wake: Notify,
+    /// This node's id as the lease holder.
+    node: String,
+    /// 1 while this node leads (`weft_scheduler_leader`).
+    leader: Gauge,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -89,13 +118,40 @@ impl Scheduler {
             instances,
             submit,
             wake: Notify::new(),
+            node: uuid::Uuid::now_v7().to_string(),
+            leader: Gauge::default(),
         })
     }
 
-    /// Brings the stored due times in line with the instances (handling
-    /// times missed while down), then starts the timer task. Returns how
-    /// many schedules are active.
+    /// 1 while this node fires the schedules, else 0 (for `/metrics`).
+    pub fn leader_gauge(&self) -> Gauge {
+        self.leader.clone()
+    }
+
+    /// Whether this node fires the schedules (holds the scheduler lease,
+    /// or has a store of its own).
+    pub fn is_leader(&self) -> bool {
+        self.leader.get() == 1
+    }
+
+    /// On a store of its own, brings the stored due times in line with the
+    /// instances (handling times missed while down) and leads; on a shared
+    /// store, that waits until this node takes the scheduler lease. Then
+    /// starts the timer task. Returns how many schedules are active.
     pub fn start(self: &Arc<Self>) -> Result<usize, StorageError> {
+        if !self.store.shared() {
+            self.take_over()?;
+            self.leader.set(1);
+        }
+        let count = self.store.list_schedules()?.len();
+        let this = self.clone();
+        tokio::spawn(async move { this.run().await });
+        Ok(count)
+    }
+
+    /// Brings the stored due times in line with the instances, treating
+    /// those passed as missed while nobody fired (the flows' `catch_up`).
+    fn take_over(&self) -> Result<(), StorageError> {
         for instance in self.store.list_instances(None)? {
             if instance.status == InstanceStatus::Active {
                 self.schedule_instance(&instance, true)?;
@@ -106,10 +162,7 @@ impl Scheduler {
                 self.store.remove_schedule(&entry.instance, &entry.flow)?;
             }
         }
-        let count = self.store.list_schedules()?.len();
-        let this = self.clone();
-        tokio::spawn(async move { this.run().await });
-        Ok(count)
+        Ok(())
     }
 
     /// The schedule flows of an instance: stores the next due time of each
@@ -265,19 +318,83 @@ impl Scheduler {
         self.advance(&entry.instance, &entry.flow, &resolved, after)
     }
 
+    /// Takes or renews the scheduler lease of a shared store (catching up
+    /// first when this node becomes the leader); returns until when this
+    /// node may fire by its own clock, given `held`, what the last call
+    /// returned.
+    async fn lead(self: &Arc<Self>, held: Option<Instant>) -> Option<Instant> {
+        let asked = Instant::now();
+        let now = Utc::now();
+        let until = now + chrono::Duration::from_std(LEADER_LEASE).unwrap_or_default();
+        let this = self.clone();
+        let taken = tokio::task::spawn_blocking(move || {
+            this.store.try_acquire(LEASE_NAME, &this.node, until, now)
+        })
+        .await
+        .unwrap_or_else(|e| Err(StorageError::Backend(format!("scheduler task failed: {e}"))));
+        match taken {
+            Ok(true) => {
+                if !self.is_leader() {
+                    let this = self.clone();
+                    let caught_up = tokio::task::spawn_blocking(move || this.take_over())
+                        .await
+                        .unwrap_or_else(|e| {
+                            Err(StorageError::Backend(format!("scheduler task failed: {e}")))
+                        });
+                    if let Err(e) = caught_up {
+                        // Still holding the lease: the next renewal tries again.
+                        tracing::error!(error = %e, "scheduler storage failed");
+                        return None;
+                    }
+                    self.leader.set(1);
+                    tracing::info!(node = %self.node, "became the scheduler leader");
+                }
+                Some(asked + LEADER_LEASE.saturating_sub(LEASE_MARGIN))
+            }
+            Ok(false) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot renew the scheduler lease");
+                held
+            }
+        }
+    }
+
     async fn run(self: Arc<Self>) {
+        // On a shared store other nodes add and move due times too: look
+        // again at least every SHARED_LOOK_AGAIN.
+        let shared = self.store.shared();
+        // Until when this node may fire, and when it last asked for the
+        // lease (shared store only).
+        let mut held: Option<Instant> = None;
+        let mut asked: Option<Instant> = None;
         loop {
+            let mut look_again = SHARED_LOOK_AGAIN;
+            if shared {
+                if asked.is_none_or(|t| t.elapsed() >= RENEW_EVERY) {
+                    asked = Some(Instant::now());
+                    held = self.lead(held).await;
+                }
+                let leads = held.is_some_and(|t| Instant::now() < t);
+                if !leads && self.is_leader() {
+                    self.leader.set(0);
+                    tracing::info!(node = %self.node, "lost the scheduler lease");
+                }
+                look_again = RENEW_EVERY
+                    .saturating_sub(asked.map_or(Duration::ZERO, |t| t.elapsed()))
+                    .min(SHARED_LOOK_AGAIN);
+                if !leads {
+                    tokio::time::sleep(look_again).await;
+                    continue;
+                }
+            }
             let notified = self.wake.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let first = self.store.first_schedule();
-            // On a shared store other nodes add and move due times too:
-            // look again at least every SHARED_LOOK_AGAIN.
-            let shared = self.store.shared();
             match first {
                 Ok(None) if shared => {
                     tokio::select! {
-                        () = tokio::time::sleep(SHARED_LOOK_AGAIN) => {}
+                        () = tokio::time::sleep(look_again) => {}
                         () = &mut notified => {}
                     }
                 }
@@ -301,7 +418,7 @@ impl Scheduler {
                     }
                     let mut wait = (entry.due - now).to_std().unwrap_or_default();
                     if shared {
-                        wait = wait.min(SHARED_LOOK_AGAIN);
+                        wait = wait.min(look_again);
                     }
                     tokio::select! {
                         () = tokio::time::sleep(wait) => {}

@@ -3,7 +3,8 @@
 //! key): what one node stores, the others serve and run; a node's
 //! acknowledged executions survive `kill -9` (three nodes under load,
 //! `kill9.rs`); a sync webhook is answered by the node that received it
-//! whichever node ran it (`sync.rs`); a database that goes away shows in
+//! whichever node ran it (`sync.rs`); one node fires the schedules and
+//! another takes over when it dies; a database that goes away shows in
 //! `/readyz`; a bad store URL stops the start with a clear error.
 
 mod kill9;
@@ -239,7 +240,33 @@ flows:
         component: echo@1.0.0
         action: echo
         input: { at: "{{ trigger.scheduled_at }}" }
+  - name: catch
+    trigger: { type: schedule, cron: "* * * * * *", catch_up: once }
+    steps:
+      - id: at
+        component: echo@1.0.0
+        action: echo
+        input: { at: "{{ trigger.scheduled_at }}" }
 "#;
+
+/// How many of `instance`'s `catch` executions were caught up (fired for
+/// a due time missed while no node led).
+fn caught_up(server: &TestServer, instance: &str) -> usize {
+    let page = server.api().get(&format!(
+        "/v1/executions?instance={instance}&flow=catch&limit=500"
+    ));
+    assert_eq!(page.status, 200, "{page:?}");
+    page.json["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            let id = e["id"].as_str().unwrap();
+            let full = server.api().get(&format!("/v1/executions/{id}"));
+            full.json["trigger"]["caught_up"] == true
+        })
+        .count()
+}
 
 /// The due times of `instance`'s tick executions, as stored (one entry per
 /// execution).
@@ -263,34 +290,97 @@ fn due_times(server: &TestServer, instance: &str) -> Vec<String> {
         .collect()
 }
 
+/// `weft_scheduler_leader` of `server` (1 while it fires the schedules).
+fn leads(server: &TestServer) -> Option<f64> {
+    server.metric("weft_scheduler_leader")
+}
+
+fn readyz(server: &TestServer) -> String {
+    server.api_as(None).get("/readyz").text
+}
+
+/// One of three nodes leads and fires; killed with `kill -9`, one of the
+/// other two takes over.
 #[test]
-fn a_per_second_schedule_fires_once_per_due_time_across_three_nodes_while_one_dies() {
+fn a_per_second_schedule_fires_once_per_due_time_across_three_nodes_while_the_leader_dies() {
     let url = crate::pg::database();
-    let mut a = node(&url, true);
-    let b = node(&url, true);
-    let c = node(&url, true);
-    assert_eq!(a.api().push_integration(TICKER).status, 201);
+    let nodes = [node(&url, true), node(&url, true), node(&url, true)];
+    let api = nodes[0].api();
+    assert_eq!(api.push_integration(TICKER).status, 201);
     assert_eq!(
-        a.api().post("/v1/tenants", &json!({"name": "acme"})).status,
+        api.post("/v1/tenants", &json!({"name": "acme"})).status,
         201
     );
-    let made = a.api().post(
+    let made = api.post(
         "/v1/instances",
         &json!({"integration": "ticker@1", "tenant": "acme"}),
     );
     let id = made.json["id"].as_str().unwrap().to_owned();
-    assert_eq!(a.api().enable(&id).json["status"], "active");
-    // B learns of the new schedule by looking at the due times again.
-    assert!(poll(Duration::from_secs(60), || due_times(&b, &id).len() >= 3));
-    a.kill9();
-    let before = due_times(&b, &id).len();
+    assert_eq!(api.enable(&id).json["status"], "active");
+    let roles = |nodes: &[TestServer]| nodes.iter().map(leads).collect::<Vec<_>>();
+    let one_leader = |roles: &[Option<f64>]| {
+        roles.iter().filter(|r| **r == Some(1.0)).count() == 1 && roles.iter().all(|r| r.is_some())
+    };
+    // Exactly one node leads.
     assert!(
-        poll(Duration::from_secs(60), || due_times(&b, &id).len()
-            >= before + 3),
-        "the schedule stopped with one node"
+        poll(Duration::from_secs(30), || one_leader(&roles(&nodes))),
+        "not exactly one leader: {:?}",
+        roles(&nodes)
     );
-    let times = due_times(&c, &id);
+    let [mut leader, standbys @ ..] = {
+        let mut nodes = nodes;
+        let first = nodes.iter().position(|n| leads(n) == Some(1.0)).unwrap();
+        nodes.swap(0, first);
+        nodes
+    };
+    assert!(
+        readyz(&leader).contains("scheduler: leader"),
+        "{}",
+        readyz(&leader)
+    );
+    for standby in &standbys {
+        assert!(
+            readyz(standby).contains("scheduler: standby"),
+            "{}",
+            readyz(standby)
+        );
+    }
+    assert!(poll(Duration::from_secs(60), || due_times(
+        &standbys[0],
+        &id
+    )
+    .len()
+        >= 3));
+    assert!(leader.stderr().contains("became the scheduler leader"));
+    for standby in &standbys {
+        assert!(!standby.stderr().contains("became the scheduler leader"));
+        assert!(
+            !standby.stderr().contains("schedule fired"),
+            "only the leader fires"
+        );
+    }
+    assert_eq!(caught_up(&standbys[0], &id), 0);
+    leader.kill9();
+    // The lease (5 s) expires and one standby takes over.
+    assert!(
+        poll(Duration::from_secs(30), || one_leader(&roles(&standbys))),
+        "no single standby took over: {:?}",
+        roles(&standbys)
+    );
+    let new_leader = standbys.iter().find(|n| leads(n) == Some(1.0)).unwrap();
+    assert!(new_leader.wait_for_stderr("became the scheduler leader", Duration::from_secs(5)));
+    assert!(readyz(new_leader).contains("scheduler: leader"));
+    let before = due_times(new_leader, &id).len();
+    assert!(
+        poll(Duration::from_secs(60), || due_times(new_leader, &id).len()
+            >= before + 3),
+        "the schedule stopped with the leader"
+    );
+    let times = due_times(&standbys[0], &id);
     let unique: std::collections::BTreeSet<&String> = times.iter().collect();
     assert_eq!(unique.len(), times.len(), "a due time ran twice: {times:?}");
     assert!(times.iter().all(|t| !t.is_empty()), "{times:?}");
+    // Due times passed while nobody led: the new leader fires one
+    // caught-up run for a flow with `catch_up: once`.
+    assert_eq!(caught_up(new_leader, &id), 1);
 }

@@ -606,6 +606,7 @@ fn result_tokens_expire(store: &dyn Storage) {
     assert_eq!(store.find_result_token(&[9; 32], now).unwrap(), None);
 }
 
+mod coordination;
 mod postgres_only;
 mod progress;
 

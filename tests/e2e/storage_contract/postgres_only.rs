@@ -119,3 +119,154 @@ fn two_nodes_share_one_queue_and_a_dead_nodes_leases_expire() {
     assert!(!n1.ack("n1", &expected[0]).unwrap(), "n1 lost its lease");
     assert!(n2.ack("n2", &expected[0]).unwrap());
 }
+
+fn entries(queue: &dyn weft::storage::Queue, node: &str, max: usize) -> Vec<QueueEntry> {
+    let now = Utc::now();
+    queue
+        .claim(&ClaimRequest {
+            node,
+            now,
+            lease_until: now + Age::seconds(60),
+            per_tenant: 100,
+            max,
+        })
+        .unwrap()
+}
+
+fn tenants_of(claimed: &[QueueEntry]) -> Vec<&str> {
+    claimed.iter().map(|e| e.tenant.as_str()).collect()
+}
+
+/// Whether a connection of weft's (application name `weft`) waits for a
+/// lock now.
+fn a_claim_waits_for_a_lock(url: &str) -> bool {
+    crate::pg::psql(
+        url,
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE application_name = 'weft' AND wait_event_type = 'Lock'",
+    )
+    .trim()
+        == "1"
+}
+
+#[test]
+fn a_claim_takes_free_tenants_past_one_another_claim_holds_and_waits_only_when_nothing_else_is_claimable()
+ {
+    use weft::storage::Queue as _;
+    let url = crate::pg::database();
+    let store = PostgresStore::open(&url).unwrap();
+    for n in 0..3 {
+        for tenant in ["busy", "free"] {
+            let id = format!("0-{tenant}-{n}");
+            store
+                .enqueue(&QueueEntry::new(&id, tenant, &format!("{tenant}-i"), "f"))
+                .unwrap();
+        }
+    }
+    // Another node's claim, mid-transaction, holds the tenant `busy`.
+    let mut other = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+    let mut held = other.transaction().unwrap();
+    held.query(
+        "SELECT tenant FROM queue_tenants WHERE tenant = 'busy' FOR UPDATE",
+        &[],
+    )
+    .unwrap();
+    let claimed = entries(&store, "n1", 10);
+    assert_eq!(
+        tenants_of(&claimed),
+        ["free"; 3],
+        "the held tenant is skipped, the other claimed without waiting"
+    );
+    // Nothing else is claimable: the claim waits for the held tenant
+    // (rather than come back empty) and takes its entries once free.
+    std::thread::scope(|s| {
+        let waiting = s.spawn(|| entries(&store, "n1", 10));
+        assert!(
+            crate::server::poll(std::time::Duration::from_secs(10), || {
+                a_claim_waits_for_a_lock(&url)
+            }),
+            "the claim did not wait for the held tenant"
+        );
+        held.rollback().unwrap();
+        assert_eq!(tenants_of(&waiting.join().unwrap()), ["busy"; 3]);
+    });
+}
+
+/// Turns a database of this weft back into schema version 2 (migration 3
+/// undone); a later migration must be undone here too.
+const BACK_TO_VERSION_2: &str = "
+DELETE FROM weft_schema WHERE version >= 3;
+DROP TABLE leases;
+DROP TABLE queue_tenants;
+DROP INDEX queue_by_tenant, queue_by_flow, queue_tenant_leases, queue_flow_leases;
+ALTER TABLE queue DROP COLUMN instance, DROP COLUMN flow, DROP COLUMN lane,
+    DROP COLUMN flow_limit, DROP COLUMN fifo, DROP COLUMN not_before,
+    DROP COLUMN home_node, DROP COLUMN home_until;
+CREATE INDEX queue_by_tenant ON queue (tenant);";
+
+#[test]
+fn migrating_from_version_2_fills_the_claim_columns_from_the_entries() {
+    use weft::storage::{Lane, Queue as _};
+    let url = crate::pg::database();
+    drop(PostgresStore::open(&url).unwrap());
+    crate::pg::psql(&url, BACK_TO_VERSION_2);
+    let later = Utc::now() + Age::hours(1);
+    let plain = |id: &str, instance: &str| QueueEntry::new(id, "mt", instance, "f");
+    let bounded = |id: &str, instance: &str, limit: u32, fifo: bool| QueueEntry {
+        limit: Some(limit),
+        fifo,
+        ..plain(id, instance)
+    };
+    let stored = [
+        plain("m1", "i"),
+        QueueEntry {
+            lane: Lane::Sync,
+            ..plain("m2", "i")
+        },
+        QueueEntry {
+            home: Some(("n-home".into(), later)),
+            ..plain("m3", "i")
+        },
+        QueueEntry {
+            not_before: Some(later),
+            ..plain("m4", "i")
+        },
+        bounded("m5", "i-fifo", 1, true),
+        bounded("m6", "i-fifo", 1, true),
+        bounded("m7", "i-limited", 2, false),
+        bounded("m8", "i-limited", 2, false),
+        bounded("m9", "i-limited", 2, false),
+    ];
+    for entry in &stored {
+        // As weft 2 wrote them: the id, the tenant and the record.
+        let record = json!({"v": 1, "data": entry}).to_string();
+        crate::pg::psql(
+            &url,
+            &format!(
+                "INSERT INTO queue (execution, tenant, record)
+                 VALUES ('{}', 'mt', convert_to('{}', 'UTF8'))",
+                entry.execution,
+                record.replace('\'', "''")
+            ),
+        );
+    }
+    let store = PostgresStore::open(&url).unwrap();
+    let claimed = entries(&store, "n1", 100);
+    let ids: Vec<&str> = claimed.iter().map(|e| e.execution.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["m2", "m1", "m5", "m7", "m8"],
+        "sync first; not m3 (another node's), m4 (later), m6 (fifo), m9 (limit 2)"
+    );
+    for entry in &claimed {
+        assert!(stored.contains(entry), "{entry:?} read back as stored");
+    }
+    assert_eq!(store.queued("mt").unwrap(), 4);
+    let home = entries(&store, "n-home", 100);
+    assert_eq!(
+        home.iter()
+            .map(|e| e.execution.as_str())
+            .collect::<Vec<_>>(),
+        ["m3"]
+    );
+}

@@ -11,7 +11,9 @@
 //! ([`listen`]).
 
 mod access;
+mod claim;
 mod executions;
+mod leases;
 mod listen;
 mod pool;
 mod queue;

@@ -3,38 +3,72 @@
 //! transaction that stores the execution, with the lease (`lease_node`,
 //! `lease_until`) in the row, so a node that dies (`kill -9`) leaves
 //! leases that expire and another node claims those executions again.
+//! Besides the entry's record, the row holds what a claim chooses by
+//! (instance, flow, lane, flow limit, fifo, `not_before`, home node and
+//! until when), and every tenant that ever queued has a row in
+//! `queue_tenants`.
 //!
-//! A claim is one transaction under an advisory lock: it reads the queue,
-//! chooses with the same rules as sled's (the caps — per tenant, per flow
-//! limit, fifo — need every live lease in view, which row locks with
-//! `SKIP LOCKED` would hide), and writes the leases it took. Claims from
-//! several nodes therefore take turns; renew, ack and release are single
-//! statements conditioned on the lease holder.
+//! A claim ([`claim`](super::claim)) locks tenant rows with `FOR UPDATE
+//! SKIP LOCKED` and decides each locked tenant's share while holding its
+//! row: since only claims add leases, and claims of one tenant take turns
+//! on its row, the per-tenant cap, the flows' `limit` and `fifo` (an
+//! instance belongs to one tenant) hold exactly across nodes, while claims
+//! for different tenants run side by side. A claim reads, per tenant it
+//! locks, its live leases and its claimable entries in order from the
+//! `(tenant, lane, execution)` index, never the whole queue. Renew, ack
+//! and release are single statements (or one short transaction)
+//! conditioned on the lease holder.
 
 use chrono::{DateTime, Utc};
 
 use crate::storage::Result;
+use crate::storage::queue::Lane;
 use crate::storage::queue::{ClaimRequest, Queue, QueueEntry};
 use crate::storage::records::encode;
-use crate::storage::sled_queue::QueueIndex;
 
+use super::claim::{self, Claim};
 use super::pool::Failure;
 use super::{PostgresStore, decode_row};
 
-/// The advisory lock key claims hold (`weftq` in ASCII).
-const CLAIM_LOCK: i64 = 0x77_6566_7471;
-
-/// Writes (or replaces, without lease) `entry` in `tx`.
+/// Writes (or replaces, without lease) `entry` in `tx`, with its tenant's
+/// row in `queue_tenants`.
 pub(super) fn put_entry(
     tx: &mut postgres::Transaction<'_>,
     entry: &QueueEntry,
     value: &[u8],
 ) -> Result<(), postgres::Error> {
+    let lane: i16 = match entry.lane {
+        Lane::Sync => 0,
+        Lane::Async => 1,
+    };
+    let limit = entry.limit.map_or(i64::MAX, i64::from);
+    let (home_node, home_until) = match &entry.home {
+        Some((node, until)) => (Some(node.as_str()), Some(*until)),
+        None => (None, None),
+    };
     tx.execute(
-        "INSERT INTO queue (execution, tenant, record) VALUES ($1, $2, $3)
+        "WITH tenant AS (
+           INSERT INTO queue_tenants (tenant) VALUES ($2) ON CONFLICT DO NOTHING)
+         INSERT INTO queue (execution, tenant, record, instance, flow, lane, flow_limit,
+                            fifo, not_before, home_node, home_until)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT (execution) DO UPDATE
-           SET tenant = $2, record = $3, lease_node = NULL, lease_until = NULL",
-        &[&entry.execution, &entry.tenant, &value],
+           SET tenant = $2, record = $3, instance = $4, flow = $5, lane = $6,
+               flow_limit = $7, fifo = $8, not_before = $9, home_node = $10,
+               home_until = $11, lease_node = NULL, lease_until = NULL",
+        &[
+            &entry.execution,
+            &entry.tenant,
+            &value,
+            &entry.instance,
+            &entry.flow,
+            &lane,
+            &limit,
+            &entry.fifo,
+            &entry.not_before,
+            &home_node,
+            &home_until,
+        ],
     )?;
     Ok(())
 }
@@ -57,41 +91,9 @@ impl Queue for PostgresStore {
     }
 
     fn claim(&self, request: &ClaimRequest<'_>) -> Result<Vec<QueueEntry>> {
-        let node = request.node.to_owned();
-        let (now, until) = (request.now, request.lease_until);
-        let (per_tenant, max) = (request.per_tenant, request.max);
-        self.pool.try_run(move |client| {
-            let mut tx = client.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CLAIM_LOCK])?;
-            let rows = tx.query(
-                "SELECT execution, record, lease_node, lease_until FROM queue ORDER BY execution",
-                &[],
-            )?;
-            let mut index = QueueIndex::default();
-            for row in &rows {
-                let entry: QueueEntry = decode_row("queue entry", row.get(0), row.get(1))?;
-                let lease = match (row.get::<_, Option<String>>(2), row.get(3)) {
-                    (Some(holder), Some(expiry)) => Some((holder, expiry)),
-                    _ => None,
-                };
-                index.insert_leased(entry, lease);
-            }
-            let claimed = index.claim(&ClaimRequest {
-                node: &node,
-                now,
-                lease_until: until,
-                per_tenant,
-                max,
-            });
-            for entry in &claimed {
-                tx.execute(
-                    "UPDATE queue SET lease_node = $2, lease_until = $3 WHERE execution = $1",
-                    &[&entry.execution, &node, &until],
-                )?;
-            }
-            tx.commit()?;
-            Ok::<_, Failure>(claimed)
-        })
+        let request = Claim::new(request);
+        self.pool
+            .try_run(move |client| claim::run(client, &request))
     }
 
     fn renew(
@@ -152,9 +154,10 @@ impl Queue for PostgresStore {
             entry.not_before = not_before;
             let value = encode(&entry).map_err(Failure::Storage)?;
             tx.execute(
-                "UPDATE queue SET record = $2, lease_node = NULL, lease_until = NULL
+                "UPDATE queue SET record = $2, not_before = $3, lease_node = NULL,
+                   lease_until = NULL
                  WHERE execution = $1",
-                &[&id, &value],
+                &[&id, &value, &not_before],
             )?;
             tx.commit()?;
             Ok(true)

@@ -17,7 +17,7 @@ use crate::storage::StorageError;
 use super::pool::Failure;
 
 /// The schema version this binary writes and understands.
-pub const PG_SCHEMA_VERSION: i32 = 2;
+pub const PG_SCHEMA_VERSION: i32 = 3;
 
 /// The advisory lock key migrations hold (`weft` in ASCII).
 const MIGRATION_LOCK: i64 = 0x7765_6674;
@@ -126,6 +126,49 @@ INSERT INTO queue (execution, tenant, record)
 SELECT id, tenant, convert_to(json_build_object('v', 1, 'data', json_build_object(
     'execution', id, 'tenant', tenant, 'instance', instance, 'flow', flow))::text, 'UTF8')
 FROM executions WHERE NOT finished;
+"#,
+    // The columns a claim chooses by (backfilled from the entries'
+    // records; lane 0 is sync, 1 async; no flow limit is the largest
+    // bigint), one row per tenant that claims lock, and named leases.
+    r#"
+ALTER TABLE queue
+    ADD COLUMN instance text NOT NULL DEFAULT '',
+    ADD COLUMN flow text NOT NULL DEFAULT '',
+    ADD COLUMN lane smallint NOT NULL DEFAULT 1,
+    ADD COLUMN flow_limit bigint NOT NULL DEFAULT 9223372036854775807,
+    ADD COLUMN fifo boolean NOT NULL DEFAULT false,
+    ADD COLUMN not_before timestamptz,
+    ADD COLUMN home_node text,
+    ADD COLUMN home_until timestamptz;
+UPDATE queue SET (instance, flow, lane, flow_limit, fifo, not_before, home_node, home_until) = (
+    SELECT coalesce(d->>'instance', ''), coalesce(d->>'flow', ''),
+           CASE WHEN d->>'lane' = 'sync' THEN 0 ELSE 1 END,
+           coalesce((d->>'limit')::bigint, 9223372036854775807),
+           coalesce((d->>'fifo')::boolean, false),
+           (d->>'not_before')::timestamptz,
+           d->'home'->>0, (d->'home'->>1)::timestamptz
+    FROM (SELECT convert_from(record, 'UTF8')::jsonb -> 'data' AS d) AS entry);
+ALTER TABLE queue
+    ALTER COLUMN instance DROP DEFAULT,
+    ALTER COLUMN flow DROP DEFAULT,
+    ALTER COLUMN lane DROP DEFAULT,
+    ALTER COLUMN flow_limit DROP DEFAULT;
+DROP INDEX queue_by_tenant;
+CREATE INDEX queue_by_tenant ON queue (tenant, lane, execution);
+CREATE INDEX queue_by_group ON queue (tenant, instance, flow, fifo, flow_limit, lane, execution);
+CREATE INDEX queue_by_flow ON queue (instance, flow, execution);
+CREATE INDEX queue_tenant_leases ON queue (tenant, lease_until) WHERE lease_until IS NOT NULL;
+CREATE INDEX queue_flow_leases ON queue (instance, flow, lease_until)
+    WHERE lease_until IS NOT NULL;
+CREATE TABLE queue_tenants (
+    tenant text PRIMARY KEY
+);
+INSERT INTO queue_tenants (tenant) SELECT DISTINCT tenant FROM queue;
+CREATE TABLE leases (
+    name text PRIMARY KEY,
+    holder text NOT NULL,
+    until timestamptz NOT NULL
+);
 "#,
 ];
 
