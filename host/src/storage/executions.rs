@@ -71,6 +71,10 @@ pub trait ExecutionStore: Send + Sync {
     ) -> Result<Inserted<ExecutionRecord>>;
     /// One execution with its step records.
     fn get_execution(&self, id: &str) -> Result<Option<ExecutionRecord>>;
+    /// The execution stored for `instance`, `flow` and idempotency `key`,
+    /// if any (what [`Self::create_execution`] would return instead of
+    /// storing a new one).
+    fn find_keyed(&self, instance: &str, flow: &str, key: &str) -> Result<Option<ExecutionRecord>>;
     /// Applies `change` (not to steps) atomically; `None` if missing.
     /// Durable within the group-commit window, not on return.
     fn update_execution(
@@ -125,8 +129,8 @@ fn step_prefix(id: &str) -> Vec<u8> {
     key
 }
 
-fn idempotency_key(record: &ExecutionRecord, key: &str) -> Vec<u8> {
-    format!("{}\0{}\0{key}", record.instance, record.flow).into_bytes()
+fn idempotency_key(instance: &str, flow: &str, key: &str) -> Vec<u8> {
+    format!("{instance}\0{flow}\0{key}").into_bytes()
 }
 
 impl SledStore {
@@ -159,7 +163,7 @@ impl ExecutionStore for SledStore {
         let key = record
             .idempotency_key
             .as_deref()
-            .map(|k| idempotency_key(record, k));
+            .map(|k| idempotency_key(&record.instance, &record.flow, k));
         let existing = (&self.executions, &self.execution_keys, &self.queue)
             .transaction(|(executions, keys, queue)| {
                 if let Some(key) = &key {
@@ -202,6 +206,17 @@ impl ExecutionStore for SledStore {
         let mut record = Self::decode_execution(id.as_bytes(), &value)?;
         record.steps = self.steps_of(id)?;
         Ok(Some(record))
+    }
+
+    fn find_keyed(&self, instance: &str, flow: &str, key: &str) -> Result<Option<ExecutionRecord>> {
+        match self
+            .execution_keys
+            .get(idempotency_key(instance, flow, key))
+            .map_err(backend)?
+        {
+            Some(id) => self.get_execution(&String::from_utf8_lossy(&id)),
+            None => Ok(None),
+        }
     }
 
     fn update_execution(
@@ -299,7 +314,7 @@ impl ExecutionStore for SledStore {
                 }
                 if let Some(k) = &record.idempotency_key {
                     self.execution_keys
-                        .remove(idempotency_key(&record, k))
+                        .remove(idempotency_key(&record.instance, &record.flow, k))
                         .map_err(backend)?;
                 }
                 // Normally gone when the execution ended; this catches

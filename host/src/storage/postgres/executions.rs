@@ -144,6 +144,23 @@ impl ExecutionStore for PostgresStore {
         })
     }
 
+    fn find_keyed(&self, instance: &str, flow: &str, key: &str) -> Result<Option<ExecutionRecord>> {
+        let (instance, flow, key) = (instance.to_owned(), flow.to_owned(), key.to_owned());
+        let found: Option<String> = self.pool.run(move |client| {
+            Ok(client
+                .query_opt(
+                    "SELECT execution FROM execution_keys
+                     WHERE instance = $1 AND flow = $2 AND key = $3",
+                    &[&instance, &flow, &key],
+                )?
+                .map(|row| row.get(0)))
+        })?;
+        match found {
+            Some(id) => self.get_execution(&id),
+            None => Ok(None),
+        }
+    }
+
     fn update_execution(
         &self,
         id: &str,
