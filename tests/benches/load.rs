@@ -34,14 +34,16 @@ pub(crate) struct Run {
     pub failed: usize,
     /// The measured length.
     pub length: Duration,
+    /// Concurrent connections.
+    pub connections: usize,
 }
 
 impl Run {
     /// Prints the run readably under `name`.
     pub(crate) fn print(&self, name: &str) {
         println!(
-            "{name}: {:.0} requests/s, p99 {:.2?}, {} ok, {} refused (429), {} failed ({CONNECTIONS} connections, {:?})",
-            self.rps, self.p99, self.ok, self.refused, self.failed, self.length
+            "{name}: {:.0} requests/s, p99 {:.2?}, {} ok, {} refused (429), {} failed ({} connections, {:?})",
+            self.rps, self.p99, self.ok, self.refused, self.failed, self.connections, self.length
         );
     }
 
@@ -54,13 +56,19 @@ impl Run {
 /// Loads `url` for the warm-up time, unmeasured (pages in code, fills
 /// pools and connection pools).
 pub(crate) async fn warm_up(url: &str, body: &[u8], expect: u16) {
-    load(url, body, expect, WARMUP).await;
+    load(url, body, expect, WARMUP, CONNECTIONS).await;
 }
 
 /// Loads `url` for the measured time and returns what it saw.
 pub(crate) async fn run(url: &str, body: &[u8], expect: u16) -> Run {
+    run_with(url, body, expect, CONNECTIONS).await
+}
+
+/// [`run`] with `connections` connections instead of [`CONNECTIONS`].
+pub(crate) async fn run_with(url: &str, body: &[u8], expect: u16, connections: usize) -> Run {
     let length = seconds();
-    let (mut latencies, Others { refused, failed }) = load(url, body, expect, length).await;
+    let (mut latencies, Others { refused, failed }) =
+        load(url, body, expect, length, connections).await;
     Run {
         rps: latencies.len() as f64 / length.as_secs_f64(),
         p99: p99(&mut latencies),
@@ -68,6 +76,7 @@ pub(crate) async fn run(url: &str, body: &[u8], expect: u16) -> Run {
         refused,
         failed,
         length,
+        connections,
     }
 }
 
@@ -78,12 +87,18 @@ struct Others {
     failed: usize,
 }
 
-/// Runs `CONNECTIONS` loops posting `body` to `url` for `length`; returns
+/// Runs `connections` loops posting `body` to `url` for `length`; returns
 /// the latencies of requests answered `expect` and the count of others.
-async fn load(url: &str, body: &[u8], expect: u16, length: Duration) -> (Vec<Duration>, Others) {
+async fn load(
+    url: &str,
+    body: &[u8],
+    expect: u16,
+    length: Duration,
+    connections: usize,
+) -> (Vec<Duration>, Others) {
     let end = Instant::now() + length;
     let mut tasks = Vec::new();
-    for _ in 0..CONNECTIONS {
+    for _ in 0..connections {
         let url = url.to_owned();
         let body = bytes::Bytes::copy_from_slice(body);
         tasks.push(tokio::spawn(async move {

@@ -148,6 +148,15 @@ pub trait Queue: Send + Sync {
     /// `not_before`).
     fn queued(&self, tenant: &str) -> Result<usize>;
 
+    /// [`Queue::queued`] for one lane: the sync lane has a bound of its
+    /// own, so an async backlog never refuses a caller who waits. The
+    /// default counts both lanes (a backend without per-lane counts then
+    /// bounds the two together, as before lanes were counted apart).
+    fn queued_in(&self, tenant: &str, lane: Lane) -> Result<usize> {
+        let _ = lane;
+        self.queued(tenant)
+    }
+
     /// Entries of every tenant that hold no live lease.
     fn depth(&self) -> Result<usize>;
 }

@@ -353,6 +353,21 @@ impl Queue for SledStore {
             .map_or(0, BTreeSet::len))
     }
 
+    fn queued_in(&self, tenant: &str, lane: Lane) -> Result<usize> {
+        let index = self.queue_index();
+        let Some(waiting) = index.waiting.get(tenant) else {
+            return Ok(0);
+        };
+        // Sync sorts first: count the (few) sync entries, not the backlog.
+        let sync = waiting
+            .range(..(Lane::Async, String::new()))
+            .count();
+        Ok(match lane {
+            Lane::Sync => sync,
+            Lane::Async => waiting.len() - sync,
+        })
+    }
+
     fn depth(&self) -> Result<usize> {
         Ok(self.queue_index().waiting.values().map(BTreeSet::len).sum())
     }
@@ -399,6 +414,24 @@ mod tests {
     #[test]
     fn flow_limits_and_fifo() {
         with_store(contract::flow_limits_and_fifo);
+    }
+
+    #[test]
+    fn lanes_are_counted_apart() {
+        let dir = std::env::temp_dir().join(format!("weft-queue-{}", uuid::Uuid::now_v7()));
+        let store = SledStore::open(&dir).unwrap();
+        for id in ["l1", "l2", "l3"] {
+            store.enqueue(&QueueEntry::new(id, "t", "i", "f")).unwrap();
+        }
+        let mut sync = QueueEntry::new("l0", "t", "i", "f");
+        sync.lane = Lane::Sync;
+        store.enqueue(&sync).unwrap();
+        assert_eq!(store.queued("t").unwrap(), 4);
+        assert_eq!(store.queued_in("t", Lane::Sync).unwrap(), 1);
+        assert_eq!(store.queued_in("t", Lane::Async).unwrap(), 3);
+        assert_eq!(store.queued_in("other", Lane::Async).unwrap(), 0);
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
