@@ -121,7 +121,7 @@ pub struct EngineConfig {
     /// cannot fill the disk. Deploy and teardown flows are exempt. Default
     /// 1,000: at 6 MiB per webhook body, about 6 GiB per tenant and lane at most,
     /// and an acknowledged execution starts within 1,000 ÷ the tenant's
-    /// finish rate (under 2 s at the ~560/s `make bench` measures).
+    /// finish rate (under 1 s at the ~1,300/s `make bench` measures).
     pub max_queued_per_tenant: usize,
 }
 

@@ -106,9 +106,7 @@ impl FlowEngine {
             tokio::pin!(room);
             room.as_mut().enable();
             match attempt() {
-                Err(EngineError::QueueFull { .. })
-                    if tokio::time::Instant::now() < until =>
-                {
+                Err(EngineError::QueueFull { .. }) if tokio::time::Instant::now() < until => {
                     let _ = tokio::time::timeout_at(until, room).await;
                 }
                 other => return other,

@@ -359,9 +359,7 @@ impl Queue for SledStore {
             return Ok(0);
         };
         // Sync sorts first: count the (few) sync entries, not the backlog.
-        let sync = waiting
-            .range(..(Lane::Async, String::new()))
-            .count();
+        let sync = waiting.range(..(Lane::Async, String::new())).count();
         Ok(match lane {
             Lane::Sync => sync,
             Lane::Async => waiting.len() - sync,

@@ -47,13 +47,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::io;
-use std::sync::{Arc, LazyLock, Mutex, RwLock};
+use std::sync::{Arc, LazyLock, RwLock};
 
-use base64::Engine as _;
-use minijinja::value::ValueKind;
-use minijinja::{
-    AutoEscape, Environment, ErrorKind, Expression, Output, State, UndefinedBehavior,
-};
+use minijinja::{Environment, ErrorKind, Expression};
 use serde_json::Value;
 
 /// The top-level names a template may use. `item` and `index` exist only
@@ -152,28 +148,6 @@ pub struct Templates {
 /// expressions from growing memory).
 const EXPRESSION_CACHE: usize = 4096;
 
-/// The sandboxed environment for `limits`, built at the first use of those
-/// limits and kept for the life of the process (one per distinct
-/// [`TemplateLimits`] the configuration uses: a handful at most).
-fn environment(limits: TemplateLimits) -> &'static Environment<'static> {
-    static ENVIRONMENTS: LazyLock<Mutex<HashMap<TemplateLimits, &'static Environment<'static>>>> =
-        LazyLock::new(Mutex::default);
-    let mut environments = ENVIRONMENTS.lock().unwrap_or_else(|e| e.into_inner());
-    environments.entry(limits).or_insert_with(|| {
-        let mut env = Environment::new();
-        env.set_fuel(Some(limits.fuel));
-        env.set_recursion_limit(limits.recursion_limit);
-        env.set_undefined_behavior(UndefinedBehavior::Chainable);
-        env.set_auto_escape_callback(|_| AutoEscape::None);
-        env.set_keep_trailing_newline(true);
-        env.set_formatter(format_emitted);
-        env.add_filter("b64encode", b64encode);
-        env.add_filter("b64decode", b64decode);
-        env.add_filter("fromjson", fromjson);
-        Box::leak(Box::new(env))
-    })
-}
-
 /// A value converted once for rendering: cheap to clone (shared, not
 /// copied) and to nest into a larger context, so a large trigger body or
 /// step output is converted once per execution, not once per render.
@@ -213,7 +187,7 @@ impl Templates {
     /// An engine with the given limits.
     pub fn with_limits(limits: TemplateLimits) -> Self {
         Templates {
-            env: environment(limits),
+            env: environment::environment(limits),
             limits,
             expressions: RwLock::default(),
         }
@@ -560,52 +534,7 @@ impl<W: io::Write> io::Write for CappedWriter<W> {
     }
 }
 
-/// How `{{ … }}` inside text prints a value: objects and arrays as JSON,
-/// booleans as `true`/`false`, `none` and undefined as nothing, everything
-/// else as Jinja prints it.
-fn format_emitted(
-    out: &mut Output<'_>,
-    _state: &State<'_, '_>,
-    value: &minijinja::Value,
-) -> Result<(), minijinja::Error> {
-    let failed = |_| minijinja::Error::from(ErrorKind::WriteFailure);
-    match value.kind() {
-        ValueKind::Undefined | ValueKind::None => Ok(()),
-        ValueKind::Bool => out
-            .write_str(if value.is_true() { "true" } else { "false" })
-            .map_err(failed),
-        ValueKind::Map | ValueKind::Seq => match serde_json::to_string(value) {
-            Ok(json) => out.write_str(&json).map_err(failed),
-            Err(_) => write!(out, "{value}").map_err(failed),
-        },
-        _ => write!(out, "{value}").map_err(failed),
-    }
-}
-
-fn b64encode(value: String) -> String {
-    base64::engine::general_purpose::STANDARD.encode(value)
-}
-
-fn b64decode(value: String) -> Result<String, minijinja::Error> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(value.trim())
-        .map_err(|e| {
-            minijinja::Error::new(ErrorKind::InvalidOperation, format!("invalid base64: {e}"))
-        })?;
-    String::from_utf8(bytes).map_err(|_| {
-        minijinja::Error::new(
-            ErrorKind::InvalidOperation,
-            "decoded base64 is not utf-8 text",
-        )
-    })
-}
-
-fn fromjson(value: String) -> Result<minijinja::Value, minijinja::Error> {
-    let parsed: Value = serde_json::from_str(&value).map_err(|e| {
-        minijinja::Error::new(ErrorKind::InvalidOperation, format!("invalid json: {e}"))
-    })?;
-    Ok(minijinja::Value::from_serialize(&parsed))
-}
+mod environment;
 
 #[cfg(test)]
 mod tests;

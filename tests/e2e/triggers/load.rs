@@ -189,8 +189,23 @@ fn a_tenant_past_its_queue_bound_gets_429_and_nothing_is_stored() {
         Some(3.0)
     );
 
-    // Once the queue drains, the tenant is accepted again.
-    held.release();
+    // A caller who waits is not refused for the async backlog: the sync
+    // lane has a bound of its own (and runs first once the slot frees).
+    std::thread::scope(|scope| {
+        let sync =
+            scope.spawn(|| post_json(&server, &format!("/hooks/{a}/quick"), &json!({}), &[]));
+        let queued = poll(FLOW_DEADLINE, || {
+            server.metric("weft_queue_depth{tenant=\"flooder\"}") == Some(4.0)
+        });
+        // Once the queue drains, the tenant is accepted again.
+        held.release();
+        let answer = sync.join().expect("sync caller");
+        assert!(
+            queued,
+            "the sync webhook was not queued beside the full async queue: {answer:?}"
+        );
+        assert_eq!(answer.status, 200, "{answer:?}");
+    });
     let drained = poll(FLOW_DEADLINE, || {
         executions_of(&server, &a)
             .iter()
