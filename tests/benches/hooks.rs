@@ -55,15 +55,25 @@ async fn setup(client: &reqwest::Client, url: &str) -> String {
             .header("content-type", ct)
             .body(body)
     };
-    let pushed = call(
-        reqwest::Method::POST,
-        "/v1/integrations",
-        yaml.into_bytes(),
-        "application/yaml",
-    )
-    .send()
-    .await
-    .expect("push integration");
+    // The first connection to a server started right after the raw run
+    // may be reset by the kernel (a loopback port pair still in TIME_WAIT
+    // from that run's connections): a reset push stored nothing, so it is
+    // tried again on a new connection, a few times.
+    let mut tries = 0;
+    let pushed = loop {
+        let sent = call(
+            reqwest::Method::POST,
+            "/v1/integrations",
+            yaml.clone().into_bytes(),
+            "application/yaml",
+        )
+        .send()
+        .await;
+        match sent {
+            Err(e) if e.is_request() && tries < 5 => tries += 1,
+            other => break other.expect("push integration"),
+        }
+    };
     assert!(pushed.status().is_success(), "push: {}", pushed.status());
     let tenant = json!({ "name": "bench" }).to_string().into_bytes();
     call(
