@@ -55,10 +55,11 @@ async fn setup(client: &reqwest::Client, url: &str) -> String {
             .header("content-type", ct)
             .body(body)
     };
-    // The first connection to a server started right after the raw run
-    // may be reset by the kernel (a loopback port pair still in TIME_WAIT
-    // from that run's connections): a reset push stored nothing, so it is
-    // tried again on a new connection, a few times.
+    // The first connection to a server started right after a 10 s raw
+    // run was reset every time on the bench machine (likely a loopback
+    // port pair still in TIME_WAIT from that run; not seen after 3 s
+    // runs): a push whose request failed is tried again on a new
+    // connection, a few times.
     let mut tries = 0;
     let pushed = loop {
         let sent = call(
