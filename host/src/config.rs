@@ -94,10 +94,15 @@ impl Default for StorageConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
-    /// Executions running at once. Default 16.
+    /// Executions running at once. Default 128 (as many as
+    /// `[sandbox.pool] instances`: a worker mostly waits, for a step's
+    /// I/O or for its step record's fsync, which concurrent executions
+    /// share).
     pub workers: usize,
     /// Executions one tenant may run at once, so one tenant's flood cannot
-    /// take every worker. Default 4.
+    /// take every worker. Default 32, a quarter of the workers (the same
+    /// share as `[sandbox.pool] per_tenant`): 32 callers of one tenant's
+    /// sync webhook run at once instead of queueing behind 4.
     pub per_tenant: usize,
     /// Finished executions older than this are deleted. Default 14 days.
     #[serde(with = "duration_serde")]
@@ -107,21 +112,24 @@ pub struct EngineConfig {
     /// Most `for_each` items one execution may start over all its loops
     /// (nested ones included). Default 100,000.
     pub for_each_max_total: usize,
-    /// Executions one tenant may have waiting for a worker (at least 1);
+    /// Executions one tenant may have waiting for a worker (at least 1),
+    /// in each lane: sync executions (a caller waits) are counted apart
+    /// from async ones, so an async backlog never refuses a sync webhook.
+    /// A submit that finds the queue full waits up to 250 ms for room;
     /// past it, webhooks, manual runs and replays answer 429 with
     /// `Retry-After` and store nothing, so a flood of large webhooks
     /// cannot fill the disk. Deploy and teardown flows are exempt. Default
-    /// 1,000: at 6 MiB per webhook body, about 6 GiB per tenant at most,
+    /// 1,000: at 6 MiB per webhook body, about 6 GiB per tenant and lane at most,
     /// and an acknowledged execution starts within 1,000 ÷ the tenant's
-    /// finish rate (under 2 s at the ~560/s `make bench` measures).
+    /// finish rate (under 1 s at the ~1,300/s `make bench` measures).
     pub max_queued_per_tenant: usize,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
         Self {
-            workers: 16,
-            per_tenant: 4,
+            workers: 128,
+            per_tenant: 32,
             retention: Duration::from_secs(14 * 24 * 3600),
             for_each_max_items: 10_000,
             for_each_max_total: 100_000,

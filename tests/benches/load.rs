@@ -36,14 +36,16 @@ pub(crate) struct Run {
     pub failed: usize,
     /// The measured length.
     pub length: Duration,
+    /// Concurrent connections.
+    pub connections: usize,
 }
 
 impl Run {
     /// Prints the run readably under `name`.
     pub(crate) fn print(&self, name: &str) {
         println!(
-            "{name}: {:.0} requests/s, p99 {:.2?}, {} ok, {} refused (429), {} failed ({CONNECTIONS} connections, {:?})",
-            self.rps, self.p99, self.ok, self.refused, self.failed, self.length
+            "{name}: {:.0} requests/s, p99 {:.2?}, {} ok, {} refused (429), {} failed ({} connections, {:?})",
+            self.rps, self.p99, self.ok, self.refused, self.failed, self.connections, self.length
         );
     }
 
@@ -61,19 +63,30 @@ pub(crate) async fn warm_up(url: &str, body: &[u8], expect: u16) {
 
 /// Loads `url` for the measured time and returns what it saw.
 pub(crate) async fn run(url: &str, body: &[u8], expect: u16) -> Run {
-    run_spread(&[url.to_owned()], body, expect).await
+    run_with(url, body, expect, CONNECTIONS).await
+}
+
+/// [`run`] with `connections` connections instead of [`CONNECTIONS`].
+pub(crate) async fn run_with(url: &str, body: &[u8], expect: u16, connections: usize) -> Run {
+    measure(&[url.to_owned()], body, expect, connections).await
 }
 
 /// [`warm_up`] spread over `urls` (one node each): connection `i` posts
 /// to `urls[i % urls.len()]`.
 pub(crate) async fn warm_up_spread(urls: &[String], body: &[u8], expect: u16) {
-    load(urls, body, expect, WARMUP).await;
+    load(urls, body, expect, WARMUP, CONNECTIONS).await;
 }
 
 /// [`run`] spread over `urls` as [`warm_up_spread`] does.
 pub(crate) async fn run_spread(urls: &[String], body: &[u8], expect: u16) -> Run {
+    measure(urls, body, expect, CONNECTIONS).await
+}
+
+/// The measured run of `connections` loops over `urls`.
+async fn measure(urls: &[String], body: &[u8], expect: u16, connections: usize) -> Run {
     let length = seconds();
-    let (mut latencies, Others { refused, failed }) = load(urls, body, expect, length).await;
+    let (mut latencies, Others { refused, failed }) =
+        load(urls, body, expect, length, connections).await;
     Run {
         rps: latencies.len() as f64 / length.as_secs_f64(),
         p99: p99(&mut latencies),
@@ -81,6 +94,7 @@ pub(crate) async fn run_spread(urls: &[String], body: &[u8], expect: u16) -> Run
         refused,
         failed,
         length,
+        connections,
     }
 }
 
@@ -91,7 +105,7 @@ struct Others {
     failed: usize,
 }
 
-/// Runs `CONNECTIONS` loops posting `body` to `urls` (round robin over
+/// Runs `connections` loops posting `body` to `urls` (round robin over
 /// the connections) for `length`; returns the latencies of requests
 /// answered `expect` and the count of others.
 async fn load(
@@ -99,10 +113,11 @@ async fn load(
     body: &[u8],
     expect: u16,
     length: Duration,
+    connections: usize,
 ) -> (Vec<Duration>, Others) {
     let end = Instant::now() + length;
     let mut tasks = Vec::new();
-    for connection in 0..CONNECTIONS {
+    for connection in 0..connections {
         let url = urls[connection % urls.len()].clone();
         let body = bytes::Bytes::copy_from_slice(body);
         tasks.push(tokio::spawn(async move {

@@ -1,14 +1,12 @@
 //! The webhook figures of `hooks.rs` on PostgreSQL, for one node and for
 //! two nodes sharing one database: a private PostgreSQL 15 of the bench's
-//! own ([`weft_tests::pg::PgServer`], as the end-to-end tests start it,
-//! without fsync), a fresh database per configuration, the same
+//! own ([`weft_tests::pg::PgServer`], as the end-to-end tests start it
+//! but with fsync on, as sled's commits are), a fresh database per configuration, the same
 //! `order-bench` integration and payload, the same load generator
 //! ([`crate::load`]) spreading its connections over the nodes.
 //!
-//! Every node runs with `[engine] per_tenant = 16`: the per-tenant cap
-//! counts live leases across the cluster, so with the default 4 one
-//! tenant's load could not use a second node at all. Figures (one node,
-//! then two):
+//! Every node runs with the default settings (the per-tenant cap, 32,
+//! counts live leases across the cluster). Figures (one node, then two):
 //!
 //! - `pg_sync_order_rps`, `pg2_sync_order_rps`: the sync `order` flow;
 //! - `pg_async_ack_rps`, `pg2_async_ack_rps`: `order-async` answered 202;
@@ -29,8 +27,8 @@ use crate::start::{start_with, stop};
 /// The nodes' shared master key (base64 of 32 bytes).
 const MASTER_KEY: &str = "d2VmdC1iZW5jaC1wb3N0Z3Jlcy1tYXN0ZXItay0zMmI=";
 
-/// The nodes' `weft.toml`.
-const CONFIG: &str = "[engine]\nper_tenant = 16\n";
+/// The nodes' `weft.toml`: the defaults.
+const CONFIG: &str = "";
 
 /// What one configuration measured.
 struct Figures {
@@ -115,7 +113,7 @@ async fn measure(server: &PgServer, n: usize, prefix: &str) -> Figures {
 
 /// Runs the one-node and two-node PostgreSQL figures.
 pub async fn bench() {
-    let server = match PgServer::start(200) {
+    let server = match PgServer::start_with(200, true) {
         Ok(server) => server,
         Err(e) => panic!("the bench's postgresql did not start: {e}"),
     };

@@ -83,9 +83,17 @@ fn temp_root() -> Result<PathBuf, String> {
 }
 
 impl PgServer {
-    /// Starts a server (`max_connections` at most) and waits until it
+    /// Starts a server (`max_connections` at most) without fsync (tests
+    /// need no crash safety of the database itself) and waits until it
     /// accepts connections.
     pub fn start(max_connections: u32) -> Result<Self, String> {
+        Self::start_with(max_connections, false)
+    }
+
+    /// [`PgServer::start`], with `durable` commits (fsync and full page
+    /// writes on, as a production database runs: what benchmarks compare
+    /// with sled's fsynced group commits).
+    pub fn start_with(max_connections: u32, durable: bool) -> Result<Self, String> {
         let bin = bin_dir();
         if !bin.join("initdb").exists() {
             return Err(format!(
@@ -141,9 +149,13 @@ impl PgServer {
                 "-c",
                 &format!("max_connections={max_connections}"),
                 "-c",
-                "fsync=off",
+                if durable { "fsync=on" } else { "fsync=off" },
                 "-c",
-                "full_page_writes=off",
+                if durable {
+                    "full_page_writes=on"
+                } else {
+                    "full_page_writes=off"
+                },
                 "-c",
                 "shared_buffers=32MB",
             ]);

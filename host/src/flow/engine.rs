@@ -37,9 +37,11 @@ pub struct FlowEngine {
     pub(super) node: String,
     /// Wakes the claim loop (a submit, an end, a retry's delay).
     pub(super) ready: tokio::sync::Notify,
-    /// Places held by submits storing their execution, by tenant (see
-    /// [`FlowEngine::store_and_queue`]).
-    reserved: Mutex<HashMap<String, usize>>,
+    /// Places held by submits storing their execution (see
+    /// `admission.rs`).
+    pub(super) reserved: super::admission::Reserved,
+    /// Wakes submits waiting for room in a full queue.
+    pub(super) room: tokio::sync::Notify,
     /// Executions this node holds a lease of.
     held: Mutex<HashSet<String>>,
     watchers: Mutex<HashMap<String, watch::Sender<Progress>>>,
@@ -82,7 +84,8 @@ impl FlowEngine {
             sealer,
             node: uuid::Uuid::now_v7().to_string(),
             ready: tokio::sync::Notify::new(),
-            reserved: Mutex::new(HashMap::new()),
+            reserved: super::admission::reserved(),
+            room: tokio::sync::Notify::new(),
             held: Mutex::new(HashSet::new()),
             watchers: Mutex::new(HashMap::new()),
             metrics: EngineMetrics::register(metrics),
@@ -142,31 +145,6 @@ impl FlowEngine {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Holds a place in `tenant`'s queue unless it already has `limit`
-    /// executions waiting (or places held by concurrent submits); `false`
-    /// when it is full. Give the place back with [`Self::unreserve`] once
-    /// the execution is stored (it then counts in the store's queue) or
-    /// was not.
-    fn try_reserve(&self, tenant: &str, limit: usize) -> Result<bool, StorageError> {
-        let mut reserved = self.reserved.lock().unwrap_or_else(|e| e.into_inner());
-        let held = reserved.get(tenant).copied().unwrap_or(0);
-        if self.store.queued(tenant)? + held >= limit {
-            return Ok(false);
-        }
-        *reserved.entry(tenant.to_owned()).or_default() += 1;
-        Ok(true)
-    }
-
-    fn unreserve(&self, tenant: &str) {
-        let mut reserved = self.reserved.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = reserved.get_mut(tenant) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                reserved.remove(tenant);
-            }
-        }
-    }
-
     /// Sets the queue depth gauge from the store.
     pub(super) fn update_depth(&self) {
         if let Ok(depth) = self.store.depth() {
@@ -202,8 +180,16 @@ impl FlowEngine {
     /// Stores a new `queued` execution, queues it and returns once it is on
     /// disk (concurrent submits share one fsync); with a repeated
     /// idempotency key, returns the first execution instead.
+    /// A tenant whose queue is full gets up to
+    /// [`ADMISSION_WAIT`](super::admission::ADMISSION_WAIT) for room
+    /// before it is refused.
     pub async fn submit(&self, new: NewExecution) -> Result<Submitted, EngineError> {
-        let submitted = self.store_and_queue(new)?;
+        let keyed = Keyed::of(&new);
+        let submitted = match self.with_room(|| self.admit(&new)).await {
+            Ok(admitted) => self.store_admitted(new, admitted),
+            Err(e) => Err(e),
+        };
+        let submitted = submitted.or_else(|e| self.refused(keyed, e))?;
         self.store.durable().await?;
         Ok(submitted)
     }
@@ -219,10 +205,64 @@ impl FlowEngine {
     /// Stores and queues; durable only after a flush. A worker may start it
     /// at once: that reads the same (not yet flushed) records.
     pub(super) fn store_and_queue(&self, new: NewExecution) -> Result<Submitted, EngineError> {
+        let keyed = Keyed::of(&new);
+        self.admit(&new)
+            .and_then(|admitted| self.store_admitted(new, admitted))
+            .or_else(|e| self.refused(keyed, e))
+    }
+
+    /// A submit refused for a full queue whose idempotency key already
+    /// names an execution gets that execution, as it would have with room
+    /// (a client retrying an acknowledged request is not told 429); any
+    /// other refusal is counted and returned.
+    fn refused(&self, keyed: Option<Keyed>, error: EngineError) -> Result<Submitted, EngineError> {
+        if let (EngineError::QueueFull { .. }, Some(k)) = (&error, keyed)
+            && let Some(existing) = self.store.find_keyed(&k.instance, &k.flow, &k.key)?
+        {
+            let progress = self.watch(&existing.id);
+            return Ok(Submitted {
+                record: existing,
+                created: false,
+                progress,
+            });
+        }
+        Err(self.count_refusal(error))
+    }
+
+    /// Finds the instance and holds a place in its tenant's queue. Only a
+    /// lifecycle flow (known once the integration is read) may be exempt
+    /// from the queue bound: anything else is refused before more work,
+    /// so a refusal costs as little as it can.
+    fn admit(&self, new: &NewExecution) -> Result<Admitted<'_>, EngineError> {
         let instance = self
             .store
             .get_instance(&new.instance)?
             .ok_or_else(|| EngineError::UnknownInstance(new.instance.clone()))?;
+        let reservation = if new.idempotency_key.as_deref().is_some_and(is_lifecycle_key) {
+            None
+        } else {
+            Some(self.reserve(&instance.tenant, Self::lane(new))?)
+        };
+        Ok(Admitted {
+            instance,
+            reservation,
+        })
+    }
+
+    fn lane(new: &NewExecution) -> Lane {
+        if new.sync { Lane::Sync } else { Lane::Async }
+    }
+
+    /// Stores and queues an admitted execution.
+    fn store_admitted(
+        &self,
+        new: NewExecution,
+        admitted: Admitted<'_>,
+    ) -> Result<Submitted, EngineError> {
+        let Admitted {
+            instance,
+            mut reservation,
+        } = admitted;
         let integration = self
             .store
             .get_integration(&instance.integration, instance.version)?
@@ -235,17 +275,10 @@ impl FlowEngine {
         };
         // Lifecycle flows are bounded by the instances (one transition at
         // a time each) and must not fail for a flood of the tenant's own.
-        let lifecycle = matches!(flow.trigger, Trigger::Deploy | Trigger::Teardown)
-            && new.idempotency_key.as_deref().is_some_and(is_lifecycle_key);
-        let limit = self.config.max_queued_per_tenant.max(1);
-        if !lifecycle && !self.try_reserve(&instance.tenant, limit)? {
-            self.metrics.refused(&instance.tenant);
-            return Err(EngineError::QueueFull {
-                tenant: instance.tenant,
-                limit,
-            });
+        let lifecycle = matches!(flow.trigger, Trigger::Deploy | Trigger::Teardown);
+        if reservation.is_none() && !lifecycle {
+            reservation = Some(self.reserve(&instance.tenant, Self::lane(&new))?);
         }
-        let reserved = !lifecycle;
         let mut record = ExecutionRecord::queued(
             &instance.tenant,
             &instance.id,
@@ -276,9 +309,9 @@ impl FlowEngine {
             entry.home = Some((self.node.clone(), until));
         }
         let stored = self.store.create_execution(&record, &entry);
-        if reserved {
-            self.unreserve(&record.tenant);
-        }
+        // Stored (it counts in the store's queue now) or not: either way
+        // the place goes back.
+        drop(reservation);
         match stored {
             Ok(Inserted::Created) => {
                 self.metrics.submitted.inc();
@@ -523,6 +556,29 @@ impl FlowEngine {
             trigger,
             config,
             completed,
+        })
+    }
+}
+
+/// An execution let in: its instance and the place it holds.
+struct Admitted<'a> {
+    instance: crate::storage::InstanceRecord,
+    reservation: Option<super::admission::Reservation<'a>>,
+}
+
+/// The instance, flow and idempotency key of a submit that has a key.
+struct Keyed {
+    instance: String,
+    flow: String,
+    key: String,
+}
+
+impl Keyed {
+    fn of(new: &NewExecution) -> Option<Self> {
+        Some(Self {
+            instance: new.instance.clone(),
+            flow: new.flow.clone(),
+            key: new.idempotency_key.clone()?,
         })
     }
 }

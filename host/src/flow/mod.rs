@@ -6,6 +6,7 @@
 //! or [`DirectoryComponents`] for `weft run`), instance configs through
 //! the engine's own [`InstanceSource`] port.
 
+mod admission;
 mod engine;
 mod error_flows;
 mod executor;

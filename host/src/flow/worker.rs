@@ -67,6 +67,7 @@ impl FlowEngine {
                 continue;
             }
             self.update_depth();
+            self.room_made();
             let mut permit = Some(first);
             for entry in entries {
                 let permit = match permit.take() {

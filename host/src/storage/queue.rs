@@ -148,6 +148,10 @@ pub trait Queue: Send + Sync {
     /// `not_before`).
     fn queued(&self, tenant: &str) -> Result<usize>;
 
+    /// [`Queue::queued`] for one lane: the sync lane has a bound of its
+    /// own, so an async backlog never refuses a caller who waits.
+    fn queued_in(&self, tenant: &str, lane: Lane) -> Result<usize>;
+
     /// Entries of every tenant that hold no live lease.
     fn depth(&self) -> Result<usize>;
 }
@@ -434,5 +438,28 @@ pub mod contract {
         });
         assert_eq!(held.lock().unwrap().acked, total);
         assert_eq!(queue.depth().unwrap(), 0);
+    }
+
+    /// Waiting entries are counted per lane as well as together.
+    pub fn lanes_are_counted_apart(queue: &dyn Queue) {
+        for id in ["q8-a1", "q8-a2", "q8-a3"] {
+            queue.enqueue(&entry(id, "t8")).unwrap();
+        }
+        let mut sync = entry("q8-s0", "t8");
+        sync.lane = Lane::Sync;
+        queue.enqueue(&sync).unwrap();
+        assert_eq!(queue.queued("t8").unwrap(), 4);
+        assert_eq!(queue.queued_in("t8", Lane::Sync).unwrap(), 1);
+        assert_eq!(queue.queued_in("t8", Lane::Async).unwrap(), 3);
+        assert_eq!(queue.queued_in("t8-other", Lane::Async).unwrap(), 0);
+        let claimed = queue.claim(&request("n1", 10, 1)).unwrap();
+        assert_eq!(ids(&claimed), ["q8-s0"], "sync first");
+        assert_eq!(queue.queued_in("t8", Lane::Sync).unwrap(), 0, "leased");
+        let rest = queue.claim(&request("n1", 10, 10)).unwrap();
+        assert_eq!(ids(&rest), ["q8-a1", "q8-a2", "q8-a3"]);
+        for id in ["q8-s0", "q8-a1", "q8-a2", "q8-a3"] {
+            assert!(queue.ack("n1", id).unwrap());
+        }
+        assert_eq!(queue.queued("t8").unwrap(), 0);
     }
 }

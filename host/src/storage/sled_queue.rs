@@ -321,6 +321,19 @@ impl Queue for SledStore {
             .map_or(0, BTreeSet::len))
     }
 
+    fn queued_in(&self, tenant: &str, lane: Lane) -> Result<usize> {
+        let index = self.queue_index();
+        let Some(waiting) = index.waiting.get(tenant) else {
+            return Ok(0);
+        };
+        // Sync sorts first: count the (few) sync entries, not the backlog.
+        let sync = waiting.range(..(Lane::Async, String::new())).count();
+        Ok(match lane {
+            Lane::Sync => sync,
+            Lane::Async => waiting.len() - sync,
+        })
+    }
+
     fn depth(&self) -> Result<usize> {
         Ok(self.queue_index().waiting.values().map(BTreeSet::len).sum())
     }
@@ -372,6 +385,11 @@ mod tests {
     #[test]
     fn claims_hold_caps_under_contention() {
         with_store(contract::claims_hold_caps_under_contention);
+    }
+
+    #[test]
+    fn lanes_are_counted_apart() {
+        with_store(contract::lanes_are_counted_apart);
     }
 
     #[test]

@@ -45,13 +45,11 @@
 //! assert_eq!(out, json!({ "qty": 3, "note": "sku A-1" }));
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, RwLock};
 
-use base64::Engine as _;
-use minijinja::value::ValueKind;
-use minijinja::{AutoEscape, Environment, ErrorKind, Output, State, UndefinedBehavior};
+use minijinja::{Environment, ErrorKind, Expression};
 use serde_json::Value;
 
 /// The top-level names a template may use. `item` and `index` exist only
@@ -67,7 +65,7 @@ pub const CONTEXT_ROOTS: &[&str] = &[
 ];
 
 /// Limits applied to every render or evaluation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TemplateLimits {
     /// Instructions one render may execute (default 100 000: plenty for data
     /// mapping, a few milliseconds of CPU at most).
@@ -127,13 +125,28 @@ pub enum TemplateError {
     },
 }
 
-/// The template engine: one sandboxed environment plus its limits. Cheap to
-/// share (`Send + Sync`); build it once.
+/// The template engine: one sandboxed environment plus its limits, and
+/// the expressions compiled so far. Cheap to share (`Send + Sync`); build
+/// it once.
+///
+/// The environment of given limits is built once per process and shared
+/// by every `Templates` with those limits (see [`environment`]), so that
+/// compiled expressions, which borrow it, can be kept: the same
+/// `{{ steps.total.order_id }}` of a flow is compiled once, not at every
+/// execution.
 #[derive(Debug)]
 pub struct Templates {
-    env: Environment<'static>,
+    env: &'static Environment<'static>,
     limits: TemplateLimits,
+    /// Compiled expressions by their text, at most [`EXPRESSION_CACHE`].
+    expressions: RwLock<HashMap<String, Arc<Expression<'static, 'static>>>>,
 }
+
+/// Most compiled expressions one [`Templates`] keeps; past it the cache
+/// starts over (templates come from integration files, so a working set
+/// is far smaller; the bound only stops an endless stream of distinct
+/// expressions from growing memory).
+const EXPRESSION_CACHE: usize = 4096;
 
 /// A value converted once for rendering: cheap to clone (shared, not
 /// copied) and to nest into a larger context, so a large trigger body or
@@ -173,17 +186,38 @@ impl Templates {
 
     /// An engine with the given limits.
     pub fn with_limits(limits: TemplateLimits) -> Self {
-        let mut env = Environment::new();
-        env.set_fuel(Some(limits.fuel));
-        env.set_recursion_limit(limits.recursion_limit);
-        env.set_undefined_behavior(UndefinedBehavior::Chainable);
-        env.set_auto_escape_callback(|_| AutoEscape::None);
-        env.set_keep_trailing_newline(true);
-        env.set_formatter(format_emitted);
-        env.add_filter("b64encode", b64encode);
-        env.add_filter("b64decode", b64decode);
-        env.add_filter("fromjson", fromjson);
-        Templates { env, limits }
+        Templates {
+            env: environment::environment(limits),
+            limits,
+            expressions: RwLock::default(),
+        }
+    }
+
+    /// `expr` compiled, from the cache when it was compiled before.
+    fn expression(
+        &self,
+        template: &str,
+        expr: &str,
+    ) -> Result<Arc<Expression<'static, 'static>>, TemplateError> {
+        if let Some(found) = self
+            .expressions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(expr)
+        {
+            return Ok(found.clone());
+        }
+        let compiled = Arc::new(
+            self.env
+                .compile_expression_owned(expr.to_owned())
+                .map_err(|e| syntax_error(template, &e))?,
+        );
+        let mut cache = self.expressions.write().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= EXPRESSION_CACHE {
+            cache.clear();
+        }
+        cache.insert(expr.to_owned(), compiled.clone());
+        Ok(compiled)
     }
 
     /// The limits this engine applies.
@@ -288,10 +322,7 @@ impl Templates {
     /// [`Templates::eval_truthy`] against a [`Context`].
     pub fn eval_truthy_in(&self, template: &str, ctx: &Context) -> Result<bool, TemplateError> {
         let expr = single_expression(template).unwrap_or(template);
-        let compiled = self
-            .env
-            .compile_expression_owned(expr.to_owned())
-            .map_err(|e| syntax_error(template, &e))?;
+        let compiled = self.expression(template, expr)?;
         let value = compiled
             .eval(&ctx.0)
             .map_err(|e| self.eval_error(template, &e))?;
@@ -304,7 +335,7 @@ impl Templates {
     /// `{% set %}`) and the environment's own functions (`range`, `dict`, …)
     /// are not included. `steps['x']` is reported as `steps`.
     pub fn check(&self, template: &str) -> Result<Vec<String>, TemplateError> {
-        let env: &Environment<'_> = &self.env;
+        let env: &Environment<'_> = self.env;
         let compiled = env
             .template_from_str(template)
             .map_err(|e| syntax_error(template, &e))?;
@@ -327,10 +358,7 @@ impl Templates {
         expr: &str,
         ctx: &minijinja::Value,
     ) -> Result<Value, TemplateError> {
-        let compiled = self
-            .env
-            .compile_expression_owned(expr.to_owned())
-            .map_err(|e| syntax_error(template, &e))?;
+        let compiled = self.expression(template, expr)?;
         let value = compiled
             .eval(ctx)
             .map_err(|e| self.eval_error(template, &e))?;
@@ -348,7 +376,7 @@ impl Templates {
     }
 
     fn render_with(&self, template: &str, ctx: &minijinja::Value) -> Result<String, TemplateError> {
-        let env: &Environment<'_> = &self.env;
+        let env: &Environment<'_> = self.env;
         let compiled = env
             .template_from_str(template)
             .map_err(|e| syntax_error(template, &e))?;
@@ -506,52 +534,7 @@ impl<W: io::Write> io::Write for CappedWriter<W> {
     }
 }
 
-/// How `{{ … }}` inside text prints a value: objects and arrays as JSON,
-/// booleans as `true`/`false`, `none` and undefined as nothing, everything
-/// else as Jinja prints it.
-fn format_emitted(
-    out: &mut Output<'_>,
-    _state: &State<'_, '_>,
-    value: &minijinja::Value,
-) -> Result<(), minijinja::Error> {
-    let failed = |_| minijinja::Error::from(ErrorKind::WriteFailure);
-    match value.kind() {
-        ValueKind::Undefined | ValueKind::None => Ok(()),
-        ValueKind::Bool => out
-            .write_str(if value.is_true() { "true" } else { "false" })
-            .map_err(failed),
-        ValueKind::Map | ValueKind::Seq => match serde_json::to_string(value) {
-            Ok(json) => out.write_str(&json).map_err(failed),
-            Err(_) => write!(out, "{value}").map_err(failed),
-        },
-        _ => write!(out, "{value}").map_err(failed),
-    }
-}
-
-fn b64encode(value: String) -> String {
-    base64::engine::general_purpose::STANDARD.encode(value)
-}
-
-fn b64decode(value: String) -> Result<String, minijinja::Error> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(value.trim())
-        .map_err(|e| {
-            minijinja::Error::new(ErrorKind::InvalidOperation, format!("invalid base64: {e}"))
-        })?;
-    String::from_utf8(bytes).map_err(|_| {
-        minijinja::Error::new(
-            ErrorKind::InvalidOperation,
-            "decoded base64 is not utf-8 text",
-        )
-    })
-}
-
-fn fromjson(value: String) -> Result<minijinja::Value, minijinja::Error> {
-    let parsed: Value = serde_json::from_str(&value).map_err(|e| {
-        minijinja::Error::new(ErrorKind::InvalidOperation, format!("invalid json: {e}"))
-    })?;
-    Ok(minijinja::Value::from_serialize(&parsed))
-}
+mod environment;
 
 #[cfg(test)]
 mod tests;

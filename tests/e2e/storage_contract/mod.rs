@@ -70,6 +70,7 @@ contract!(
     queue_home_node_claims_first,
     queue_tenants_share_and_sync_goes_first,
     queue_flow_limits_and_fifo,
+    queue_lanes_are_counted_apart,
     answered_lists_responded_and_finished,
 );
 
@@ -100,6 +101,10 @@ fn queue_home_node_claims_first(store: &dyn Storage) {
 
 fn queue_tenants_share_and_sync_goes_first(store: &dyn Storage) {
     queue_contract::tenants_share_and_sync_goes_first(store);
+}
+
+fn queue_lanes_are_counted_apart(store: &dyn Storage) {
+    queue_contract::lanes_are_counted_apart(store);
 }
 
 fn queue_flow_limits_and_fifo(store: &dyn Storage) {

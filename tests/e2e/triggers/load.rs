@@ -132,7 +132,13 @@ fn a_tenant_past_its_queue_bound_gets_429_and_nothing_is_stored() {
         |instance: &str| post_json(&server, &format!("/hooks/{instance}/slow"), &json!({}), &[]);
 
     // One runs (held at its step), three wait: the bound.
-    let first = hook(&a);
+    let first_key = "order-1";
+    let first = post_json(
+        &server,
+        &format!("/hooks/{a}/slow"),
+        &json!({}),
+        &[("idempotency-key", first_key)],
+    );
     assert_eq!(first.status, 202, "{first:?}");
     assert!(
         held.wait_arrivals("/slow", 1, FLOW_DEADLINE),
@@ -166,6 +172,21 @@ fn a_tenant_past_its_queue_bound_gets_429_and_nothing_is_stored() {
     let webhook = hook(&a);
     assert_eq!(webhook.status, 429, "{webhook:?}");
     assert!(webhook.headers.contains_key("retry-after"), "{webhook:?}");
+    // A retry of an acknowledged request (same Idempotency-Key) gets its
+    // execution, full queue or not; a new key is refused.
+    let keyed = |key: &str| {
+        post_json(
+            &server,
+            &format!("/hooks/{a}/slow"),
+            &json!({}),
+            &[("idempotency-key", key)],
+        )
+    };
+    let again = keyed(first_key);
+    assert_eq!(again.status, 202, "{again:?}");
+    assert_eq!(again.execution_id(), first.execution_id());
+    assert_eq!(again.headers["idempotent-replayed"], "true", "{again:?}");
+    assert_eq!(keyed("never-seen").status, 429);
     assert_eq!(
         executions_of(&server, &a).len(),
         4,
@@ -173,12 +194,12 @@ fn a_tenant_past_its_queue_bound_gets_429_and_nothing_is_stored() {
     );
     // Another tenant has its own bound.
     assert_eq!(hook(&b).status, 202);
-    assert_eq!(server.metric("weft_executions_refused_total"), Some(4.0));
+    assert_eq!(server.metric("weft_executions_refused_total"), Some(5.0));
     // By tenant: the flooder's full queue and its refusals, the other's
     // one queued execution and none refused.
     assert_eq!(
         server.metric("weft_queue_rejected_total{tenant=\"flooder\"}"),
-        Some(4.0)
+        Some(5.0)
     );
     assert_eq!(
         server.metric("weft_queue_rejected_total{tenant=\"patient\"}"),
@@ -189,8 +210,23 @@ fn a_tenant_past_its_queue_bound_gets_429_and_nothing_is_stored() {
         Some(3.0)
     );
 
-    // Once the queue drains, the tenant is accepted again.
-    held.release();
+    // A caller who waits is not refused for the async backlog: the sync
+    // lane has a bound of its own (and runs first once the slot frees).
+    std::thread::scope(|scope| {
+        let sync =
+            scope.spawn(|| post_json(&server, &format!("/hooks/{a}/quick"), &json!({}), &[]));
+        let queued = poll(FLOW_DEADLINE, || {
+            server.metric("weft_queue_depth{tenant=\"flooder\"}") == Some(4.0)
+        });
+        // Once the queue drains, the tenant is accepted again.
+        held.release();
+        let answer = sync.join().expect("sync caller");
+        assert!(
+            queued,
+            "the sync webhook was not queued beside the full async queue: {answer:?}"
+        );
+        assert_eq!(answer.status, 200, "{answer:?}");
+    });
     let drained = poll(FLOW_DEADLINE, || {
         executions_of(&server, &a)
             .iter()

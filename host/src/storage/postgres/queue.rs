@@ -30,6 +30,14 @@ use super::claim::{self, Claim};
 use super::pool::Failure;
 use super::{PostgresStore, decode_row};
 
+/// The `lane` column's value: sync entries sort first.
+fn lane_column(lane: Lane) -> i16 {
+    match lane {
+        Lane::Sync => 0,
+        Lane::Async => 1,
+    }
+}
+
 /// Writes (or replaces, without lease) `entry` in `tx`, with its tenant's
 /// row in `queue_tenants`.
 pub(super) fn put_entry(
@@ -37,10 +45,7 @@ pub(super) fn put_entry(
     entry: &QueueEntry,
     value: &[u8],
 ) -> Result<(), postgres::Error> {
-    let lane: i16 = match entry.lane {
-        Lane::Sync => 0,
-        Lane::Async => 1,
-    };
+    let lane = lane_column(entry.lane);
     let limit = entry.limit.map_or(i64::MAX, i64::from);
     let (home_node, home_until) = match &entry.home {
         Some((node, until)) => (Some(node.as_str()), Some(*until)),
@@ -171,6 +176,17 @@ impl Queue for PostgresStore {
                 "SELECT count(*) FROM queue
                  WHERE tenant = $1 AND (lease_until IS NULL OR lease_until <= $2)",
                 &[&tenant, &now],
+            )?))
+        })
+    }
+
+    fn queued_in(&self, tenant: &str, lane: Lane) -> Result<usize> {
+        let (tenant, now, lane) = (tenant.to_owned(), Utc::now(), lane_column(lane));
+        self.pool.run(move |client| {
+            Ok(count(&client.query(
+                "SELECT count(*) FROM queue
+                 WHERE tenant = $1 AND lane = $2 AND (lease_until IS NULL OR lease_until <= $3)",
+                &[&tenant, &lane, &now],
             )?))
         })
     }
