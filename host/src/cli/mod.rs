@@ -107,7 +107,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     let (json, remote) = (cli.json, &cli.remote);
     match cli.command {
-        Command::Serve(args) => runtime.block_on(serve::run(args)),
+        Command::Serve(args) => {
+            let served = runtime.block_on(serve::run(args));
+            if served.is_ok() {
+                // The server stopped gracefully and flushed its store; end
+                // the process here rather than tear the runtime down under
+                // tasks still waiting on the store (they resume from it at
+                // the next start, as after any stop), whose timers would
+                // panic once the runtime's time driver is gone.
+                use std::io::Write as _;
+                let _ = std::io::stdout().flush();
+                std::process::exit(0);
+            }
+            served
+        }
         Command::Component(cmd) => runtime.block_on(component::run(cmd, json, remote)),
         Command::Integration(cmd) => runtime.block_on(integration::run(cmd, json, remote)),
         Command::Tenant(cmd) => runtime.block_on(tenant::run_tenant(cmd, json, remote)),

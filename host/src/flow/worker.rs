@@ -105,10 +105,13 @@ impl FlowEngine {
                 .store
                 .renew(&engine.node, &held, lease_from(Utc::now()))
             {
-                Ok(lost) if !lost.is_empty() => {
-                    tracing::warn!(executions = ?lost, "lost the lease of running executions");
+                Ok(mut lost) => {
+                    // An execution that ended meanwhile was acked, not lost.
+                    lost.retain(|id| engine.held().contains(id));
+                    if !lost.is_empty() {
+                        tracing::warn!(executions = ?lost, "lost the lease of running executions");
+                    }
                 }
-                Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "cannot renew execution leases"),
             }
         }
@@ -132,6 +135,8 @@ impl FlowEngine {
                 Outcome::Ended
             }
         };
+        // No longer renewed from here on: the entry goes or is released.
+        self.held().remove(&id);
         let settled = match outcome {
             Outcome::Ended => self.store.ack(&self.node, &id),
             Outcome::RetryAt(at) => {
@@ -143,7 +148,6 @@ impl FlowEngine {
         if let Err(e) = settled {
             tracing::error!(execution_id = %id, error = %e, "cannot settle the queue entry");
         }
-        self.held().remove(&id);
         self.update_depth();
         self.ready.notify_one();
     }

@@ -144,7 +144,20 @@ fn three_nodes_lose_no_acknowledged_webhook_and_repeat_no_finished_step_across_a
         poll(deadline, || acknowledged(Some(2)) >= 10),
         "C acknowledged too little"
     );
-    // C dies with requests in flight and executions running.
+    // C dies with requests in flight and executions running: it started
+    // more than it finished (each naps a second, so the kill below lands
+    // well inside one).
+    let running = |node: &crate::server::TestServer| {
+        let started = node.metric("weft_queue_wait_seconds_count").unwrap_or(0.0);
+        let ended = node
+            .metric("weft_executions_total{status=\"succeeded\"}")
+            .unwrap_or(0.0);
+        started - ended
+    };
+    assert!(
+        poll(deadline, || running(&c) >= 1.0),
+        "C never ran an execution"
+    );
     c.kill9();
     let before = acknowledged(None);
     assert!(
