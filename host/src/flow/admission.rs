@@ -10,6 +10,9 @@
 //! submit that finds the queue full waits up to [`ADMISSION_WAIT`] for a
 //! worker to claim an entry of this node's queue, so acknowledgements
 //! follow the engine's pace; past the wait it is refused as before.
+//! A refused submit whose idempotency key already names an execution
+//! gets that execution instead (a retry of an acknowledged request is
+//! never told 429).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,7 +20,7 @@ use std::time::Duration;
 
 use super::engine::FlowEngine;
 use crate::storage::Lane;
-use crate::submit::EngineError;
+use crate::submit::{EngineError, NewExecution, Submitted};
 
 /// How long a submit waits for room in its tenant's full queue before it
 /// is refused with [`EngineError::QueueFull`].
@@ -88,6 +91,28 @@ impl FlowEngine {
         error
     }
 
+    /// A submit refused for a full queue whose idempotency key already
+    /// names an execution gets that execution, as it would have with room
+    /// (a client retrying an acknowledged request is not told 429); any
+    /// other refusal is counted and returned.
+    pub(super) fn refused(
+        &self,
+        keyed: Option<Keyed>,
+        error: EngineError,
+    ) -> Result<Submitted, EngineError> {
+        if let (EngineError::QueueFull { .. }, Some(k)) = (&error, keyed)
+            && let Some(existing) = self.store.find_keyed(&k.instance, &k.flow, &k.key)?
+        {
+            let progress = self.watch(&existing.id);
+            return Ok(Submitted {
+                record: existing,
+                created: false,
+                progress,
+            });
+        }
+        Err(self.count_refusal(error))
+    }
+
     /// Tells submits waiting for room that entries left the waiting queue.
     pub(super) fn room_made(&self) {
         self.room.notify_waiters();
@@ -112,6 +137,23 @@ impl FlowEngine {
                 other => return other,
             }
         }
+    }
+}
+
+/// The instance, flow and idempotency key of a submit that has a key.
+pub(super) struct Keyed {
+    instance: String,
+    flow: String,
+    key: String,
+}
+
+impl Keyed {
+    pub(super) fn of(new: &NewExecution) -> Option<Self> {
+        Some(Self {
+            instance: new.instance.clone(),
+            flow: new.flow.clone(),
+            key: new.idempotency_key.clone()?,
+        })
     }
 }
 

@@ -13,6 +13,7 @@ use chrono::Utc;
 use futures::future::BoxFuture;
 use tokio::sync::watch;
 
+use super::admission::Keyed;
 use super::executor::{ExecutionObserver, Executor, FlowLimits, FlowRun, InstanceInfo};
 use super::instance_source::InstanceSource;
 use super::metrics::EngineMetrics;
@@ -209,24 +210,6 @@ impl FlowEngine {
         self.admit(&new)
             .and_then(|admitted| self.store_admitted(new, admitted))
             .or_else(|e| self.refused(keyed, e))
-    }
-
-    /// A submit refused for a full queue whose idempotency key already
-    /// names an execution gets that execution, as it would have with room
-    /// (a client retrying an acknowledged request is not told 429); any
-    /// other refusal is counted and returned.
-    fn refused(&self, keyed: Option<Keyed>, error: EngineError) -> Result<Submitted, EngineError> {
-        if let (EngineError::QueueFull { .. }, Some(k)) = (&error, keyed)
-            && let Some(existing) = self.store.find_keyed(&k.instance, &k.flow, &k.key)?
-        {
-            let progress = self.watch(&existing.id);
-            return Ok(Submitted {
-                record: existing,
-                created: false,
-                progress,
-            });
-        }
-        Err(self.count_refusal(error))
     }
 
     /// Finds the instance and holds a place in its tenant's queue. Only a
@@ -564,23 +547,6 @@ impl FlowEngine {
 struct Admitted<'a> {
     instance: crate::storage::InstanceRecord,
     reservation: Option<super::admission::Reservation<'a>>,
-}
-
-/// The instance, flow and idempotency key of a submit that has a key.
-struct Keyed {
-    instance: String,
-    flow: String,
-    key: String,
-}
-
-impl Keyed {
-    fn of(new: &NewExecution) -> Option<Self> {
-        Some(Self {
-            instance: new.instance.clone(),
-            flow: new.flow.clone(),
-            key: new.idempotency_key.clone()?,
-        })
-    }
 }
 
 /// Persists each finished step and the response as they happen.
