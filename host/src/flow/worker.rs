@@ -126,6 +126,10 @@ impl FlowEngine {
             Ok(outcome) => outcome,
             Err(e) => {
                 tracing::error!(execution_id = %id, error = %e, "execution panicked");
+                // A sync caller hears of this end: on disk first.
+                if let Err(e) = self.store.durable().await {
+                    tracing::error!(execution_id = %id, error = %e, "cannot make the execution durable");
+                }
                 self.end(
                     &id,
                     &super::FlowResult::failed(
@@ -193,11 +197,14 @@ impl FlowEngine {
             .to_std()
             .unwrap_or_default();
         self.metrics.queue_wait.observe(waited.as_secs_f64());
+        let observer = super::engine::PersistingObserver {
+            engine: self,
+            id,
+            // Only a new sync execution may not be on disk yet.
+            on_disk: (entry.lane == Lane::Async || resumed).into(),
+        };
         let (result, retry) = match self.flow_run(record) {
-            Ok(run) => {
-                let observer = super::engine::PersistingObserver { engine: self, id };
-                (self.executor.run(&run, &observer).await, run.flow.retry)
-            }
+            Ok(run) => (self.executor.run(&run, &observer).await, run.flow.retry),
             Err(message) => (super::FlowResult::failed(message), None),
         };
         // Nobody waits for a later attempt of an async run.
@@ -206,6 +213,8 @@ impl FlowEngine {
         {
             return Outcome::RetryAt(at);
         }
+        // Its caller hears of the end: the execution is on disk first.
+        observer.ensure_on_disk().await;
         self.end(id, &result);
         Outcome::Ended
     }

@@ -160,18 +160,33 @@ impl ExecutionStore for SledStore {
     ) -> Result<Inserted<ExecutionRecord>> {
         let value = encode(record)?;
         let queued = encode(entry)?;
-        let key = record
+        let Some(key) = record
             .idempotency_key
             .as_deref()
-            .map(|k| idempotency_key(&record.instance, &record.flow, k));
+            .map(|k| idempotency_key(&record.instance, &record.flow, k))
+        else {
+            // Without a key nothing can conflict, and a sled transaction
+            // seals the log buffer twice (two more disk writes per
+            // execution), so two plain writes in an order that every crash
+            // leaves sound: sled recovers a prefix of its log, and a queue
+            // entry whose execution is missing is dropped by the worker that
+            // claims it (no execution to run); workers claim from the index,
+            // which learns of the entry only after both writes.
+            self.queue
+                .insert(entry.execution.as_bytes(), queued.as_slice())
+                .map_err(backend)?;
+            self.executions
+                .insert(record.id.as_bytes(), value.as_slice())
+                .map_err(backend)?;
+            self.index_entry(entry.clone());
+            return Ok(Inserted::Created);
+        };
         let existing = (&self.executions, &self.execution_keys, &self.queue)
             .transaction(|(executions, keys, queue)| {
-                if let Some(key) = &key {
-                    if let Some(id) = keys.get(key)? {
-                        return Ok(Some(id));
-                    }
-                    keys.insert(key.as_slice(), record.id.as_bytes())?;
+                if let Some(id) = keys.get(key.as_slice())? {
+                    return Ok(Some(id));
                 }
+                keys.insert(key.as_slice(), record.id.as_bytes())?;
                 executions.insert(record.id.as_bytes(), value.as_slice())?;
                 queue.insert(entry.execution.as_bytes(), queued.as_slice())?;
                 Ok::<_, ConflictableTransactionError<StorageError>>(None)

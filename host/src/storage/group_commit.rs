@@ -3,8 +3,18 @@
 //! share fsyncs. Waiters queue on one lock; whoever holds it flushes
 //! everything written so far, and the waiters queued behind it whose writes
 //! that flush covered return without flushing again.
+//!
+//! Flushes are paced: one starts at least [`FLUSH_SPACING`] after the
+//! previous one started. An idle store flushes at once; a busy one
+//! gathers the writes of that interval into one flush instead of flushing
+//! as fast as the disk allows, each flush covering one or two callers.
+//! Every sled flush hands its buffer to sled's I/O threads and wakes all of
+//! them; unpaced, at ~1,900 sync webhooks a second that was ~3,600 flushes
+//! and ~37,000 context switches a second.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use sled::Db;
 use tokio::sync::Mutex;
@@ -12,34 +22,55 @@ use tokio::sync::Mutex;
 use super::sled_store::backend;
 use super::{Result, StorageError};
 
+/// The least time from the start of one flush to the start of the next.
+pub const FLUSH_SPACING: Duration = Duration::from_micros(500);
+
 /// Shared flush state of one sled database.
 #[derive(Debug, Default)]
 pub struct GroupCommit {
     /// Durability requests so far (each caller takes a number after its
     /// writes).
-    requested: AtomicU64,
-    /// The highest request number known to be on disk; guarded by the
-    /// lock for writers.
-    flushed: Mutex<u64>,
+    requested: Arc<AtomicU64>,
+    /// The highest request number known to be on disk and when the last
+    /// flush started; guarded by the lock for writers.
+    state: Mutex<Flushed>,
+}
+
+#[derive(Debug, Default)]
+struct Flushed {
+    through: u64,
+    last_start: Option<Instant>,
 }
 
 impl GroupCommit {
     /// Returns once everything written to `db` before the call is on disk.
     pub async fn durable(&self, db: &Db) -> Result<()> {
         let mine = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut flushed = self.flushed.lock().await;
-        if *flushed >= mine {
+        let mut state = self.state.lock().await;
+        if state.through >= mine {
             return Ok(());
         }
-        // Every request numbered up to here wrote before taking its number,
-        // so this flush covers all of them.
-        let covered = self.requested.load(Ordering::SeqCst);
-        let db = db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
-            .await
-            .map_err(|e| StorageError::Backend(format!("flush task failed: {e}")))?
-            .map_err(backend)?;
-        *flushed = (*flushed).max(covered);
+        let pause = state.last_start.map_or(Duration::ZERO, |last| {
+            FLUSH_SPACING.saturating_sub(last.elapsed())
+        });
+        let (db, requested) = (db.clone(), self.requested.clone());
+        let (covered, started) = tokio::task::spawn_blocking(move || {
+            // A blocking thread sleeps precisely (a tokio timer would
+            // round up to a millisecond); writes keep arriving meanwhile.
+            if !pause.is_zero() {
+                std::thread::sleep(pause);
+            }
+            // Every request numbered up to here wrote before taking its
+            // number, so this flush covers all of them.
+            let covered = requested.load(Ordering::SeqCst);
+            let started = Instant::now();
+            db.flush().map(|_| (covered, started))
+        })
+        .await
+        .map_err(|e| StorageError::Backend(format!("flush task failed: {e}")))?
+        .map_err(backend)?;
+        state.through = state.through.max(covered);
+        state.last_start = Some(started);
         Ok(())
     }
 }
@@ -64,7 +95,7 @@ mod tests {
         for task in tasks {
             task.await.unwrap();
         }
-        assert_eq!(*commit.flushed.lock().await, 32);
+        assert_eq!(commit.state.lock().await.through, 32);
         drop(db);
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -150,12 +150,30 @@ async fn wait(
             Progress::Finished(record, _) => return from_record(&record),
             Progress::Pending => {}
         }
+        // The engine tells of a response or an end once the execution is
+        // on disk; an answer without one makes sure of it first (a new
+        // sync execution is not flushed at its submit).
         match tokio::time::timeout_at(deadline, progress.changed()).await {
-            Err(_) => return super::results::timed_out(store, id),
+            Err(_) => {
+                let answer = super::results::timed_out(store, id);
+                return durable_then(store, answer).await;
+            }
             Ok(Ok(())) => {}
             // The engine let go of the execution without a last word:
             // whatever it stored is the answer.
-            Ok(Err(_)) => return stored(),
+            Ok(Err(_)) => return durable_then(store, stored()).await,
+        }
+    }
+}
+
+/// `answer` once every write before it is on disk, else a 500 naming
+/// the storage failure.
+async fn durable_then(store: &dyn Storage, answer: Response) -> Response {
+    match store.durable().await {
+        Ok(()) => answer,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot make the execution durable");
+            super::HookError::from(e).into_response()
         }
     }
 }
