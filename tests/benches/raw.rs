@@ -7,7 +7,9 @@
 //! ([`RawComponent::metered`]: also fuel, an epoch deadline with its
 //! ticker, the hostcall byte budget and the pool sized like Weft's sandbox
 //! defaults, so that server pays what the sandbox's engine and store pay
-//! per instance; no resource limiter, log capture or state).
+//! per instance; no resource limiter, log capture or state). Both reset
+//! freed slots the way the sandbox does ([`keep_slots_resident`]), so the
+//! baselines gain what Weft gains from it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +19,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use weft::sandbox::bindings::{self, Connector, ConnectorPre, WitStepError};
-use weft::sandbox::{PoolConfig, StepLimits};
+use weft::sandbox::{PoolConfig, StepLimits, keep_slots_resident};
 
 /// The epoch tick of Weft's sandbox (`sandbox::engine::EPOCH_TICK`).
 const EPOCH_TICK_MS: u64 = 10;
@@ -120,6 +122,7 @@ impl RawComponent {
             .total_memories(16 * 4)
             .total_tables(16 * 32)
             .max_memory_size(64 << 20);
+        keep_slots_resident(&mut pooling);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
         let engine = Engine::new(&config).expect("engine");
         let pre = pre(&engine, bytes);
@@ -154,6 +157,7 @@ impl RawComponent {
             .max_core_instances_per_component(limits.instances)
             .max_memories_per_component(limits.memories)
             .max_tables_per_component(limits.tables);
+        keep_slots_resident(&mut pooling);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
         let engine = Engine::new(&config).expect("metered engine");
         let ticker_stop = Arc::new(AtomicBool::new(false));

@@ -37,7 +37,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 pub use crate::egress::{AddressClass, HostPattern, OutboundConfig, PatternError};
 pub use component::LoadedComponent;
-pub use engine::WasmEngine;
+pub use engine::{WasmEngine, keep_slots_resident};
 pub use error::{GuestErrorKind, LoadError, MAX_ERROR_MESSAGE, StepError};
 pub use host_state::{LogLevel, LogLine, LogSource, MAX_STATE_KEY, MAX_STATE_VALUE};
 pub use inspect::{MAX_COMPONENT_BYTES, MAX_FUNCTION_BYTES, MAX_FUNCTIONS};
