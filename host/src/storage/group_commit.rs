@@ -100,6 +100,26 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn back_to_back_flushes_are_paced() {
+        let dir = tempfile_dir();
+        let db = sled::Config::new().path(&dir).open().unwrap();
+        let commit = GroupCommit::default();
+        let before = Instant::now();
+        db.insert(b"a", &b"1"[..]).unwrap();
+        commit.durable(&db).await.unwrap();
+        db.insert(b"b", &b"2"[..]).unwrap();
+        commit.durable(&db).await.unwrap();
+        assert!(
+            before.elapsed() >= FLUSH_SPACING,
+            "the second flush started {:?} after the first",
+            before.elapsed()
+        );
+        assert_eq!(commit.state.lock().await.through, 2);
+        drop(db);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     fn tempfile_dir() -> std::path::PathBuf {
         std::env::temp_dir().join(format!("weft-group-commit-{}", uuid::Uuid::now_v7()))
     }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use serde_json::json;
+use weft::storage::{Queue as _, QueueEntry, SledStore, Storage as _};
 
 use super::{execution, finished, instance, server, start, step, time};
 use crate::server::poll;
@@ -94,6 +95,42 @@ fn executions_queued_at_a_crash_all_run_after_restart() {
         0,
         "never started before"
     );
+}
+
+#[test]
+fn a_queue_entry_left_without_its_execution_is_dropped_at_restart() {
+    // A new execution without an idempotency key is two sled writes, its
+    // queue entry first: a crash between them leaves an entry with no
+    // execution, which a restart must drop, not run or keep forever.
+    let mut server = server(None);
+    let id = instance(&server.api(), "acme", None, true);
+    server.stop();
+    {
+        let store = SledStore::open(&server.data_dir()).expect("open the stopped server's store");
+        store
+            .enqueue(&QueueEntry::new("orphaned-entry", "acme", &id, "nap"))
+            .expect("enqueue");
+        store.flush().expect("flush");
+    }
+    server.restart();
+    let api = server.api();
+    let depth = r#"weft_queue_depth{tenant="acme"}"#;
+    let drained = poll(Duration::from_secs(30), || {
+        server.metric(depth) == Some(0.0)
+    });
+    assert!(
+        drained,
+        "the orphaned entry stayed queued: {:?}",
+        server.metric(depth)
+    );
+    assert_eq!(api.get("/v1/executions/orphaned-entry").status, 404);
+    // The queue goes on: a new execution runs.
+    let exec = start(&api, &id, "nap", &json!({ "ms": 1 }));
+    assert_eq!(finished(&api, &exec)["status"], "succeeded");
+    // Gone from disk too, not just held by a lease.
+    server.stop();
+    let store = SledStore::open(&server.data_dir()).expect("reopen the store");
+    assert_eq!(store.depth().expect("depth"), 0);
 }
 
 #[test]
