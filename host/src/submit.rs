@@ -42,9 +42,9 @@ pub enum Progress {
     Pending,
     /// A `respond` step produced the HTTP response (the run may go on).
     Responded(FlowResponse),
-    /// It ended; the record (as stored, redacted) includes its steps; the
-    /// answer in clear for the caller waiting in this process, if the run
-    /// produced one here.
+    /// It ended; the record as stored (redacted; its steps may be left
+    /// out, the store has them), and the answer in clear for the caller
+    /// waiting in this process, if the run produced one here.
     Finished(Box<ExecutionRecord>, Option<Arc<LiveAnswer>>),
 }
 
