@@ -6,7 +6,6 @@
 //! lease is stale, resuming after their last finished step.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,14 +14,14 @@ use futures::future::BoxFuture;
 use tokio::sync::watch;
 
 use super::admission::Keyed;
-use super::executor::{ExecutionObserver, Executor, FlowLimits, FlowRun, InstanceInfo};
+use super::executor::{Executor, FlowLimits, FlowRun, InstanceInfo};
 use super::instance_source::InstanceSource;
 use super::metrics::EngineMetrics;
 use super::sealed::Sealer;
 use crate::config::EngineConfig;
 use crate::integration::{Trigger, split_component_ref};
 use crate::metrics::Metrics;
-use crate::model::{ExecutionRecord, ExecutionStatus, FlowResponse, StepRecord, StepStatus};
+use crate::model::{ExecutionRecord, ExecutionStatus, StepStatus};
 use crate::sandbox::{ComponentSource, Sandbox};
 use crate::storage::{Inserted, Lane, QueueEntry, Storage, StorageError};
 use crate::submit::{
@@ -189,7 +188,7 @@ impl FlowEngine {
     /// A new sync execution is the exception: its caller learns of it only
     /// through its progress, and the engine tells of a response or an end
     /// only once the execution is on disk, usually with its first step's
-    /// fsync (see [`PersistingObserver`]). That saves a sync run one
+    /// fsync (see [`super::observer::PersistingObserver`]). That saves a sync run one
     /// fsync round of three; the caller that gives up waiting makes it
     /// durable itself before it answers `202`.
     pub async fn submit(&self, new: NewExecution) -> Result<Submitted, EngineError> {
@@ -259,7 +258,7 @@ impl FlowEngine {
         } = admitted;
         let integration = self
             .store
-            .get_integration(&instance.integration, instance.version)?
+            .shared_integration(&instance.integration, instance.version)?
             .ok_or_else(|| EngineError::UnknownInstance(new.instance.clone()))?;
         let Some(flow) = integration.model.flow(&new.flow) else {
             return Err(EngineError::UnknownFlow {
@@ -515,7 +514,7 @@ impl FlowEngine {
             .ok_or_else(|| format!("bad integration reference {:?}", record.integration))?;
         let integration = self
             .store
-            .get_integration(name, version)
+            .shared_integration(name, version)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("integration {} no longer exists", record.integration))?;
         let flow = integration
@@ -562,83 +561,6 @@ impl FlowEngine {
 struct Admitted<'a> {
     instance: crate::storage::InstanceRecord,
     reservation: Option<super::admission::Reservation<'a>>,
-}
-
-/// Persists each finished step and the response as they happen.
-pub(super) struct PersistingObserver<'a> {
-    pub(super) engine: &'a FlowEngine,
-    pub(super) id: &'a str,
-    /// Whether the execution's own record is known to be on disk: a new
-    /// sync execution is not until the first fsync after its submit (see
-    /// [`FlowEngine::submit`]), and its caller hears nothing before.
-    pub(super) on_disk: AtomicBool,
-}
-
-impl PersistingObserver<'_> {
-    /// Makes the execution durable unless it is known to be.
-    pub(super) async fn ensure_on_disk(&self) {
-        if self.on_disk.load(Ordering::Acquire) {
-            return;
-        }
-        match self.engine.store.durable().await {
-            Ok(()) => self.on_disk.store(true, Ordering::Release),
-            Err(e) => {
-                tracing::error!(execution_id = %self.id, error = %e, "cannot make the execution durable");
-            }
-        }
-    }
-}
-
-impl ExecutionObserver for PersistingObserver<'_> {
-    fn step_finished<'a>(&'a self, record: &'a StepRecord) -> futures::future::BoxFuture<'a, ()> {
-        Box::pin(async move {
-            self.engine.metrics.step(record);
-            // Durable before the next step starts (sharing the fsync with
-            // concurrent executions), so a finished step is never re-run.
-            let stored = match self.engine.store.put_step(self.id, record) {
-                Ok(()) => self.engine.store.durable().await,
-                Err(e) => Err(e),
-            };
-            match stored {
-                // Everything written before, the execution too, is on disk.
-                Ok(()) => self.on_disk.store(true, Ordering::Release),
-                Err(e) => {
-                    tracing::error!(execution_id = %self.id, step = %record.path, error = %e, "cannot persist step");
-                }
-            }
-        })
-    }
-
-    fn responded(&self, live: &FlowResponse, stored: &FlowResponse) {
-        let persisted = self.engine.store.update_execution(self.id, &mut |r| {
-            r.response = Some(stored.clone());
-        });
-        if let Err(e) = persisted {
-            tracing::error!(execution_id = %self.id, error = %e, "cannot persist response");
-        }
-        let Some(sender) = self.engine.watchers().get(self.id).cloned() else {
-            return;
-        };
-        let progress = Progress::Responded(live.clone());
-        if self.on_disk.load(Ordering::Acquire) {
-            sender.send_replace(progress);
-            return;
-        }
-        // A response before any step: the caller hears of it once the
-        // execution (and the response) are on disk.
-        let store = self.engine.store.clone();
-        let id = self.id.to_owned();
-        tokio::spawn(async move {
-            match store.durable().await {
-                Ok(()) => {
-                    sender.send_replace(progress);
-                }
-                Err(e) => {
-                    tracing::error!(execution_id = %id, error = %e, "cannot make the execution durable");
-                }
-            }
-        });
-    }
 }
 
 impl Submit for FlowEngine {

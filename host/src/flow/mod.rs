@@ -13,6 +13,7 @@ mod executor;
 mod instance_source;
 mod local;
 mod metrics;
+mod observer;
 mod record;
 mod redact;
 mod remote;

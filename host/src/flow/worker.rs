@@ -171,33 +171,54 @@ impl FlowEngine {
     /// Runs a claimed execution from where its record says it is.
     pub(super) async fn execute(&self, entry: &QueueEntry) -> Outcome {
         let id = entry.execution.as_str();
-        let record = match self.store.get_execution(id) {
-            Ok(Some(record)) if !record.status.is_finished() => record,
-            Ok(_) => return Outcome::Ended,
-            Err(e) => {
-                tracing::error!(execution_id = %id, error = %e, "cannot load execution");
-                return Outcome::Ended;
-            }
-        };
-        let resumed = record.status == ExecutionStatus::Running;
+        // Marks it running and reads it in one update: the status it had
+        // says whether it ended already (a crash after its end, before the
+        // ack) or resumes.
+        let mut was = None;
         let started = self.store.update_execution(id, &mut |r| {
+            was = Some(r.status);
+            if r.status.is_finished() {
+                return;
+            }
+            if r.status == ExecutionStatus::Running {
+                r.resumed += 1;
+            }
             r.status = ExecutionStatus::Running;
             if r.started_at.is_none() {
                 r.started_at = Some(Utc::now());
             }
-            if resumed {
-                r.resumed += 1;
-            }
         });
-        if let Err(e) = started {
-            tracing::error!(execution_id = %id, error = %e, "cannot mark execution running");
-            return Outcome::Ended;
-        }
+        let record = match (started, was) {
+            (Ok(Some(record)), Some(status)) if !status.is_finished() => record,
+            // Ended already, or no execution (a queue entry a crash left
+            // without its execution): the entry goes.
+            (Ok(_), _) => return Outcome::Ended,
+            (Err(e), _) => {
+                tracing::error!(execution_id = %id, error = %e, "cannot mark execution running");
+                return Outcome::Ended;
+            }
+        };
+        let resumed = was == Some(ExecutionStatus::Running);
+        // Only an execution that ran before (resumed, or retried by the
+        // API or its flow's `retry`) has step records to resume after; the
+        // updated record does not carry them.
+        let record = if resumed || record.retries > 0 || !record.attempts.is_empty() {
+            match self.store.get_execution(id) {
+                Ok(Some(record)) => record,
+                Ok(None) => return Outcome::Ended,
+                Err(e) => {
+                    tracing::error!(execution_id = %id, error = %e, "cannot load execution");
+                    return Outcome::Ended;
+                }
+            }
+        } else {
+            record
+        };
         let waited = (Utc::now() - record.created_at)
             .to_std()
             .unwrap_or_default();
         self.metrics.queue_wait.observe(waited.as_secs_f64());
-        let observer = super::engine::PersistingObserver {
+        let observer = super::observer::PersistingObserver {
             engine: self,
             id,
             // Only a new sync execution may not be on disk yet.

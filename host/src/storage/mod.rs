@@ -167,6 +167,18 @@ pub trait IntegrationStore: Send + Sync {
     fn list_integrations(&self) -> Result<Vec<IntegrationRecord>>;
     /// One version.
     fn get_integration(&self, name: &str, version: u32) -> Result<Option<IntegrationRecord>>;
+    /// One version, shared: a store that keeps decoded versions (they are
+    /// immutable) hands out the one it keeps instead of a copy, for the
+    /// webhook and execution paths that read one per request.
+    fn shared_integration(
+        &self,
+        name: &str,
+        version: u32,
+    ) -> Result<Option<std::sync::Arc<IntegrationRecord>>> {
+        Ok(self
+            .get_integration(name, version)?
+            .map(std::sync::Arc::new))
+    }
     /// The highest version of `name`.
     fn latest_integration(&self, name: &str) -> Result<Option<IntegrationRecord>>;
     /// Stores a version unless `name@version` exists.

@@ -29,6 +29,9 @@ pub const GROUP_COMMIT_MS: u64 = 10;
 /// bytes (sled's own default is 1 GiB). See `config::StorageConfig`.
 pub const DEFAULT_CACHE_CAPACITY: u64 = 16 * 1024 * 1024;
 
+/// Decoded integration versions by name and version number.
+type IntegrationCache = std::collections::HashMap<(String, u32), std::sync::Arc<IntegrationRecord>>;
+
 /// sled-backed storage under a data dir.
 #[derive(Debug, Clone)]
 pub struct SledStore {
@@ -36,9 +39,7 @@ pub struct SledStore {
     db: Db,
     commit: std::sync::Arc<super::group_commit::GroupCommit>,
     /// Decoded integration versions (immutable once stored).
-    integration_cache: std::sync::Arc<
-        std::sync::RwLock<std::collections::HashMap<(String, u32), IntegrationRecord>>,
-    >,
+    integration_cache: std::sync::Arc<std::sync::RwLock<IntegrationCache>>,
     meta: Tree,
     components: Tree,
     component_bytes: Tree,
@@ -326,9 +327,19 @@ impl IntegrationStore for SledStore {
     }
 
     fn get_integration(&self, name: &str, version: u32) -> Result<Option<IntegrationRecord>> {
+        Ok(self
+            .shared_integration(name, version)?
+            .map(|shared| IntegrationRecord::clone(&shared)))
+    }
+
+    fn shared_integration(
+        &self,
+        name: &str,
+        version: u32,
+    ) -> Result<Option<std::sync::Arc<IntegrationRecord>>> {
         // Integration versions are immutable, so a decoded one stays valid;
         // every webhook and execution reads one, and decoding its JSON
-        // dominated the cost.
+        // dominated the cost (then cloning it, three times per webhook).
         let key = (name.to_owned(), version);
         if let Some(found) = self
             .integration_cache
@@ -343,13 +354,15 @@ impl IntegrationStore for SledStore {
             "integration",
             &integration_key(name, version),
         )?;
-        if let Some(record) = &found {
-            self.integration_cache
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(key, record.clone());
-        }
-        Ok(found)
+        let Some(record) = found else {
+            return Ok(None);
+        };
+        let shared = std::sync::Arc::new(record);
+        self.integration_cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, shared.clone());
+        Ok(Some(shared))
     }
 
     fn latest_integration(&self, name: &str) -> Result<Option<IntegrationRecord>> {

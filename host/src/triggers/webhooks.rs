@@ -138,7 +138,7 @@ pub(super) async fn read_body(state: &HookState, request: Request) -> Result<Byt
 /// A webhook flow of an active instance.
 pub(super) struct Hook {
     pub instance: InstanceRecord,
-    pub integration: IntegrationRecord,
+    pub integration: Arc<IntegrationRecord>,
     pub flow: Flow,
     pub trigger: WebhookTrigger,
 }
@@ -147,7 +147,7 @@ pub(super) struct Hook {
 pub(super) fn active_instance(
     state: &HookState,
     id: &str,
-) -> Result<(InstanceRecord, IntegrationRecord), HookError> {
+) -> Result<(InstanceRecord, Arc<IntegrationRecord>), HookError> {
     let not_found = || HookError::new(StatusCode::NOT_FOUND, format!("no enabled instance {id:?}"));
     let instance = state.store.get_instance(id)?.ok_or_else(not_found)?;
     if instance.status != InstanceStatus::Active {
@@ -155,7 +155,7 @@ pub(super) fn active_instance(
     }
     let integration = state
         .store
-        .get_integration(&instance.integration, instance.version)?
+        .shared_integration(&instance.integration, instance.version)?
         .ok_or_else(not_found)?;
     Ok((instance, integration))
 }
@@ -163,7 +163,7 @@ pub(super) fn active_instance(
 /// The webhook flow `name` of an instance (not its preprocess flow).
 pub(super) fn webhook_flow(
     instance: InstanceRecord,
-    integration: IntegrationRecord,
+    integration: Arc<IntegrationRecord>,
     name: &str,
 ) -> Result<Hook, String> {
     let flow = integration.model.flow(name).cloned();
