@@ -337,9 +337,8 @@ impl IntegrationStore for SledStore {
         name: &str,
         version: u32,
     ) -> Result<Option<std::sync::Arc<IntegrationRecord>>> {
-        // Integration versions are immutable, so a decoded one stays valid;
-        // every webhook and execution reads one, and decoding its JSON
-        // dominated the cost (then cloning it, three times per webhook).
+        // Versions are immutable, so a decoded one stays valid; every webhook
+        // and execution reads one, and decoding (then cloning) it dominated.
         let key = (name.to_owned(), version);
         if let Some(found) = self
             .integration_cache
