@@ -48,6 +48,15 @@ flows:
           status: 201
           headers: { x-reply: "yes" }
           body: { hello: "{{ trigger.body.name }}" }
+  - name: respond_early
+    trigger: { type: webhook, mode: sync }
+    steps:
+      - id: reply
+        respond: { status: 201, body: { hello: "{{ trigger.body.name }}" } }
+      - id: nap
+        component: echo@1.0.0
+        action: sleep
+        input: { ms: 3000 }
   - name: failing
     trigger: { type: webhook, mode: sync }
     steps:
@@ -479,4 +488,40 @@ fn an_acknowledged_webhook_survives_kill_9() {
         recorded_execution(&recorder, "/async", &exec),
         "the acknowledged execution completes after the restart"
     );
+}
+
+#[test]
+fn a_sync_answer_is_on_disk_before_it_is_sent() {
+    // A new sync execution is not flushed at its submit; the answer waits
+    // for a flush that covers it. `respond_early` answers before any step
+    // is persisted and then naps, so that flush is the answer's own: kill
+    // -9 right after the last answer (well within sled's own 10 ms
+    // background flush) and every answered execution must still exist.
+    let recorder = Fake::recorder();
+    let (mut server, id) = setup(&recorder);
+    let answered: Vec<String> = (0..3)
+        .map(|n| {
+            let responded = post_json(
+                &server,
+                &format!("/hooks/{id}/respond_early"),
+                &json!({ "name": format!("caller-{n}") }),
+                &[],
+            );
+            assert_eq!(responded.status, 201, "{responded:?}");
+            responded.headers["x-weft-execution-id"]
+                .to_str()
+                .expect("execution id header")
+                .to_owned()
+        })
+        .collect();
+    server.restart_after_kill9();
+    let api = server.api();
+    for exec in &answered {
+        let stored = api.get(&format!("/v1/executions/{exec}"));
+        assert_eq!(
+            stored.status, 200,
+            "answered execution {exec} lost: {stored:?}"
+        );
+        assert_eq!(stored.json["flow"], "respond_early", "{stored:?}");
+    }
 }
