@@ -1,11 +1,12 @@
 //! Engine overhead: a 3-step flow of `echo` steps run through the flow
 //! [`Executor`] in-process (templates, redaction, step records, an
-//! observer; no HTTP, no storage), against the step runner's median time
-//! per step measured by [`crate::step::bench`] in the same run.
+//! observer; no HTTP, no storage), against the bare step runner calling
+//! `echo` with the same input on the same sandbox, interleaved round by
+//! round so both see the same machine.
 //!
 //! Flows run one after another, so `engine_flows_per_s` is the rate of a
-//! single worker; `engine_step_overhead_ratio` is the engine's time per
-//! step over the bare step runner's.
+//! single worker; `engine_step_overhead_ratio` is the engine's median time
+//! per step over the bare step runner's median.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,13 +15,18 @@ use std::time::{Duration, Instant};
 use weft::flow::{Executor, FlowRun, InstanceInfo, RecordingObserver};
 use weft::integration::ResolvedConfig;
 use weft::sandbox::ComponentSource;
-use weft::sandbox::{LoadedComponent, MemoryStateStore, Sandbox, SandboxConfig};
+use weft::sandbox::{LoadedComponent, MemoryStateStore, Sandbox, SandboxConfig, StepRequest};
 
 use crate::{median, report};
 
-const FLOWS: usize = 300;
+const ROUNDS: usize = 20;
+const FLOWS_PER_ROUND: usize = 30;
+const STEPS_PER_ROUND: usize = 90;
 const WARM_UP: usize = 30;
 const STEPS: u32 = 3;
+
+/// What step `one` gets, and so every step after it.
+const INPUT: &str = r#"{"items":[{"price":9.5,"quantity":2,"sku":"X"}],"order_id":"A-1"}"#;
 
 /// The step runner's input in `step.rs`, then passed along by templates.
 const INTEGRATION: &str = r#"
@@ -53,13 +59,14 @@ impl ComponentSource for Echo {
     }
 }
 
-/// Runs the engine benchmark; `step_time` is the step runner's median.
-pub async fn bench(step_time: Duration) {
+/// Runs the engine benchmark.
+pub async fn bench() {
     let bytes = std::fs::read(weft_tests::component_path(weft_tests::ECHO)).expect("echo");
     let sandbox = Arc::new(Sandbox::new(&SandboxConfig::default()).expect("sandbox"));
     let echo = sandbox.compile(&bytes).expect("compile echo");
+    let bare = echo.clone();
     let executor = Executor::new(
-        sandbox,
+        sandbox.clone(),
         Arc::new(Echo(echo)),
         Arc::new(MemoryStateStore::default()),
     );
@@ -77,26 +84,45 @@ pub async fn bench(step_time: Duration) {
     for n in 0..WARM_UP {
         let result = executor.run(&run(n), &RecordingObserver::default()).await;
         assert!(result.error.is_none(), "bench flow failed: {result:?}");
+        let req = StepRequest::local(&sandbox, "echo", INPUT.into());
+        assert_eq!(
+            sandbox.run_step(&bare, req).await.result.expect("echo"),
+            serde_json::from_str::<serde_json::Value>(INPUT).unwrap()
+        );
     }
-    let mut times = Vec::with_capacity(FLOWS);
-    let all = Instant::now();
-    for n in 0..FLOWS {
-        let run = run(n);
-        let observer = RecordingObserver::default();
-        let started = Instant::now();
-        let result = executor.run(&run, &observer).await;
-        times.push(started.elapsed());
-        assert!(result.error.is_none(), "bench flow failed: {result:?}");
+    let mut times = Vec::with_capacity(ROUNDS * FLOWS_PER_ROUND);
+    let mut step_times = Vec::with_capacity(ROUNDS * STEPS_PER_ROUND);
+    let mut flows_time = Duration::ZERO;
+    for round in 0..ROUNDS {
+        for _ in 0..STEPS_PER_ROUND {
+            let req = StepRequest::local(&sandbox, "echo", INPUT.into());
+            let started = Instant::now();
+            let outcome = sandbox.run_step(&bare, req).await;
+            step_times.push(started.elapsed());
+            outcome.result.expect("echo");
+        }
+        for n in 0..FLOWS_PER_ROUND {
+            let run = run(round * FLOWS_PER_ROUND + n);
+            let observer = RecordingObserver::default();
+            let started = Instant::now();
+            let result = executor.run(&run, &observer).await;
+            let took = started.elapsed();
+            times.push(took);
+            flows_time += took;
+            assert!(result.error.is_none(), "bench flow failed: {result:?}");
+        }
     }
-    let total = all.elapsed();
+    let step_time = median(&mut step_times);
     let flow_time = median(&mut times);
     let per_step = flow_time / STEPS;
-    let flows_per_s = FLOWS as f64 / total.as_secs_f64();
+    let flows_per_s = times.len() as f64 / flows_time.as_secs_f64();
     let ratio = per_step.as_secs_f64() / step_time.as_secs_f64();
     println!(
-        "engine: {flows_per_s:.0} flows/s of {STEPS} echo steps on one worker; {:.1} µs per step vs {:.1} µs for the bare step runner (median of {FLOWS} flows)",
+        "engine: {flows_per_s:.0} flows/s of {STEPS} echo steps on one worker; {:.1} µs per step vs {:.1} µs for the bare step runner (medians of {} flows and {} steps)",
         per_step.as_secs_f64() * 1e6,
         step_time.as_secs_f64() * 1e6,
+        times.len(),
+        step_times.len(),
     );
     report("engine_flows_per_s", flows_per_s);
     report("engine_step_overhead_ratio", ratio);

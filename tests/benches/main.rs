@@ -29,8 +29,8 @@ pub fn median(samples: &mut [Duration]) -> Duration {
 
 /// Runs every benchmark, or those whose name contains the first argument
 /// (`cargo bench --bench weft -- start`, `step`, `engine`, `hooks` or
-/// `pg`). `engine` also runs `step`, its baseline; `hooks` runs its raw
-/// baseline; `pg` the webhook figures on PostgreSQL, one and two nodes.
+/// `pg`). `hooks` runs its raw baseline; `pg` the webhook figures on
+/// PostgreSQL, one and two nodes.
 fn main() {
     let filter = std::env::args()
         .skip(1)
@@ -46,11 +46,11 @@ fn main() {
         .build()
         .expect("tokio runtime");
     runtime.block_on(async {
-        if wanted("step") || wanted("engine") {
-            let step_time = step::bench().await;
-            if wanted("engine") {
-                engine::bench(step_time).await;
-            }
+        if wanted("step") {
+            step::bench().await;
+        }
+        if wanted("engine") {
+            engine::bench().await;
         }
         if wanted("hooks") {
             hooks::bench().await;

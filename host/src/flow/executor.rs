@@ -268,17 +268,21 @@ impl Executor {
     ) -> BoxFuture<'a, Result<Out, Stop>> {
         Box::pin(async move {
             let mut last = Out::plain(Value::Null);
-            for step in steps {
+            for (n, step) in steps.iter().enumerate() {
                 let path = child_path(prefix, &step.id);
                 let output = match cx.run.completed.get(&path) {
                     Some(done) => resumed_output(cx, step, &path, done)?,
                     None => self.run_step(cx, step, scope, &path).await?,
                 };
-                scope.steps.insert(
-                    step.id.clone(),
-                    Seen::new(&output.real, output.shown.as_ref()),
-                );
-                last = output;
+                // Only the last output is needed besides its views.
+                let seen = if n + 1 == steps.len() {
+                    let seen = Seen::new(&output.real, output.shown.as_ref());
+                    last = output;
+                    seen
+                } else {
+                    Seen::from_out(output)
+                };
+                scope.steps.insert(step.id.clone(), seen);
             }
             Ok(last)
         })
@@ -334,12 +338,20 @@ impl Executor {
                     record.sealed_output =
                         Some(sealer.seal_output(&cx.run.execution_id, path, &out.real));
                 }
-                record.output = Some(shown.clone().unwrap_or_else(|| out.real.clone()));
-                cx.record(record).await;
-                Ok(Out {
-                    real: out.real,
-                    shown,
-                })
+                // The record takes the output for the observer and gives
+                // it back, rather than keeping a copy.
+                let (real, shown) = match shown {
+                    None => {
+                        record.output = Some(out.real);
+                        let real = cx.record(record).await.output;
+                        (real.expect("the output was just recorded"), None)
+                    }
+                    Some(shown) => {
+                        record.output = Some(shown);
+                        (out.real, cx.record(record).await.output)
+                    }
+                };
+                Ok(Out { real, shown })
             }
             Err(failure) => {
                 let failure = cx.redactor.failure(failure);
@@ -363,8 +375,10 @@ impl Executor {
 }
 
 impl RunCx<'_> {
-    async fn record(&self, record: StepRecord) {
+    /// Hands `record` to the observer, and back.
+    async fn record(&self, record: StepRecord) -> StepRecord {
         self.observer.step_finished(&record).await;
+        record
     }
 }
 

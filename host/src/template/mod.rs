@@ -148,30 +148,6 @@ pub struct Templates {
 /// expressions from growing memory).
 const EXPRESSION_CACHE: usize = 4096;
 
-/// A value converted once for rendering: cheap to clone (shared, not
-/// copied) and to nest into a larger context, so a large trigger body or
-/// step output is converted once per execution, not once per render.
-#[derive(Clone, Debug, Default)]
-pub struct Context(minijinja::Value);
-
-impl Context {
-    /// A JSON value, converted.
-    pub fn json(value: &Value) -> Self {
-        Context(minijinja::Value::from_serialize(value))
-    }
-
-    /// An object of already converted values (the roots of a render
-    /// context, or a map of step outputs).
-    pub fn object<K: Into<String>>(entries: impl IntoIterator<Item = (K, Context)>) -> Self {
-        Context(entries.into_iter().map(|(k, v)| (k.into(), v.0)).collect())
-    }
-
-    /// A number (a loop index).
-    pub fn number(n: u64) -> Self {
-        Context(minijinja::Value::from(n))
-    }
-}
-
 impl Default for Templates {
     fn default() -> Self {
         Templates::new()
@@ -245,14 +221,10 @@ impl Templates {
         if !contains_template(value) {
             return Ok(value.clone());
         }
-        self.render_value_with(value, &ctx.0)
+        self.render_value_with(value, ctx)
     }
 
-    fn render_value_with(
-        &self,
-        value: &Value,
-        ctx: &minijinja::Value,
-    ) -> Result<Value, TemplateError> {
+    fn render_value_with(&self, value: &Value, ctx: &Context) -> Result<Value, TemplateError> {
         Ok(match value {
             Value::String(s) => self.render_leaf(s, ctx)?,
             Value::Array(items) => Value::Array(
@@ -270,13 +242,13 @@ impl Templates {
         })
     }
 
-    fn render_leaf(&self, s: &str, ctx: &minijinja::Value) -> Result<Value, TemplateError> {
+    fn render_leaf(&self, s: &str, ctx: &Context) -> Result<Value, TemplateError> {
         if !is_template(s) {
             return Ok(Value::String(s.to_owned()));
         }
         match single_expression(s) {
             Some(expr) => self.eval_with(s, expr, ctx),
-            None => self.render_with(s, ctx).map(Value::String),
+            None => self.render_with(s, ctx.jinja()).map(Value::String),
         }
     }
 
@@ -293,7 +265,7 @@ impl Templates {
         if !is_template(template) {
             return Ok(template.to_owned());
         }
-        self.render_with(template, &ctx.0)
+        self.render_with(template, ctx.jinja())
     }
 
     /// Evaluates a template that is a single `{{ expr }}`, or a bare
@@ -309,7 +281,7 @@ impl Templates {
         ctx: &Context,
     ) -> Result<Value, TemplateError> {
         let expr = single_expression(template).unwrap_or(template);
-        self.eval_with(template, expr, &ctx.0)
+        self.eval_with(template, expr, ctx)
     }
 
     /// Evaluates a `branch.when` condition (a single `{{ expr }}`, or a bare
@@ -324,7 +296,7 @@ impl Templates {
         let expr = single_expression(template).unwrap_or(template);
         let compiled = self.expression(template, expr)?;
         let value = compiled
-            .eval(&ctx.0)
+            .eval(ctx.jinja())
             .map_err(|e| self.eval_error(template, &e))?;
         Ok(value.is_true())
     }
@@ -352,27 +324,39 @@ impl Templates {
         Ok(names)
     }
 
-    fn eval_with(
-        &self,
-        template: &str,
-        expr: &str,
-        ctx: &minijinja::Value,
-    ) -> Result<Value, TemplateError> {
+    fn eval_with(&self, template: &str, expr: &str, ctx: &Context) -> Result<Value, TemplateError> {
+        // A plain path to a present value is that value, as minijinja
+        // would give it, without converting the context.
+        if is_path(expr)
+            && let Some(found) = ctx.lookup(expr)
+        {
+            self.check_size(template, found.as_ref())?;
+            return Ok(found.into_owned());
+        }
         let compiled = self.expression(template, expr)?;
         let value = compiled
-            .eval(ctx)
+            .eval(ctx.jinja())
             .map_err(|e| self.eval_error(template, &e))?;
-        // Measure before materialising so an oversized result is refused
-        // without building a second copy of it.
+        self.check_size(template, &value)?;
+        serde_json::to_value(&value).map_err(|e| render_error(template, &e.to_string()))
+    }
+
+    /// Refuses a result whose JSON exceeds the output cap; measured before
+    /// materialising, so an oversized result is refused without building
+    /// a second copy of it.
+    fn check_size(
+        &self,
+        template: &str,
+        value: &impl serde::Serialize,
+    ) -> Result<(), TemplateError> {
         let mut sink = CappedWriter::new(io::sink(), self.limits.max_output_bytes);
-        if let Err(e) = serde_json::to_writer(&mut sink, &value) {
-            return Err(if sink.exceeded {
+        serde_json::to_writer(&mut sink, value).map_err(|e| {
+            if sink.exceeded {
                 self.too_large(template)
             } else {
                 render_error(template, &e.to_string())
-            });
-        }
-        serde_json::to_value(&value).map_err(|e| render_error(template, &e.to_string()))
+            }
+        })
     }
 
     fn render_with(&self, template: &str, ctx: &minijinja::Value) -> Result<String, TemplateError> {
@@ -534,7 +518,11 @@ impl<W: io::Write> io::Write for CappedWriter<W> {
     }
 }
 
+mod context;
 mod environment;
+
+pub use context::Context;
+use context::is_path;
 
 #[cfg(test)]
 mod tests;

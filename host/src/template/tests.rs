@@ -232,3 +232,66 @@ fn single_expression_detection() {
     assert_eq!(single_expression("{{ }}"), None);
     assert_eq!(single_expression("{% if a %}{% endif %}"), None);
 }
+
+/// A plain path is looked up on the JSON itself; whatever it finds must be
+/// what minijinja gives for the same value (`(path)` is not a plain path,
+/// so it always goes through minijinja).
+#[test]
+fn plain_paths_give_what_minijinja_gives() {
+    let t = Templates::new();
+    let ctx = json!({
+        "trigger": { "body": {
+            "n": 3, "neg": -7, "big": 18446744073709551615u64, "f": 12.5, "whole": 2.0,
+            "s": "é ✓ \"q\"", "none": null, "list": [1, { "a": [] }], "o": { "b": { "c": {} } }
+        } },
+        "steps": { "one": { "items": [{ "id": 1 }] } },
+    });
+    for path in [
+        "trigger",
+        "trigger.body",
+        "trigger.body.n",
+        "trigger.body.neg",
+        "trigger.body.big",
+        "trigger.body.f",
+        "trigger.body.whole",
+        "trigger.body.s",
+        "trigger.body.none",
+        "trigger.body.list",
+        "trigger.body.o.b",
+        "steps.one",
+        // Not found on the JSON: minijinja decides (undefined is null).
+        "trigger.body.missing",
+        "trigger.body.list.first",
+        "trigger.body.s.upper",
+        "nothing.at.all",
+    ] {
+        let fast = t.render_value(&json!(format!("{{{{ {path} }}}}")), &ctx);
+        let slow = t.render_value(&json!(format!("{{{{ ({path}) }}}}")), &ctx);
+        assert_eq!(fast.unwrap(), slow.unwrap(), "{path}");
+    }
+    assert!(!is_path("trigger. body"));
+    assert!(!is_path("steps.one[0]"));
+    assert!(!is_path("steps.one|tojson"));
+    assert!(!is_path("items.0"));
+    assert!(!is_path(""));
+}
+
+/// The output cap holds for a value found by a plain path too.
+#[test]
+fn a_plain_path_to_a_large_value_is_refused() {
+    let small = Templates::with_limits(TemplateLimits {
+        max_output_bytes: 10,
+        ..TemplateLimits::default()
+    });
+    let ctx = json!({ "trigger": { "body": { "long": "0123456789abc", "short": "ok" } } });
+    let err = small
+        .render_value(&json!("{{ trigger.body.long }}"), &ctx)
+        .unwrap_err();
+    assert!(matches!(err, TemplateError::OutputTooLarge { .. }), "{err}");
+    assert_eq!(
+        small
+            .render_value(&json!("{{ trigger.body.short }}"), &ctx)
+            .unwrap(),
+        json!("ok")
+    );
+}

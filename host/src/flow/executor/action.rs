@@ -25,7 +25,8 @@ impl Executor {
     ) -> Result<Out, StepFailure> {
         let views = cx.views(scope);
         let (input, shown) = cx.render(&self.templates, &action.input, &views, "input")?;
-        record.input = Some(shown);
+        let input_text = input.to_string();
+        record.input = Some(shown.unwrap_or(input));
         let component = self.components.resolve(&action.component).ok_or_else(|| {
             StepFailure::other(
                 "component_missing",
@@ -36,7 +37,6 @@ impl Executor {
         if let Some(timeout) = &action.timeout {
             limits.timeout = timeout.duration;
         }
-        let input_text = input.to_string();
         let idempotency_key = idempotency_key(&cx.run.execution_id, path);
         let max_attempts = action.retry.as_ref().map_or(1, |r| r.attempts.max(1));
         let host_config: serde_json::Map<String, serde_json::Value> = cx

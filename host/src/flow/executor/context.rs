@@ -31,15 +31,20 @@ pub(super) struct Seen {
 impl Seen {
     /// Both views of `real`; `shown` is `None` when it is the same.
     pub fn new(real: &Value, shown: Option<&Value>) -> Self {
-        let real_ctx = Context::json(real);
-        let shown = match shown {
-            Some(shown) => Context::json(shown),
-            None => real_ctx.clone(),
+        Seen::from_out(Out {
+            real: real.clone(),
+            shown: shown.cloned(),
+        })
+    }
+
+    /// Both views of a step's result, taken rather than copied.
+    pub fn from_out(out: Out) -> Self {
+        let real = Context::from_json(out.real);
+        let shown = match out.shown {
+            Some(shown) => Context::from_json(shown),
+            None => real.clone(),
         };
-        Self {
-            real: real_ctx,
-            shown,
-        }
+        Self { real, shown }
     }
 }
 
@@ -111,18 +116,19 @@ impl<'a> RunCx<'a> {
         let redactor = execution_redactor(run.config.secret_values(), &run.trigger, &signature);
         let shown_trigger = shown_trigger(&run.trigger, &signature, &redactor);
         let distinct = !redactor.is_empty() || shown_trigger != run.trigger;
-        let instance = Context::json(&json!(run.instance));
-        let execution = Context::json(&json!({ "id": run.execution_id, "flow": run.flow.name }));
+        let instance = Context::from_json(json!(run.instance));
+        let execution =
+            Context::from_json(json!({ "id": run.execution_id, "flow": run.flow.name }));
         let real = Roots {
             trigger: Context::json(&run.trigger),
-            config: Context::json(&run.config.to_context()),
+            config: Context::from_json(run.config.to_context()),
             instance: instance.clone(),
             execution: execution.clone(),
         };
         let shown = if distinct {
             Roots {
-                trigger: Context::json(&shown_trigger),
-                config: Context::json(&Value::Object(run.config.redacted())),
+                trigger: Context::from_json(shown_trigger),
+                config: Context::from_json(Value::Object(run.config.redacted())),
                 instance,
                 execution,
             }
@@ -183,24 +189,25 @@ impl<'a> RunCx<'a> {
     }
 
     /// Renders `value` for the component and for the record: the record's
-    /// copy comes from the shown view (and is redacted again); if only
-    /// the real view renders, the record shows `***`.
+    /// copy comes from the shown view (and is redacted again), `None` when
+    /// the views cannot differ (the record shows what the component got);
+    /// if only the real view renders, the record shows `***`.
     pub fn render(
         &self,
         templates: &Templates,
         value: &Value,
         views: &Views,
         path: &str,
-    ) -> Result<(Value, Value), StepFailure> {
+    ) -> Result<(Value, Option<Value>), StepFailure> {
         let real = render_fields(templates, value, &views.real, path)?;
         if !self.distinct {
-            return Ok((real.clone(), real));
+            return Ok((real, None));
         }
         let shown = match render_fields(templates, value, &views.shown, path) {
             Ok(shown) => self.redactor.value(&shown),
             Err(_) => Value::String(REDACTED.to_owned()),
         };
-        Ok((real, shown))
+        Ok((real, Some(shown)))
     }
 
     /// [`RunCx::render`] for a template that renders to text.

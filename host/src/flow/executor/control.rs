@@ -146,6 +146,7 @@ impl Executor {
         let views = cx.views(scope);
         let (body, shown_body) =
             cx.render(&self.templates, &respond.body, &views, "respond.body")?;
+        let shown_body = shown_body.unwrap_or_else(|| body.clone());
         let mut headers = BTreeMap::new();
         let mut shown_headers = BTreeMap::new();
         for (name, value) in &respond.headers {
