@@ -35,10 +35,16 @@ use crate::template::Templates;
 
 /// Receives progress as it happens, to persist it.
 pub trait ExecutionObserver: Send + Sync {
-    /// A step (at any depth) finished; its record is final.
-    /// The executor awaits it before the next step starts, so a record
-    /// persisted here is durable before anything later happens.
+    /// A step (at any depth) finished; its record is final. The executor
+    /// awaits it before the next step starts.
     fn step_finished<'a>(&'a self, record: &'a StepRecord) -> BoxFuture<'a, ()>;
+    /// A component is about to be called: it may act outside the host, so
+    /// every step recorded before must be durable first (host-only steps,
+    /// such as `respond`, do not wait for earlier records). The default
+    /// has nothing to wait for.
+    fn before_action(&self) -> BoxFuture<'_, ()> {
+        Box::pin(std::future::ready(()))
+    }
     /// A `respond` step produced the flow's HTTP response: `live` is what
     /// the caller gets, `stored` the redacted copy to keep.
     fn responded(&self, live: &FlowResponse, stored: &FlowResponse);

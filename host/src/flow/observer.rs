@@ -1,7 +1,13 @@
 //! The engine's observer of a running execution: persists each finished
-//! step (durable before the next step starts) and the flow's response,
-//! and tells the caller waiting on the execution, but only once the
-//! execution itself is on disk.
+//! step and the flow's response, and tells the caller waiting on the
+//! execution, but only once the execution itself is on disk.
+//!
+//! A step's record is written when the step finishes and made durable
+//! (sharing the fsync with concurrent executions) before the next
+//! component call starts, so a step that finished before anything else
+//! acted outside the host is never run again after a crash. Host-only
+//! steps in between (a `respond`) do not wait for it: a sync flow's
+//! answer goes out after one fsync fewer.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -18,17 +24,34 @@ pub(super) struct PersistingObserver<'a> {
     /// sync execution is not until the first fsync after its submit (see
     /// [`FlowEngine::submit`]), and its caller hears nothing before.
     pub(super) on_disk: AtomicBool,
+    /// Whether step records were written since the last fsync.
+    pub(super) pending: AtomicBool,
 }
 
 impl PersistingObserver<'_> {
     /// Makes the execution durable unless it is known to be.
     pub(super) async fn ensure_on_disk(&self) {
-        if self.on_disk.load(Ordering::Acquire) {
-            return;
+        if !self.on_disk.load(Ordering::Acquire) {
+            self.make_durable().await;
         }
+    }
+
+    /// Makes every record written so far durable, if steps were recorded
+    /// since the last fsync.
+    pub(super) async fn flush_pending(&self) {
+        if self.pending.load(Ordering::Acquire) {
+            self.make_durable().await;
+        }
+    }
+
+    async fn make_durable(&self) {
+        // Cleared before the fsync: a record written during it sets it again.
+        self.pending.store(false, Ordering::Release);
         match self.engine.store.durable().await {
+            // Everything written before, the execution too, is on disk.
             Ok(()) => self.on_disk.store(true, Ordering::Release),
             Err(e) => {
+                self.pending.store(true, Ordering::Release);
                 tracing::error!(execution_id = %self.id, error = %e, "cannot make the execution durable");
             }
         }
@@ -39,20 +62,17 @@ impl ExecutionObserver for PersistingObserver<'_> {
     fn step_finished<'a>(&'a self, record: &'a StepRecord) -> futures::future::BoxFuture<'a, ()> {
         Box::pin(async move {
             self.engine.metrics.step(record);
-            // Durable before the next step starts (sharing the fsync with
-            // concurrent executions), so a finished step is never re-run.
-            let stored = match self.engine.store.put_step(self.id, record) {
-                Ok(()) => self.engine.store.durable().await,
-                Err(e) => Err(e),
-            };
-            match stored {
-                // Everything written before, the execution too, is on disk.
-                Ok(()) => self.on_disk.store(true, Ordering::Release),
+            match self.engine.store.put_step(self.id, record) {
+                Ok(()) => self.pending.store(true, Ordering::Release),
                 Err(e) => {
                     tracing::error!(execution_id = %self.id, step = %record.path, error = %e, "cannot persist step");
                 }
             }
         })
+    }
+
+    fn before_action(&self) -> futures::future::BoxFuture<'_, ()> {
+        Box::pin(self.flush_pending())
     }
 
     fn responded(&self, live: &FlowResponse, stored: &FlowResponse) {

@@ -223,6 +223,7 @@ impl FlowEngine {
             id,
             // Only a new sync execution may not be on disk yet.
             on_disk: (entry.lane == Lane::Async || resumed).into(),
+            pending: false.into(),
         };
         let (result, retry) = match self.flow_run(record) {
             Ok(run) => (self.executor.run(&run, &observer).await, run.flow.retry),
@@ -237,6 +238,9 @@ impl FlowEngine {
         // Its caller hears of the end: the execution is on disk first.
         observer.ensure_on_disk().await;
         self.end(id, &result);
+        // The last steps' records go to disk with the end (nobody waits:
+        // the caller has heard already), so a crash now re-runs nothing.
+        observer.flush_pending().await;
         Outcome::Ended
     }
 

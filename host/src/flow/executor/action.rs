@@ -47,6 +47,7 @@ impl Executor {
             .filter(|(k, v)| v.is_string() && !cx.run.config.is_secret(k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        cx.observer.before_action().await;
         let mut attempt = 1;
         loop {
             let request = StepRequest {
