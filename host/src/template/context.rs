@@ -52,8 +52,8 @@ impl Context {
     }
 
     /// An object of contexts (the roots of a render context, or a map of
-    /// step outputs); later entries do not replace earlier ones of the same
-    /// name in lookups, so give each name once.
+    /// step outputs); of two entries with one name, the later one counts,
+    /// as in a map.
     pub fn object<K: Into<String>>(entries: impl IntoIterator<Item = (K, Context)>) -> Self {
         Context::new(Kind::Object(
             entries.into_iter().map(|(k, v)| (k.into(), v)).collect(),
@@ -87,7 +87,11 @@ impl Context {
             match &node.0.kind {
                 Kind::Object(entries) => {
                     let name = names.next()?;
-                    node = entries.iter().find(|(k, _)| k == name).map(|(_, v)| v)?;
+                    node = entries
+                        .iter()
+                        .rev()
+                        .find(|(k, _)| k == name)
+                        .map(|(_, v)| v)?;
                 }
                 Kind::Json(value) => {
                     let mut value = value;

@@ -32,7 +32,9 @@
 //! before the cap rejects its result.
 //!
 //! The render context is a JSON object with the roots listed in
-//! [`CONTEXT_ROOTS`], given as JSON or as a [`Context`] converted once.
+//! [`CONTEXT_ROOTS`], given as JSON or as a shared [`Context`] (plain paths
+//! such as `{{ steps.total.order_id }}` are looked up on its JSON; see
+//! [`Context`]).
 //!
 //! ```
 //! use serde_json::json;

@@ -295,3 +295,21 @@ fn a_plain_path_to_a_large_value_is_refused() {
         json!("ok")
     );
 }
+
+/// Of two context entries with one name the later counts, in lookups as in
+/// minijinja.
+#[test]
+fn the_later_of_two_entries_with_one_name_counts() {
+    let t = Templates::new();
+    let ctx = Context::object([
+        ("item", Context::json(&json!({ "v": 1 }))),
+        ("item", Context::json(&json!({ "v": 2 }))),
+    ]);
+    for template in ["{{ item.v }}", "{{ (item.v) }}"] {
+        assert_eq!(
+            t.render_value_in(&json!(template), &ctx).unwrap(),
+            json!(2),
+            "{template}"
+        );
+    }
+}

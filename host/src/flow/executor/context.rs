@@ -4,8 +4,9 @@
 //! template — `Basic base64(user:secret)` — is derived from `***`).
 //!
 //! Each root (trigger, config, instance, execution) and each step output
-//! is converted for templates once per execution and shared by every
-//! render after it, in both views: a `for_each` over many items costs
+//! becomes a shared template [`Context`] once per execution (converted
+//! for minijinja only if a template needs more than a plain path), used
+//! by every render after it, in both views: a `for_each` over many items costs
 //! per item only what its own steps render, never a copy of the whole
 //! context.
 
