@@ -17,6 +17,7 @@ use weft::integration::ResolvedConfig;
 use weft::sandbox::ComponentSource;
 use weft::sandbox::{LoadedComponent, MemoryStateStore, Sandbox, SandboxConfig, StepRequest};
 
+use crate::step::timed_echo;
 use crate::{median, report};
 
 const ROUNDS: usize = 20;
@@ -95,11 +96,7 @@ pub async fn bench() {
     let mut flows_time = Duration::ZERO;
     for round in 0..ROUNDS {
         for _ in 0..STEPS_PER_ROUND {
-            let req = StepRequest::local(&sandbox, "echo", INPUT.into());
-            let started = Instant::now();
-            let outcome = sandbox.run_step(&bare, req).await;
-            step_times.push(started.elapsed());
-            outcome.result.expect("echo");
+            step_times.push(timed_echo(&sandbox, &bare, INPUT).await);
         }
         for n in 0..FLOWS_PER_ROUND {
             let run = run(round * FLOWS_PER_ROUND + n);

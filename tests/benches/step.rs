@@ -2,9 +2,9 @@
 //! fresh store and one `run` call of `echo`) against Weft's step runner on
 //! the same component, interleaved so both see the same machine.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use weft::sandbox::{Sandbox, SandboxConfig, StepRequest};
+use weft::sandbox::{LoadedComponent, Sandbox, SandboxConfig, StepRequest};
 
 use crate::raw::RawComponent;
 use crate::{median, report};
@@ -15,6 +15,17 @@ const CALLS_PER_ROUND: usize = 100;
 
 async fn raw_call(baseline: &RawComponent) {
     assert!(baseline.call("echo", INPUT).await.is_ok());
+}
+
+/// One call of `echo` with `input` through Weft's step runner, timed from
+/// the call (the request is built before); panics if the step failed.
+pub(crate) async fn timed_echo(sandbox: &Sandbox, echo: &LoadedComponent, input: &str) -> Duration {
+    let req = StepRequest::local(sandbox, "echo", input.into());
+    let started = Instant::now();
+    let outcome = sandbox.run_step(echo, req).await;
+    let took = started.elapsed();
+    outcome.result.expect("echo");
+    took
 }
 
 /// Runs the step-overhead benchmark.
@@ -28,8 +39,7 @@ pub async fn bench() {
     // Warm up both paths (page in code, fill pools).
     for _ in 0..CALLS_PER_ROUND {
         raw_call(&baseline).await;
-        let req = StepRequest::local(&sandbox, "echo", INPUT.into());
-        sandbox.run_step(&echo, req).await.result.expect("echo");
+        timed_echo(&sandbox, &echo, INPUT).await;
     }
 
     let mut raw = Vec::with_capacity(ROUNDS * CALLS_PER_ROUND);
@@ -41,11 +51,7 @@ pub async fn bench() {
             raw.push(started.elapsed());
         }
         for _ in 0..CALLS_PER_ROUND {
-            let req = StepRequest::local(&sandbox, "echo", INPUT.into());
-            let started = Instant::now();
-            let outcome = sandbox.run_step(&echo, req).await;
-            weft.push(started.elapsed());
-            outcome.result.expect("echo");
+            weft.push(timed_echo(&sandbox, &echo, INPUT).await);
         }
     }
     let raw = median(&mut raw);

@@ -1,5 +1,6 @@
 //! kill -9 during a step and with executions still queued, and the
-//! per-tenant cap: what a crash or one tenant's flood must not do.
+//! per-tenant cap: what a crash or one tenant's flood must not do; and
+//! the order in which the executor asks for earlier records to be durable.
 
 use std::time::Duration;
 
@@ -168,5 +169,97 @@ fn one_tenants_flood_does_not_delay_another_tenant() {
     assert!(
         (waited.num_milliseconds() as f64) < nap,
         "bolt waited {waited} for a worker, longer than one of acme's steps ({nap} ms)"
+    );
+}
+
+/// What the executor tells its observer, in order.
+#[derive(Default)]
+struct Order(std::sync::Mutex<Vec<String>>);
+
+impl Order {
+    fn push(&self, event: String) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+impl weft::flow::ExecutionObserver for Order {
+    fn step_finished<'a>(
+        &'a self,
+        record: &'a weft::model::StepRecord,
+    ) -> futures::future::BoxFuture<'a, ()> {
+        self.push(format!("finished {}", record.path));
+        Box::pin(std::future::ready(()))
+    }
+
+    fn before_action(&self) -> futures::future::BoxFuture<'_, ()> {
+        self.push("before component call".into());
+        Box::pin(std::future::ready(()))
+    }
+
+    fn responded(&self, _: &weft::model::FlowResponse, _: &weft::model::FlowResponse) {
+        self.push("responded".into());
+    }
+}
+
+/// The executor's side of "a finished step is durable before the next
+/// component call": the engine's observer makes earlier records durable
+/// in `before_action`, so it must come before every component call,
+/// after the previous step's record, and not before a host-only
+/// `respond` (which answers without waiting for a flush).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn earlier_records_are_made_durable_before_each_component_call_only() {
+    use std::sync::Arc;
+    use weft::flow::{Executor, FlowRun, InstanceInfo};
+    use weft::sandbox::{ComponentSource, LoadedComponent, MemoryStateStore, Sandbox};
+
+    struct Echo(LoadedComponent);
+    impl ComponentSource for Echo {
+        fn resolve(&self, reference: &str) -> Option<LoadedComponent> {
+            (reference == "echo@1.0.0").then(|| self.0.clone())
+        }
+    }
+    let yaml = r#"
+name: order
+version: 1
+flows:
+  - name: f
+    trigger: { type: manual }
+    steps:
+      - { id: one, component: echo@1.0.0, action: echo, input: { n: 1 } }
+      - { id: two, component: echo@1.0.0, action: echo, input: "{{ steps.one }}" }
+      - id: reply
+        respond: { status: 200, body: "{{ steps.two }}" }
+"#;
+    let sandbox = Arc::new(Sandbox::new(&Default::default()).unwrap());
+    let bytes = std::fs::read(weft_tests::component_path(weft_tests::ECHO)).unwrap();
+    let echo = sandbox.compile(&bytes).unwrap();
+    let executor = Executor::new(
+        sandbox,
+        Arc::new(Echo(echo)),
+        Arc::new(MemoryStateStore::default()),
+    );
+    let integration = weft::integration::parse(yaml).unwrap();
+    let run = FlowRun {
+        execution_id: "e".into(),
+        flow: integration.flow("f").unwrap().clone(),
+        instance: InstanceInfo::default(),
+        trigger: json!({}),
+        config: Default::default(),
+        completed: Default::default(),
+    };
+    let order = Order::default();
+    let result = executor.run(&run, &order).await;
+    assert!(result.error.is_none(), "{result:?}");
+    assert_eq!(result.response.unwrap().body, json!({ "n": 1 }));
+    assert_eq!(
+        *order.0.lock().unwrap(),
+        [
+            "before component call",
+            "finished one",
+            "before component call",
+            "finished two",
+            "responded",
+            "finished reply",
+        ]
     );
 }
