@@ -221,12 +221,27 @@ impl From<StorageError> for Failure {
     }
 }
 
-/// Whether `e` says the server dropped the connection (closed, or the
-/// backend terminated): the call is worth one more try on a new
-/// connection (a drop during COMMIT may repeat a write that committed;
-/// the writes are keyed inserts and upserts).
+/// Whether `e` says the server dropped the connection (closed, the
+/// backend terminated, or the socket reset or cut before the client had
+/// noticed): the call is worth one more try on a new connection (a drop
+/// during COMMIT may repeat a write that committed; the writes are keyed
+/// inserts and upserts).
 fn dropped(e: &postgres::Error) -> bool {
-    e.is_closed() || e.code() == Some(&postgres::error::SqlState::ADMIN_SHUTDOWN)
+    use std::io::ErrorKind;
+    if e.is_closed() || e.code() == Some(&postgres::error::SqlState::ADMIN_SHUTDOWN) {
+        return true;
+    }
+    std::error::Error::source(e)
+        .and_then(|cause| cause.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| {
+            matches!(
+                io.kind(),
+                ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+                    | ErrorKind::BrokenPipe
+                    | ErrorKind::UnexpectedEof
+            )
+        })
 }
 
 /// A client error in one line: the server's message when there is one,
