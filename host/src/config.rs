@@ -15,7 +15,7 @@
 //! max_queued_per_tenant = 1000
 //!
 //! [storage]
-//! cache_capacity = "16MiB"   # sled's page cache
+//! cache_capacity = "4MiB"    # sled's page cache
 //!
 //! [server]
 //! public_url = "https://weft.example.com"   # default: http://<listen address>
@@ -72,7 +72,7 @@ pub struct StorageConfig {
     /// Default: none, the embedded sled store under `--data-dir`.
     pub url: Option<String>,
     /// The most memory sled's page cache keeps (sled's `cache_capacity`).
-    /// Default 16 MiB (sled's own default is 1 GiB): the hot set of a
+    /// Default 4 MiB (sled's own default is 1 GiB): the hot set of a
     /// server is its instances, integrations and the executions running
     /// now, a few MiB; older executions are read back from disk (and the
     /// OS page cache) when the API asks for them, so a long-running server
@@ -85,7 +85,7 @@ impl Default for StorageConfig {
         Self {
             url: None,
             // The same as `storage::DEFAULT_CACHE_CAPACITY`.
-            cache_capacity: ByteSize::mib(16),
+            cache_capacity: ByteSize::mib(4),
         }
     }
 }
@@ -319,7 +319,7 @@ mod tests {
 
     #[test]
     fn storage_cache_is_bounded_by_default_and_settable() {
-        assert_eq!(Config::default().storage.cache_capacity, ByteSize::mib(16));
+        assert_eq!(Config::default().storage.cache_capacity, ByteSize::mib(4));
         let config: Config = toml::from_str("[storage]\ncache_capacity = \"8MiB\"\n").unwrap();
         assert_eq!(config.storage.cache_capacity, ByteSize::mib(8));
     }

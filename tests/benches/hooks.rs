@@ -18,6 +18,7 @@
 //! process's `VmRSS` is read from `/proc`.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -116,10 +117,9 @@ pub(crate) async fn setup(client: &reqwest::Client, url: &str) -> String {
     id
 }
 
-/// `weft_executions_total{status="succeeded"}` from the server's `/metrics`
-/// (0 before the first execution ends).
-pub(crate) async fn succeeded(client: &reqwest::Client, url: &str) -> f64 {
-    let text = client
+/// The server's `/metrics` text.
+async fn metrics(client: &reqwest::Client, url: &str) -> String {
+    client
         .get(format!("{url}/metrics"))
         .bearer_auth(TOKEN)
         .send()
@@ -127,10 +127,47 @@ pub(crate) async fn succeeded(client: &reqwest::Client, url: &str) -> f64 {
         .expect("metrics")
         .text()
         .await
-        .expect("metrics text");
+        .expect("metrics text")
+}
+
+/// The sum of the samples in `text` whose line starts with `prefix`
+/// (a metric name, with or without labels; 0 when there is none).
+fn sum_of(text: &str, prefix: &str) -> f64 {
     text.lines()
-        .find_map(|l| l.strip_prefix(r#"weft_executions_total{status="succeeded"} "#))
-        .map_or(0.0, |v| v.trim().parse().expect("counter value"))
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit_once(' '))
+        .map(|(_, v)| v.trim().parse::<f64>().expect("sample value"))
+        .sum()
+}
+
+/// `weft_executions_total{status="succeeded"}` from the server's `/metrics`
+/// (0 before the first execution ends).
+pub(crate) async fn succeeded(client: &reqwest::Client, url: &str) -> f64 {
+    sum_of(
+        &metrics(client, url).await,
+        r#"weft_executions_total{status="succeeded"} "#,
+    )
+}
+
+/// Waits until every execution the server stored has ended (its
+/// `/metrics` counts as many ends as submits): the async backlog of the
+/// last run has drained. Polls every 50 ms, for at most a minute.
+async fn drained(client: &reqwest::Client, url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = metrics(client, url).await;
+        let submitted = sum_of(&text, "weft_executions_submitted_total ");
+        let ended = sum_of(&text, "weft_executions_total{");
+        if ended >= submitted {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} executions still unfinished a minute after the load",
+            submitted - ended
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The resident set of process `pid` in MiB: all of it (`VmRSS` of
@@ -262,7 +299,13 @@ pub async fn bench() {
     }
 
     let (rss, anon) = rss_mib(child.id());
-    println!("weft serve RSS after the load runs: {rss:.0} MiB ({anon:.0} MiB anonymous)");
+    println!("weft serve RSS as the load ends: {rss:.0} MiB ({anon:.0} MiB anonymous)");
+    report("rss_at_load_end_mb", rss);
+    drained(&client, &url).await;
+    let (rss, anon) = rss_mib(child.id());
+    println!(
+        "weft serve RSS after the load runs, their backlog done: {rss:.0} MiB ({anon:.0} MiB anonymous)"
+    );
     report("rss_after_load_mb", rss);
     report("rss_anon_after_load_mb", anon);
     stop(child);

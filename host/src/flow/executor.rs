@@ -46,7 +46,10 @@ pub trait ExecutionObserver: Send + Sync {
         Box::pin(std::future::ready(()))
     }
     /// A `respond` step produced the flow's HTTP response: `live` is what
-    /// the caller gets, `stored` the redacted copy to keep.
+    /// the caller gets, `stored` the redacted copy to keep. Told before
+    /// the next step starts; a response no step follows is not told here
+    /// but comes with the run's result (the end stores and answers it in
+    /// one write).
     fn responded(&self, live: &FlowResponse, stored: &FlowResponse);
 }
 
@@ -221,6 +224,14 @@ impl Executor {
                 let failed = cx.failed.lock().unwrap_or_else(|e| e.into_inner()).clone();
                 FlowResult {
                     response,
+                    // An answer no step followed (the `on_failure` one) goes
+                    // to the caller in clear too.
+                    live: live_response.map(|response| {
+                        Arc::new(LiveAnswer {
+                            output: Value::Null,
+                            response: Some(response),
+                        })
+                    }),
                     retryable: failed.as_ref().is_some_and(|(_, f)| f.retryable),
                     failed_step: failed.map(|(path, _)| path),
                     ..FlowResult::failed(cx.redactor.text(&message))
@@ -301,6 +312,7 @@ impl Executor {
         scope: &Scope,
         path: &str,
     ) -> Result<Out, Stop> {
+        cx.announce_response();
         let started = Instant::now();
         let mut record = StepRecord {
             path: path.to_owned(),

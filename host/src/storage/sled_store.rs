@@ -27,7 +27,7 @@ pub const GROUP_COMMIT_MS: u64 = 10;
 
 /// The default of `[storage] cache_capacity`: sled's page cache bound in
 /// bytes (sled's own default is 1 GiB). See `config::StorageConfig`.
-pub const DEFAULT_CACHE_CAPACITY: u64 = 16 * 1024 * 1024;
+pub const DEFAULT_CACHE_CAPACITY: u64 = 4 * 1024 * 1024;
 
 /// Decoded integration versions by name and version number.
 type IntegrationCache = std::collections::HashMap<(String, u32), std::sync::Arc<IntegrationRecord>>;

@@ -75,18 +75,20 @@ pub fn from_record(record: &ExecutionRecord) -> Response {
     }
 }
 
-/// The answer for an execution that just ended in this process: its
-/// response or output in clear when it succeeded, else as
+/// The answer for an execution that just ended in this process: the
+/// flow's response in clear if it has one (a `respond` step or its
+/// `on_failure`), its output in clear when it succeeded without, else as
 /// [`from_record`].
 pub fn finished(record: &ExecutionRecord, live: Option<&LiveAnswer>) -> Response {
     match (record.status, live) {
-        (ExecutionStatus::Succeeded, Some(live)) => match &live.response {
-            Some(response) => flow_response(&record.id, response),
-            None => with_execution_id(
-                (StatusCode::OK, Json(live.output.clone())).into_response(),
-                &record.id,
-            ),
-        },
+        (_, Some(LiveAnswer {
+            response: Some(response),
+            ..
+        })) => flow_response(&record.id, response),
+        (ExecutionStatus::Succeeded, Some(live)) => with_execution_id(
+            (StatusCode::OK, Json(live.output.clone())).into_response(),
+            &record.id,
+        ),
         _ => from_record(record),
     }
 }

@@ -205,7 +205,9 @@ impl weft::flow::ExecutionObserver for Order {
 /// component call": the engine's observer makes earlier records durable
 /// in `before_action`, so it must come before every component call,
 /// after the previous step's record, and not before a host-only
-/// `respond` (which answers without waiting for a flush).
+/// `respond` (which answers without waiting for a flush). The response is
+/// told before the next step starts, or, when no step follows, comes with
+/// the result only (the end stores it in the same write).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn earlier_records_are_made_durable_before_each_component_call_only() {
     use std::sync::Arc;
@@ -229,6 +231,7 @@ flows:
       - { id: two, component: echo@1.0.0, action: echo, input: "{{ steps.one }}" }
       - id: reply
         respond: { status: 200, body: "{{ steps.two }}" }
+      - { id: three, component: echo@1.0.0, action: echo, input: { n: 3 } }
 "#;
     let sandbox = Arc::new(Sandbox::new(&Default::default()).unwrap());
     let bytes = std::fs::read(weft_tests::component_path(weft_tests::ECHO)).unwrap();
@@ -238,17 +241,20 @@ flows:
         Arc::new(Echo(echo)),
         Arc::new(MemoryStateStore::default()),
     );
-    let integration = weft::integration::parse(yaml).unwrap();
-    let run = FlowRun {
+    let run = |yaml: &str| FlowRun {
         execution_id: "e".into(),
-        flow: integration.flow("f").unwrap().clone(),
+        flow: weft::integration::parse(yaml)
+            .unwrap()
+            .flow("f")
+            .unwrap()
+            .clone(),
         instance: InstanceInfo::default(),
         trigger: json!({}),
         config: Default::default(),
         completed: Default::default(),
     };
     let order = Order::default();
-    let result = executor.run(&run, &order).await;
+    let result = executor.run(&run(yaml), &order).await;
     assert!(result.error.is_none(), "{result:?}");
     assert_eq!(result.response.unwrap().body, json!({ "n": 1 }));
     assert_eq!(
@@ -258,7 +264,28 @@ flows:
             "finished one",
             "before component call",
             "finished two",
+            "finished reply",
             "responded",
+            "before component call",
+            "finished three",
+        ]
+    );
+
+    // The same flow ending with its `respond`.
+    let last = yaml.replace("      - { id: three, component: echo@1.0.0, action: echo, input: { n: 3 } }\n", "");
+    assert_ne!(last, yaml);
+    let order = Order::default();
+    let result = executor.run(&run(&last), &order).await;
+    assert_eq!(result.response.unwrap().body, json!({ "n": 1 }));
+    let live = result.live.expect("a live answer");
+    assert_eq!(live.response.as_ref().unwrap().body, json!({ "n": 1 }));
+    assert_eq!(
+        *order.0.lock().unwrap(),
+        [
+            "before component call",
+            "finished one",
+            "before component call",
+            "finished two",
             "finished reply",
         ]
     );

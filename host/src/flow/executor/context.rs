@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde_json::{Map, Value, json};
 
@@ -100,6 +100,9 @@ pub(super) struct RunCx<'a> {
     shown: Roots,
     /// The first `respond` step's response: (live, as stored).
     pub response: Mutex<Option<(FlowResponse, FlowResponse)>>,
+    /// Whether that response is yet to be told to the observer (it is
+    /// before the next step starts, else with the result).
+    unannounced: AtomicBool,
     /// `for_each` items started so far in this execution.
     pub iterations: AtomicUsize,
     /// The first step that failed the flow: its path and failure.
@@ -150,8 +153,33 @@ impl<'a> RunCx<'a> {
             real,
             shown,
             response: Mutex::new(None),
+            unannounced: AtomicBool::new(false),
             iterations: AtomicUsize::new(0),
             failed: Mutex::new(None),
+        }
+    }
+
+    /// Keeps the flow's response (the first `respond` step's): `live` is
+    /// what the caller gets, `stored` the redacted copy. The observer hears
+    /// of it before the next step starts ([`Self::announce_response`]); if
+    /// no step follows, it goes with the result, so the end stores it in
+    /// the same write.
+    pub fn respond(&self, live: FlowResponse, stored: FlowResponse) {
+        let mut slot = self.response.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some((live, stored));
+            self.unannounced.store(true, Ordering::Release);
+        }
+    }
+
+    /// Tells the observer of a response kept since the last step started.
+    pub fn announce_response(&self) {
+        if !self.unannounced.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let slot = self.response.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((live, stored)) = slot.as_ref() {
+            self.observer.responded(live, stored);
         }
     }
 

@@ -165,11 +165,7 @@ impl Executor {
             headers: shown_headers,
             body: shown_body.clone(),
         };
-        let mut slot = cx.response.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.is_none() {
-            cx.observer.responded(&live, &stored);
-            *slot = Some((live, stored));
-        }
+        cx.respond(live, stored);
         Ok(Out {
             real: body,
             shown: Some(shown_body),
