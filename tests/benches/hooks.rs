@@ -214,6 +214,22 @@ async fn raw_baseline(body: &[u8]) -> (f64, Value) {
     (run.rps, raw_answer)
 }
 
+/// The raw baseline with the storage work of a sync execution
+/// (`RawOrderServer::start_durable`): its requests/s.
+async fn raw_durable_baseline(body: &[u8], raw_answer: &Value) -> f64 {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let server = RawOrderServer::start_durable(&scratch.path().join("raw"));
+    let (status, answer) = answer(&server.url, body).await;
+    assert_eq!(status, 200, "durable raw baseline: {answer}");
+    assert_eq!(&answer, raw_answer, "both baselines answer alike");
+    load::warm_up(&server.url, body, 200).await;
+    let run = load::run(&server.url, body, 200).await;
+    server.stop();
+    run.print("raw_durable_order");
+    report("raw_durable_order_rps", run.rps);
+    run.rps
+}
+
 /// Runs the raw baseline and both webhook load tests and prints their
 /// figures, the ratios to the baseline and the server's RSS afterwards
 /// (`WEFT_BENCH_HOOKS`, `WEFT_BENCH_RAW` and `WEFT_BENCH_PERF` narrow or
@@ -224,6 +240,10 @@ pub async fn bench() {
         Some(raw_baseline(&body).await)
     } else {
         None
+    };
+    let raw_durable = match &raw {
+        Some((_, raw_answer)) => Some(raw_durable_baseline(&body, raw_answer).await),
+        None => None,
     };
 
     let scratch = tempfile::tempdir().expect("temp dir");
@@ -261,6 +281,9 @@ pub async fn bench() {
         report("sync_order_rps", sync.rps);
         report("sync_order_p99_ms", sync.p99_ms());
         ratio("sync_order_vs_raw", sync.rps);
+        if let Some(raw_durable) = raw_durable {
+            report("sync_order_vs_raw_durable", sync.rps / raw_durable);
+        }
     }
 
     if profile::wanted("async") {
