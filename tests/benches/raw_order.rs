@@ -117,7 +117,9 @@ async fn order(State(raw): State<Arc<Raw>>, body: String) -> Response {
     let stored = raw.store.as_ref().map(|store| (store, begin(store, &body)));
     let total = raw.component.call("total", &body).await;
     if let (Some((store, id)), Ok(output)) = (&stored, &total) {
-        store.put_step(id, &step("total", &body, output)).expect("put step");
+        store
+            .put_step(id, &step("total", &body, output))
+            .expect("put step");
         // Before the second component call, as the engine does.
         store.durable().await.expect("durable");
     }
@@ -133,9 +135,13 @@ async fn order(State(raw): State<Arc<Raw>>, body: String) -> Response {
         "status": parse(&status)["status"],
     });
     if let Some((store, id)) = stored {
-        store.put_step(&id, &step("status", &body, &status)).expect("put step");
+        store
+            .put_step(&id, &step("status", &body, &status))
+            .expect("put step");
         let reply = answer.to_string();
-        store.put_step(&id, &step("reply", &reply, &reply)).expect("put step");
+        store
+            .put_step(&id, &step("reply", &reply, &reply))
+            .expect("put step");
         store
             .update_execution(&id, &mut |r| {
                 r.status = ExecutionStatus::Succeeded;

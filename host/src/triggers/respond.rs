@@ -81,10 +81,13 @@ pub fn from_record(record: &ExecutionRecord) -> Response {
 /// [`from_record`].
 pub fn finished(record: &ExecutionRecord, live: Option<&LiveAnswer>) -> Response {
     match (record.status, live) {
-        (_, Some(LiveAnswer {
-            response: Some(response),
-            ..
-        })) => flow_response(&record.id, response),
+        (
+            _,
+            Some(LiveAnswer {
+                response: Some(response),
+                ..
+            }),
+        ) => flow_response(&record.id, response),
         (ExecutionStatus::Succeeded, Some(live)) => with_execution_id(
             (StatusCode::OK, Json(live.output.clone())).into_response(),
             &record.id,

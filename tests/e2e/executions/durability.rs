@@ -272,7 +272,10 @@ flows:
     );
 
     // The same flow ending with its `respond`.
-    let last = yaml.replace("      - { id: three, component: echo@1.0.0, action: echo, input: { n: 3 } }\n", "");
+    let last = yaml.replace(
+        "      - { id: three, component: echo@1.0.0, action: echo, input: { n: 3 } }\n",
+        "",
+    );
     assert_ne!(last, yaml);
     let order = Order::default();
     let result = executor.run(&run(&last), &order).await;
