@@ -1,6 +1,7 @@
 //! Engine overhead: a 3-step flow of `echo` steps run through the flow
-//! [`Executor`] in-process (templates, redaction, step records, an
-//! observer; no HTTP, no storage), against the bare step runner calling
+//! [`Executor`] in-process (templates, redaction, step records handed to
+//! an observer that counts them; no HTTP, no storage), against the bare
+//! step runner calling
 //! `echo` with the same input on the same sandbox, interleaved round by
 //! round so both see the same machine.
 //!
@@ -10,10 +11,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use weft::flow::{Executor, FlowRun, InstanceInfo, RecordingObserver};
+use futures::future::BoxFuture;
+use weft::flow::{ExecutionObserver, Executor, FlowRun, InstanceInfo};
 use weft::integration::ResolvedConfig;
+use weft::model::{FlowResponse, StepRecord};
 use weft::sandbox::ComponentSource;
 use weft::sandbox::{LoadedComponent, MemoryStateStore, Sandbox, SandboxConfig, StepRequest};
 
@@ -60,6 +64,22 @@ impl ComponentSource for Echo {
     }
 }
 
+/// Counts the step records it is handed. It stands where the engine's
+/// observer persists them: storage is not measured here, and keeping a
+/// copy of each (as `weft run`'s recording observer does) is neither
+/// engine nor storage work.
+#[derive(Default)]
+struct CountingObserver(AtomicU32);
+
+impl ExecutionObserver for CountingObserver {
+    fn step_finished<'a>(&'a self, _record: &'a StepRecord) -> BoxFuture<'a, ()> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Box::pin(std::future::ready(()))
+    }
+
+    fn responded(&self, _live: &FlowResponse, _stored: &FlowResponse) {}
+}
+
 /// Runs the engine benchmark.
 pub async fn bench() {
     let bytes = std::fs::read(weft_tests::component_path(weft_tests::ECHO)).expect("echo");
@@ -83,8 +103,10 @@ pub async fn bench() {
     };
 
     for n in 0..WARM_UP {
-        let result = executor.run(&run(n), &RecordingObserver::default()).await;
+        let observer = CountingObserver::default();
+        let result = executor.run(&run(n), &observer).await;
         assert!(result.error.is_none(), "bench flow failed: {result:?}");
+        assert_eq!(observer.0.into_inner(), STEPS, "one record per step");
         let req = StepRequest::local(&sandbox, "echo", INPUT.into());
         assert_eq!(
             sandbox.run_step(&bare, req).await.result.expect("echo"),
@@ -100,7 +122,7 @@ pub async fn bench() {
         }
         for n in 0..FLOWS_PER_ROUND {
             let run = run(round * FLOWS_PER_ROUND + n);
-            let observer = RecordingObserver::default();
+            let observer = CountingObserver::default();
             let started = Instant::now();
             let result = executor.run(&run, &observer).await;
             let took = started.elapsed();
