@@ -236,13 +236,14 @@ impl InstanceConfigs {
             .ok_or_else(|| InstanceError::NotFound(id.to_owned()))
     }
 
-    /// The integration version an instance runs.
+    /// The integration version an instance runs (shared: the store keeps
+    /// decoded versions, and every execution resolves its config).
     pub fn integration_of(
         &self,
         instance: &InstanceRecord,
-    ) -> Result<IntegrationRecord, InstanceError> {
+    ) -> Result<Arc<IntegrationRecord>, InstanceError> {
         self.store
-            .get_integration(&instance.integration, instance.version)?
+            .shared_integration(&instance.integration, instance.version)?
             .ok_or_else(|| InstanceError::UnknownIntegration(instance.integration_ref()))
     }
 
@@ -387,6 +388,7 @@ impl Instances {
             // would make the stored config and state meaningless.
             Some(reference) => integration_versions::find(self.configs.store.as_ref(), reference)?
                 .filter(|i| i.name == current.integration)
+                .map(Arc::new)
                 .ok_or_else(|| InstanceError::UnknownIntegration(reference.clone()))?,
             None => self.integration_of(&current)?,
         };
@@ -431,7 +433,7 @@ impl Instances {
     pub fn integration_of(
         &self,
         instance: &InstanceRecord,
-    ) -> Result<IntegrationRecord, InstanceError> {
+    ) -> Result<Arc<IntegrationRecord>, InstanceError> {
         self.configs.integration_of(instance)
     }
 

@@ -53,6 +53,7 @@
 mod crypto;
 mod executions;
 mod group_commit;
+mod instance_cache;
 mod leases;
 mod postgres;
 mod queue;

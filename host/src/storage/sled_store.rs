@@ -40,6 +40,8 @@ pub struct SledStore {
     commit: std::sync::Arc<super::group_commit::GroupCommit>,
     /// Decoded integration versions (immutable once stored).
     integration_cache: std::sync::Arc<std::sync::RwLock<IntegrationCache>>,
+    /// Decoded instance records (see `instance_cache.rs`).
+    instance_cache: std::sync::Arc<super::instance_cache::InstanceCache>,
     meta: Tree,
     components: Tree,
     component_bytes: Tree,
@@ -144,6 +146,7 @@ impl SledStore {
             leases: Default::default(),
             commit: Default::default(),
             integration_cache: Default::default(),
+            instance_cache: Default::default(),
             db,
         };
         store.check_schema()?;
@@ -477,7 +480,8 @@ impl InstanceStore for SledStore {
     }
 
     fn get_instance(&self, id: &str) -> Result<Option<InstanceRecord>> {
-        Self::get(&self.instances, "instance", id.as_bytes())
+        self.instance_cache
+            .get_or_read(id, || Self::get(&self.instances, "instance", id.as_bytes()))
     }
 
     fn create_instance(&self, record: &InstanceRecord) -> Result<()> {
@@ -490,6 +494,7 @@ impl InstanceStore for SledStore {
                 Ok(())
             })
             .map_err(tx_error)?;
+        self.instance_cache.forget(&record.id);
         self.sync()
     }
 
@@ -529,6 +534,7 @@ impl InstanceStore for SledStore {
                 Ok(())
             })
             .map_err(tx_error)?;
+        self.instance_cache.forget(id);
         self.sync()?;
         Ok(true)
     }
@@ -550,6 +556,7 @@ impl InstanceStore for SledStore {
                 .compare_and_swap(id, Some(current), Some(value))
                 .map_err(backend)?;
             if swapped.is_ok() {
+                self.instance_cache.forget(id);
                 self.sync()?;
                 return Ok(Some(record));
             }

@@ -273,6 +273,12 @@ fn instances_index_update_and_delete_cascade(store: &dyn Storage) {
         .collect();
     assert_eq!(acme, ["a1", "a2"]);
     assert_eq!(store.list_instances(None).unwrap().len(), 3);
+    // Read before every write: a store that keeps decoded records (sled)
+    // must not serve the old one after the write.
+    assert_eq!(
+        store.get_instance("b1").unwrap().unwrap().status,
+        InstanceStatus::Created
+    );
     let updated = store
         .update_instance("b1", &mut |i| i.status = InstanceStatus::Active)
         .unwrap()
@@ -299,7 +305,9 @@ fn instances_index_update_and_delete_cascade(store: &dyn Storage) {
     let mut keyed = ExecutionRecord::queued("acme", "a1", "hello@1", "greet", json!({}));
     keyed.idempotency_key = Some("k1".into());
     create(store, &keyed).unwrap();
+    assert!(store.get_instance("a1").unwrap().is_some());
     assert!(store.delete_instance("a1").unwrap());
+    assert!(store.get_instance("a1").unwrap().is_none());
     assert!(!store.delete_instance("a1").unwrap());
     assert_eq!(store.get_schedule("a1", "tick").unwrap(), None);
     assert_eq!(StateStore::get(store, &scope, "k").unwrap(), None);
