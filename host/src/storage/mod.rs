@@ -59,6 +59,7 @@ mod postgres;
 mod queue;
 pub mod records;
 mod schedules;
+mod sled_instances;
 mod sled_queue;
 mod sled_store;
 mod state;

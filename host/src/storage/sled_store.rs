@@ -10,9 +10,8 @@ use sled::{Db, Transactional as _, Tree};
 
 use super::records::{decode, encode};
 use super::{
-    AccessStore, ComponentRecord, ComponentStore, Inserted, InstanceRecord, InstanceStore,
-    IntegrationRecord, IntegrationStore, Result, SCHEMA_VERSION, ScheduleStore, Storage,
-    StorageError, TenantRecord, TokenRecord,
+    AccessStore, ComponentRecord, ComponentStore, Inserted, IntegrationRecord, IntegrationStore,
+    Result, SCHEMA_VERSION, Storage, StorageError, TenantRecord, TokenRecord,
 };
 
 /// Name of the sled directory inside the data dir.
@@ -41,15 +40,15 @@ pub struct SledStore {
     /// Decoded integration versions (immutable once stored).
     integration_cache: std::sync::Arc<std::sync::RwLock<IntegrationCache>>,
     /// Decoded instance records (see `instance_cache.rs`).
-    instance_cache: std::sync::Arc<super::instance_cache::InstanceCache>,
+    pub(super) instance_cache: std::sync::Arc<super::instance_cache::InstanceCache>,
     meta: Tree,
     components: Tree,
     component_bytes: Tree,
     integrations: Tree,
     tenants: Tree,
     tokens: Tree,
-    instances: Tree,
-    instances_by_tenant: Tree,
+    pub(super) instances: Tree,
+    pub(super) instances_by_tenant: Tree,
     pub(super) state: Tree,
     pub(super) executions: Tree,
     pub(super) execution_steps: Tree,
@@ -193,11 +192,11 @@ impl SledStore {
         &self.db
     }
 
-    fn sync(&self) -> Result<()> {
+    pub(super) fn sync(&self) -> Result<()> {
         self.db.flush().map(|_| ()).map_err(backend)
     }
 
-    fn list<T: serde::de::DeserializeOwned>(
+    pub(super) fn list<T: serde::de::DeserializeOwned>(
         kind: &'static str,
         iter: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
     ) -> Result<Vec<T>> {
@@ -208,7 +207,7 @@ impl SledStore {
         .collect()
     }
 
-    fn get<T: serde::de::DeserializeOwned>(
+    pub(super) fn get<T: serde::de::DeserializeOwned>(
         tree: &Tree,
         kind: &'static str,
         key: &[u8],
@@ -254,14 +253,7 @@ fn integration_key(name: &str, version: u32) -> Vec<u8> {
     format!("{name}\0{version:010}").into_bytes()
 }
 
-fn tenant_index_key(tenant: &str, id: &str) -> Vec<u8> {
-    let mut key = tenant.as_bytes().to_vec();
-    key.push(0);
-    key.extend_from_slice(id.as_bytes());
-    key
-}
-
-fn tx_error(e: TransactionError<StorageError>) -> StorageError {
+pub(super) fn tx_error(e: TransactionError<StorageError>) -> StorageError {
     match e {
         TransactionError::Abort(e) => e,
         TransactionError::Storage(e) => backend(e),
@@ -458,109 +450,6 @@ impl AccessStore for SledStore {
         self.tokens.remove(hash).map_err(backend)?;
         self.sync()?;
         Ok(Some(record))
-    }
-}
-
-impl InstanceStore for SledStore {
-    fn list_instances(&self, tenant: Option<&str>) -> Result<Vec<InstanceRecord>> {
-        let Some(tenant) = tenant else {
-            return Self::list("instance", self.instances.iter());
-        };
-        let mut prefix = tenant.as_bytes().to_vec();
-        prefix.push(0);
-        let mut out = Vec::new();
-        for entry in self.instances_by_tenant.scan_prefix(&prefix) {
-            let (key, _) = entry.map_err(backend)?;
-            let id = &key[prefix.len()..];
-            if let Some(record) = Self::get(&self.instances, "instance", id)? {
-                out.push(record);
-            }
-        }
-        Ok(out)
-    }
-
-    fn get_instance(&self, id: &str) -> Result<Option<InstanceRecord>> {
-        self.instance_cache
-            .get_or_read(id, || Self::get(&self.instances, "instance", id.as_bytes()))
-    }
-
-    fn create_instance(&self, record: &InstanceRecord) -> Result<()> {
-        let value = encode(record)?;
-        let index = tenant_index_key(&record.tenant, &record.id);
-        (&self.instances, &self.instances_by_tenant)
-            .transaction(|(instances, by_tenant)| {
-                instances.insert(record.id.as_bytes(), value.as_slice())?;
-                by_tenant.insert(index.as_slice(), &[] as &[u8])?;
-                Ok(())
-            })
-            .map_err(tx_error)?;
-        self.instance_cache.forget(&record.id);
-        self.sync()
-    }
-
-    fn delete_instance(&self, id: &str) -> Result<bool> {
-        let Some(record) = self.get_instance(id)? else {
-            return Ok(false);
-        };
-        for entry in self.list_schedules()? {
-            if entry.instance == id {
-                self.remove_schedule(id, &entry.flow)?;
-            }
-        }
-        // State of the instance scope (`i\0id\0…`) and of its flow scopes
-        // (`f\0id\0flow\0…`), and their usage totals.
-        let usage = self.db().open_tree("state_usage").map_err(backend)?;
-        for prefix in [format!("i\0{id}\0"), format!("f\0{id}\0")] {
-            for tree in [&self.state, &usage] {
-                for key in tree.scan_prefix(prefix.as_bytes()).keys() {
-                    tree.remove(key.map_err(backend)?).map_err(backend)?;
-                }
-            }
-        }
-        for key in self
-            .execution_keys
-            .scan_prefix(format!("{id}\0").as_bytes())
-            .keys()
-        {
-            self.execution_keys
-                .remove(key.map_err(backend)?)
-                .map_err(backend)?;
-        }
-        let index = tenant_index_key(&record.tenant, id);
-        (&self.instances, &self.instances_by_tenant)
-            .transaction(|(instances, by_tenant)| {
-                instances.remove(id.as_bytes())?;
-                by_tenant.remove(index.as_slice())?;
-                Ok(())
-            })
-            .map_err(tx_error)?;
-        self.instance_cache.forget(id);
-        self.sync()?;
-        Ok(true)
-    }
-
-    fn update_instance(
-        &self,
-        id: &str,
-        change: &mut dyn FnMut(&mut InstanceRecord),
-    ) -> Result<Option<InstanceRecord>> {
-        loop {
-            let Some(current) = self.instances.get(id).map_err(backend)? else {
-                return Ok(None);
-            };
-            let mut record: InstanceRecord = decode("instance", id.as_bytes(), &current)?;
-            change(&mut record);
-            let value = encode(&record)?;
-            let swapped = self
-                .instances
-                .compare_and_swap(id, Some(current), Some(value))
-                .map_err(backend)?;
-            if swapped.is_ok() {
-                self.instance_cache.forget(id);
-                self.sync()?;
-                return Ok(Some(record));
-            }
-        }
     }
 }
 
