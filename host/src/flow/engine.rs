@@ -21,7 +21,7 @@ use super::sealed::Sealer;
 use crate::config::EngineConfig;
 use crate::integration::{Trigger, split_component_ref};
 use crate::metrics::Metrics;
-use crate::model::{ExecutionRecord, ExecutionStatus, StepStatus};
+use crate::model::{ExecutionRecord, ExecutionStatus};
 use crate::sandbox::{ComponentSource, Sandbox};
 use crate::storage::{Inserted, Lane, QueueEntry, Storage, StorageError};
 use crate::submit::{
@@ -395,42 +395,45 @@ impl FlowEngine {
                 status: record.status.as_str(),
             });
         }
-        // Claim it first: of two concurrent retries only one re-queues it.
-        let mut claimed = false;
-        let updated = self.store.update_execution(id, &mut |r| {
-            claimed = r.status == ExecutionStatus::Failed;
-            if claimed {
+        let entry = match self.flow_of(&record) {
+            Some(flow) => Self::queue_entry(&record, &flow, Lane::Async),
+            None => QueueEntry::new(id, &record.tenant, &record.instance, &record.flow),
+        };
+        // Watched before it can run (a worker may claim it at once).
+        let (sender, _) = watch::channel(Progress::Pending);
+        self.watchers().insert(id.to_owned(), sender);
+        // One atomic write, and only from `failed`: of two concurrent
+        // retries one requeues it, the other is told it is queued.
+        let requeued = self.store.requeue(
+            id,
+            &mut |r| {
+                if r.status != ExecutionStatus::Failed {
+                    return false;
+                }
                 r.status = ExecutionStatus::Queued;
                 r.retries += 1;
                 r.output = None;
                 r.error = None;
                 r.finished_at = None;
+                true
+            },
+            Some(&entry),
+        );
+        let updated = match requeued {
+            Ok(Some(updated)) => updated,
+            other => {
+                self.watchers().remove(id);
+                other?;
+                let status = self
+                    .store
+                    .get_execution(id)?
+                    .map_or("gone", |r| r.status.as_str());
+                return Err(EngineError::NotFailed {
+                    id: id.to_owned(),
+                    status,
+                });
             }
-        })?;
-        let Some(updated) = updated.filter(|_| claimed) else {
-            let status = self
-                .store
-                .get_execution(id)?
-                .map_or("gone", |r| r.status.as_str());
-            return Err(EngineError::NotFailed {
-                id: id.to_owned(),
-                status,
-            });
         };
-        for step in record
-            .steps
-            .iter()
-            .filter(|s| s.status == StepStatus::Failed)
-        {
-            self.store.remove_step(id, &step.path)?;
-        }
-        let (sender, _) = watch::channel(Progress::Pending);
-        self.watchers().insert(id.to_owned(), sender);
-        let entry = match self.flow_of(&updated) {
-            Some(flow) => Self::queue_entry(&updated, &flow, Lane::Async),
-            None => QueueEntry::new(id, &updated.tenant, &updated.instance, &updated.flow),
-        };
-        self.store.enqueue(&entry)?;
         self.store.durable().await?;
         self.update_depth();
         self.ready.notify_one();

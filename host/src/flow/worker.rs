@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 
 use super::engine::FlowEngine;
 use crate::integration::RetryPolicy;
-use crate::model::{ExecutionStatus, FlowAttempt, StepStatus};
+use crate::model::{ExecutionStatus, FlowAttempt};
 use crate::storage::{ClaimRequest, Lane, QueueEntry};
 
 /// How long a claim holds an execution before another node may take it;
@@ -270,22 +270,24 @@ impl FlowEngine {
         let now = Utc::now();
         let retry_at = now + chrono::Duration::from_std(delay).ok()?;
         let error = result.error.clone().unwrap_or_default();
-        let updated = self.store.update_execution(id, &mut |r| {
-            r.status = ExecutionStatus::Queued;
-            r.attempts.push(FlowAttempt {
-                failed_step: failed_step.clone(),
-                error: error.clone(),
-                failed_at: now,
-                retry_at,
-            });
-        });
-        let removed = record
-            .steps
-            .iter()
-            .filter(|s| s.status == StepStatus::Failed)
-            .try_for_each(|s| self.store.remove_step(id, &s.path));
+        // Its entry stays, leased until the worker releases it: a crash
+        // before that lets another claim run the attempt.
+        let requeued = self.store.requeue(
+            id,
+            &mut |r| {
+                r.status = ExecutionStatus::Queued;
+                r.attempts.push(FlowAttempt {
+                    failed_step: failed_step.clone(),
+                    error: error.clone(),
+                    failed_at: now,
+                    retry_at,
+                });
+                true
+            },
+            None,
+        );
         let durable = self.store.durable().await;
-        if let Err(e) = updated.and(removed).and(durable) {
+        if let Err(e) = requeued.and(durable) {
             tracing::error!(execution_id = %id, error = %e, "cannot record a flow retry");
             return None;
         }

@@ -26,7 +26,7 @@ use super::queue::QueueEntry;
 use super::records::{decode, encode};
 use super::sled_store::backend;
 use super::{Inserted, Result, SledStore, StorageError};
-use crate::model::{ExecutionRecord, ExecutionStatus, StepRecord};
+use crate::model::{ExecutionRecord, ExecutionStatus, StepRecord, StepStatus};
 use crate::sandbox::{StateScope, StateStore};
 
 /// Which executions to list.
@@ -85,8 +85,21 @@ pub trait ExecutionStore: Send + Sync {
     /// Stores (or replaces) a step record of an execution; durable after
     /// [`Storage::durable`].
     fn put_step(&self, id: &str, step: &StepRecord) -> Result<()>;
-    /// Removes one step record of an execution (a retry re-runs it).
-    fn remove_step(&self, id: &str, path: &str) -> Result<()>;
+    /// Puts an execution back in line for a retry, in one atomic write:
+    /// applies `change` to the record (nothing is written when it returns
+    /// `false`), removes the execution's failed step records (the retry
+    /// runs those steps again; the ones that succeeded stay and are not
+    /// run again) and, with `entry`, queues it. A crash keeps all of it or
+    /// none, so a retried execution is never left `queued` outside the
+    /// queue, nor queued with the failed step that ends it at once.
+    /// Returns the changed record (without steps); `None` if the execution
+    /// is missing or `change` declined. Durable after [`Storage::durable`].
+    fn requeue(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut ExecutionRecord) -> bool,
+        entry: Option<&QueueEntry>,
+    ) -> Result<Option<ExecutionRecord>>;
     /// Executions matching `filter`, newest first, without steps.
     fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionRecord>>;
     /// Deletes finished executions that ended before `before`; returns how
@@ -191,10 +204,7 @@ impl ExecutionStore for SledStore {
                 queue.insert(entry.execution.as_bytes(), queued.as_slice())?;
                 Ok::<_, ConflictableTransactionError<StorageError>>(None)
             })
-            .map_err(|e| match e {
-                sled::transaction::TransactionError::Abort(e) => e,
-                sled::transaction::TransactionError::Storage(e) => backend(e),
-            })?;
+            .map_err(transaction_failed)?;
         match existing {
             Some(id) => {
                 let id = String::from_utf8_lossy(&id).into_owned();
@@ -286,11 +296,53 @@ impl ExecutionStore for SledStore {
         Ok(())
     }
 
-    fn remove_step(&self, id: &str, path: &str) -> Result<()> {
-        let mut key = step_prefix(id);
-        key.extend_from_slice(path.as_bytes());
-        self.execution_steps.remove(key).map_err(backend)?;
-        Ok(())
+    fn requeue(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut ExecutionRecord) -> bool,
+        entry: Option<&QueueEntry>,
+    ) -> Result<Option<ExecutionRecord>> {
+        // Nothing else writes the steps of an execution that is not running
+        // (a retry starts from a failed, ended one), so they are read
+        // before the transaction, which cannot scan.
+        let failed: Vec<Vec<u8>> = self
+            .steps_of(id)?
+            .iter()
+            .filter(|s| s.status == StepStatus::Failed)
+            .map(|s| [step_prefix(id), s.path.as_bytes().to_vec()].concat())
+            .collect();
+        let queued = entry.map(encode).transpose()?;
+        // sled may run the transaction again after a conflict; it takes a
+        // closure it can call more than once, through a shared borrow.
+        let change = std::cell::RefCell::new(change);
+        let changed = (&self.executions, &self.execution_steps, &self.queue)
+            .transaction(|(executions, steps, queue)| {
+                let Some(current) = executions.get(id.as_bytes())? else {
+                    return Ok(None);
+                };
+                let mut record = Self::decode_execution(id.as_bytes(), &current)
+                    .map_err(ConflictableTransactionError::Abort)?;
+                if !(change.borrow_mut())(&mut record) {
+                    return Ok(None);
+                }
+                record.steps.clear();
+                let value = encode(&record).map_err(ConflictableTransactionError::Abort)?;
+                executions.insert(id.as_bytes(), value)?;
+                for key in &failed {
+                    steps.remove(key.as_slice())?;
+                }
+                if let Some(queued) = &queued {
+                    queue.insert(id.as_bytes(), queued.as_slice())?;
+                }
+                Ok(Some(record))
+            })
+            .map_err(transaction_failed)?;
+        if changed.is_some()
+            && let Some(entry) = entry
+        {
+            self.index_entry(entry.clone());
+        }
+        Ok(changed)
     }
 
     fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionRecord>> {
@@ -381,6 +433,14 @@ impl ExecutionStore for SledStore {
             return Ok(None);
         }
         Ok(Some(String::from_utf8_lossy(&value[8..]).into_owned()))
+    }
+}
+
+/// The error of a failed sled transaction.
+fn transaction_failed(e: sled::transaction::TransactionError<StorageError>) -> StorageError {
+    match e {
+        sled::transaction::TransactionError::Abort(e) => e,
+        sled::transaction::TransactionError::Storage(e) => backend(e),
     }
 }
 

@@ -59,6 +59,7 @@ contract!(
     instances_index_update_and_delete_cascade,
     idempotency_keys_hold_under_concurrency,
     executions_list_page_update_and_steps,
+    requeue_writes_record_steps_and_entry_together,
     state_quotas_and_totals,
     state_quota_holds_under_concurrency,
     schedule_due_times,
@@ -81,6 +82,18 @@ fn create(
 ) -> weft::storage::Result<Inserted<ExecutionRecord>> {
     let entry = QueueEntry::new(&record.id, &record.tenant, &record.instance, &record.flow);
     store.create_execution(record, &entry)
+}
+
+/// A claim of everything waiting, leased for a minute to `node`.
+fn claim_all(node: &str) -> ClaimRequest<'_> {
+    let now = Utc::now();
+    ClaimRequest {
+        node,
+        now,
+        lease_until: now + Age::minutes(1),
+        per_tenant: 100,
+        max: 100,
+    }
 }
 
 fn queue_claim_ack_release(store: &dyn Storage) {
@@ -443,6 +456,7 @@ mod progress;
 
 use executions::{
     executions_list_page_update_and_steps, idempotency_keys_hold_under_concurrency,
-    pruning_removes_old_finished_executions_only, result_tokens_expire,
+    pruning_removes_old_finished_executions_only, requeue_writes_record_steps_and_entry_together,
+    result_tokens_expire,
 };
 use progress::answered_lists_responded_and_finished;

@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{ExecutionRecord, StepRecord};
+use crate::model::{ExecutionRecord, StepRecord, StepStatus};
 use crate::storage::records::encode;
 use crate::storage::{
     ExecutionFilter, ExecutionStore, Inserted, QueueEntry, Result, ScheduleEntry, ScheduleStore,
@@ -57,6 +57,23 @@ const UPDATE_AND_ANNOUNCE: &str = "WITH swapped AS (
        WHERE id = $1 AND rev = $6 RETURNING id
      )
      SELECT pg_notify($7, id) FROM swapped";
+
+impl PostgresStore {
+    /// An execution's record (without steps) and its revision, which an
+    /// update compares.
+    fn revision(&self, id: &str) -> Result<Option<(i64, ExecutionRecord)>> {
+        let key = id.to_owned();
+        self.pool.try_run(move |client| {
+            client
+                .query_opt(
+                    "SELECT id, record, rev FROM executions WHERE id = $1",
+                    &[&key],
+                )?
+                .map(|row| Ok((row.get::<_, i64>(2), decode_execution(&row)?)))
+                .transpose()
+        })
+    }
+}
 
 impl ExecutionStore for PostgresStore {
     fn create_execution(
@@ -167,17 +184,7 @@ impl ExecutionStore for PostgresStore {
         change: &mut dyn FnMut(&mut ExecutionRecord),
     ) -> Result<Option<ExecutionRecord>> {
         loop {
-            let key = id.to_owned();
-            let current = self.pool.try_run(move |client| {
-                client
-                    .query_opt(
-                        "SELECT id, record, rev FROM executions WHERE id = $1",
-                        &[&key],
-                    )?
-                    .map(|row| Ok((row.get::<_, i64>(2), decode_execution(&row)?)))
-                    .transpose()
-            })?;
-            let Some((rev, mut record)) = current else {
+            let Some((rev, mut record)) = self.revision(id)? else {
                 return Ok(None);
             };
             let before = news(&record);
@@ -220,15 +227,62 @@ impl ExecutionStore for PostgresStore {
         })
     }
 
-    fn remove_step(&self, id: &str, path: &str) -> Result<()> {
-        let (id, path) = (id.to_owned(), path.to_owned());
-        self.pool.run(move |client| {
-            client.execute(
-                "DELETE FROM execution_steps WHERE execution = $1 AND path = $2",
-                &[&id, &path],
-            )?;
-            Ok(())
-        })
+    fn requeue(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut ExecutionRecord) -> bool,
+        entry: Option<&QueueEntry>,
+    ) -> Result<Option<ExecutionRecord>> {
+        let queued = match entry {
+            Some(entry) => Some((entry.clone(), encode(entry)?)),
+            None => None,
+        };
+        loop {
+            let Some((rev, mut record)) = self.revision(id)? else {
+                return Ok(None);
+            };
+            if !change(&mut record) {
+                return Ok(None);
+            }
+            record.steps.clear();
+            let value = encode(&record)?;
+            let c = columns(&record);
+            let (key, queued) = (id.to_owned(), queued.clone());
+            // One transaction, from the revision the change saw: of two
+            // concurrent retries one requeues, the other sees the change.
+            let swapped = self.pool.try_run(move |client| {
+                let mut tx = client.transaction()?;
+                let params: [&(dyn postgres::types::ToSql + Sync); 6] =
+                    [&key, &value, &c.status, &c.finished, &c.finished_at, &rev];
+                if tx.execute(UPDATE, &params)? == 0 {
+                    return Ok(false);
+                }
+                let failed: Vec<String> = tx
+                    .query(
+                        "SELECT path, record FROM execution_steps WHERE execution = $1",
+                        &[&key],
+                    )?
+                    .iter()
+                    .map(|row| decode_row::<StepRecord>("step", row.get(0), row.get(1)))
+                    .collect::<Result<Vec<_>, Failure>>()?
+                    .into_iter()
+                    .filter(|s| s.status == StepStatus::Failed)
+                    .map(|s| s.path)
+                    .collect();
+                tx.execute(
+                    "DELETE FROM execution_steps WHERE execution = $1 AND path = ANY($2)",
+                    &[&key, &failed],
+                )?;
+                if let Some((entry, queued)) = &queued {
+                    super::queue::put_entry(&mut tx, entry, queued)?;
+                }
+                tx.commit()?;
+                Ok(true)
+            })?;
+            if swapped {
+                return Ok(Some(record));
+            }
+        }
     }
 
     fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionRecord>> {
