@@ -16,6 +16,12 @@ mod step;
 
 use std::time::Duration;
 
+/// The allocator the `weft` binary uses: the in-process figures (the
+/// engine, the raw baselines) then allocate the way the server does, so a
+/// ratio does not measure two allocators.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Prints a headline figure as `bench: NAME=VALUE`.
 pub fn report(name: &str, value: f64) {
     println!("bench: {name}={value:.3}");

@@ -447,8 +447,18 @@ fn type_name(value: &Value) -> &'static str {
 
 /// Stable per step of an execution, whatever the attempt.
 pub fn idempotency_key(execution_id: &str, path: &str) -> String {
-    let digest = Sha256::digest(format!("{execution_id}/{path}").as_bytes());
-    hex::encode(&digest[..16])
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::new()
+        .chain_update(execution_id.as_bytes())
+        .chain_update(b"/")
+        .chain_update(path.as_bytes())
+        .finalize();
+    let mut key = String::with_capacity(32);
+    for byte in &digest[..16] {
+        key.push(char::from(HEX[usize::from(byte >> 4)]));
+        key.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    key
 }
 
 #[cfg(test)]

@@ -25,7 +25,10 @@ impl Executor {
     ) -> Result<Out, StepFailure> {
         let views = cx.views(scope);
         let (input, shown) = cx.render(&self.templates, &action.input, &views, "input")?;
-        let input_text = input.to_string();
+        // Written straight into bytes (a `Value`'s `Display` goes through
+        // the formatter one token at a time).
+        let input_text = serde_json::to_string(&input)
+            .map_err(|e| StepFailure::other("template", format!("input: {e}")))?;
         record.input = Some(shown.unwrap_or(input));
         let component = self.components.resolve(&action.component).ok_or_else(|| {
             StepFailure::other(

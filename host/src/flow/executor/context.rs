@@ -272,6 +272,33 @@ fn render_fields(
     ctx: &Context,
     path: &str,
 ) -> Result<Value, StepFailure> {
+    render_at(templates, value, ctx, &FieldPath::Root(path))
+}
+
+/// Where a field sits in a step's fields; spelled out only for an error,
+/// so a render that succeeds formats no path.
+enum FieldPath<'a> {
+    Root(&'a str),
+    Key(&'a FieldPath<'a>, &'a str),
+    Index(&'a FieldPath<'a>, usize),
+}
+
+impl std::fmt::Display for FieldPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FieldPath::Root(path) => f.write_str(path),
+            FieldPath::Key(parent, key) => write!(f, "{parent}.{key}"),
+            FieldPath::Index(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
+fn render_at(
+    templates: &Templates,
+    value: &Value,
+    ctx: &Context,
+    path: &FieldPath<'_>,
+) -> Result<Value, StepFailure> {
     match value {
         Value::String(_) => templates
             .render_value_in(value, ctx)
@@ -279,7 +306,7 @@ fn render_fields(
         Value::Array(items) => items
             .iter()
             .enumerate()
-            .map(|(i, v)| render_fields(templates, v, ctx, &format!("{path}[{i}]")))
+            .map(|(i, v)| render_at(templates, v, ctx, &FieldPath::Index(path, i)))
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array),
         Value::Object(map) => map
@@ -287,11 +314,36 @@ fn render_fields(
             .map(|(k, v)| {
                 Ok((
                     k.clone(),
-                    render_fields(templates, v, ctx, &format!("{path}.{k}"))?,
+                    render_at(templates, v, ctx, &FieldPath::Key(path, k))?,
                 ))
             })
             .collect::<Result<Map<_, _>, _>>()
             .map(Value::Object),
         other => Ok(other.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{Context, Templates, render_fields};
+
+    #[test]
+    fn a_failed_render_names_the_nested_field() {
+        let input = json!({"order": {"items": [{"sku": "A"}, {"sku": "{{ 'a' + 1 }}"}]}});
+        let ctx = Context::from_json(json!({}));
+        let failure = render_fields(&Templates::new(), &input, &ctx, "input")
+            .expect_err("the second sku cannot render");
+        assert!(
+            failure.message.starts_with("input.order.items[1].sku: "),
+            "{}",
+            failure.message
+        );
+        let plain = json!({"n": 1, "list": ["x", {"y": null}]});
+        assert_eq!(
+            render_fields(&Templates::new(), &plain, &ctx, "input").unwrap(),
+            plain
+        );
     }
 }
