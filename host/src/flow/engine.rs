@@ -107,7 +107,6 @@ impl FlowEngine {
         if waiting > 0 {
             tracing::info!(count = waiting, "resuming queued executions");
         }
-        self.metrics.queue_depth.set(waiting as i64);
         tokio::spawn(self.clone().claim_loop());
         tokio::spawn(Self::renew_loop(Arc::downgrade(self)));
         self.follow_remote();
@@ -144,13 +143,6 @@ impl FlowEngine {
 
     pub(super) fn held(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Sets the queue depth gauge from the store.
-    pub(super) fn update_depth(&self) {
-        if let Ok(depth) = self.store.depth() {
-            self.metrics.queue_depth.set(depth as i64);
-        }
     }
 
     /// The queue entry of `record`, an execution of `flow`.
@@ -308,7 +300,6 @@ impl FlowEngine {
         match stored {
             Ok(Inserted::Created) => {
                 self.metrics.submitted.inc();
-                self.update_depth();
                 self.ready.notify_one();
                 Ok(Submitted {
                     record,
@@ -435,15 +426,9 @@ impl FlowEngine {
             }
         };
         self.store.durable().await?;
-        self.update_depth();
         self.ready.notify_one();
         tracing::info!(execution_id = %id, retries = updated.retries, "retrying from the failed step");
         Ok(updated)
-    }
-
-    /// Executions waiting for a worker.
-    pub fn queue_depth(&self) -> usize {
-        self.store.depth().unwrap_or(0)
     }
 
     /// Executions waiting for a worker, for every stored tenant (0 when

@@ -55,10 +55,6 @@ pub struct EngineMetrics {
     failed: Family<FailedLabels, Counter>,
     steps: Family<StepLabel, Histogram>,
     step_fuel: Histogram,
-    /// Executions waiting for a worker, all tenants together. Not
-    /// exposed as such: `/metrics` has `weft_queue_depth{tenant}`, read
-    /// from the queue at each scrape ([`EngineMetrics::export_queues`]).
-    pub queue_depth: Gauge,
     /// Seconds from queued to started (`weft_queue_wait_seconds`).
     pub queue_wait: Histogram,
 }
@@ -70,7 +66,6 @@ impl EngineMetrics {
             submitted: Counter::default(),
             refused: Counter::default(),
             rejected: Family::default(),
-            queue_depth: Gauge::default(),
             executions: Family::default(),
             failed: Family::default(),
             steps: Family::new_with_constructor(|| {

@@ -66,7 +66,6 @@ impl FlowEngine {
                 let _ = tokio::time::timeout(QUEUE_POLL, self.ready.notified()).await;
                 continue;
             }
-            self.update_depth();
             self.room_made();
             let mut permit = Some(first);
             for entry in entries {
@@ -152,7 +151,6 @@ impl FlowEngine {
         if let Err(e) = settled {
             tracing::error!(execution_id = %id, error = %e, "cannot settle the queue entry");
         }
-        self.update_depth();
         self.ready.notify_one();
     }
 

@@ -332,7 +332,11 @@ impl Templates {
         if is_path(expr)
             && let Some(found) = ctx.lookup(expr)
         {
-            self.check_size(template, found.as_ref())?;
+            // Most values are far below the cap: a bound counted without
+            // writing the JSON clears them.
+            if json_size_bound(found.as_ref(), self.limits.max_output_bytes).is_none() {
+                self.check_size(template, found.as_ref())?;
+            }
             return Ok(found.into_owned());
         }
         let compiled = self.expression(template, expr)?;
@@ -416,6 +420,38 @@ pub fn single_expression(s: &str) -> Option<&str> {
         return None;
     }
     Some(inner.trim())
+}
+
+/// A bound, never below it, of the length of `value`'s compact JSON, or
+/// `None` once that bound passes `limit`: every string byte counts six
+/// (as if escaped as `\uXXXX`), every number 24 (the longest `f64`).
+/// Counting is much cheaper than writing the JSON; a value the bound does
+/// not clear is measured exactly.
+fn json_size_bound(value: &Value, limit: usize) -> Option<usize> {
+    fn add(total: &mut usize, n: usize, limit: usize) -> bool {
+        *total = total.saturating_add(n);
+        *total <= limit
+    }
+    fn walk(value: &Value, total: &mut usize, limit: usize) -> bool {
+        match value {
+            Value::Null | Value::Bool(_) => add(total, 5, limit),
+            Value::Number(_) => add(total, 24, limit),
+            Value::String(s) => add(total, s.len().saturating_mul(6).saturating_add(2), limit),
+            Value::Array(items) => {
+                add(total, items.len().saturating_add(2), limit)
+                    && items.iter().all(|item| walk(item, total, limit))
+            }
+            Value::Object(map) => {
+                add(total, map.len().saturating_add(2), limit)
+                    && map.iter().all(|(key, item)| {
+                        add(total, key.len().saturating_mul(6).saturating_add(3), limit)
+                            && walk(item, total, limit)
+                    })
+            }
+        }
+    }
+    let mut total = 0;
+    walk(value, &mut total, limit).then_some(total)
 }
 
 fn contains_template(value: &Value) -> bool {

@@ -313,3 +313,36 @@ fn the_later_of_two_entries_with_one_name_counts() {
         );
     }
 }
+
+#[test]
+fn the_json_size_bound_is_never_below_the_json() {
+    let values = [
+        json!(null),
+        json!(-2.2250738585072014e-308),
+        json!(i64::MIN),
+        json!("\u{1}\u{7f}é\"\\ plain"),
+        json!({"a": [1, 2.5, {"\n": false}], "": "", "k": {"deep": [[], {}]}}),
+    ];
+    for value in values {
+        let exact = serde_json::to_string(&value).unwrap().len();
+        let bound = super::json_size_bound(&value, usize::MAX).unwrap();
+        assert!(bound >= exact, "{value}: bound {bound} < {exact}");
+    }
+    assert_eq!(super::json_size_bound(&json!("x".repeat(100)), 100), None);
+}
+
+#[test]
+fn a_looked_up_value_is_measured_exactly_when_the_bound_does_not_clear_it() {
+    let small = Templates::with_limits(TemplateLimits {
+        max_output_bytes: 10,
+        ..TemplateLimits::default()
+    });
+    let ctx = json!({"short": "ab", "long": "abcdefghijkl"});
+    // Bound 14 > 10, JSON 4 bytes: measured, and let through.
+    assert_eq!(
+        small.render_value(&json!("{{ short }}"), &ctx).unwrap(),
+        json!("ab")
+    );
+    let err = small.render_value(&json!("{{ long }}"), &ctx).unwrap_err();
+    assert!(err.to_string().contains("exceeds 10 bytes"), "{err}");
+}
