@@ -390,7 +390,8 @@ impl FlowEngine {
             Some(flow) => Self::queue_entry(&record, &flow, Lane::Async),
             None => QueueEntry::new(id, &record.tenant, &record.instance, &record.flow),
         };
-        // Watched before it can run (a worker may claim it at once).
+        // Watched before it can run (a worker may claim it at once); the
+        // end of the run removes the watch.
         let (sender, _) = watch::channel(Progress::Pending);
         self.watchers().insert(id.to_owned(), sender);
         // One atomic write, and only from `failed`: of two concurrent
@@ -413,15 +414,22 @@ impl FlowEngine {
         let updated = match requeued {
             Ok(Some(updated)) => updated,
             other => {
-                self.watchers().remove(id);
-                other?;
-                let status = self
-                    .store
-                    .get_execution(id)?
-                    .map_or("gone", |r| r.status.as_str());
-                return Err(EngineError::NotFailed {
-                    id: id.to_owned(),
+                let now = other.and_then(|_| self.store.get_execution(id));
+                let status = now.as_ref().ok().and_then(|r| r.as_ref().map(|r| r.status));
+                // A concurrent retry that won runs it, under the same
+                // watch: its end removes it. Otherwise nothing will.
+                if !matches!(
                     status,
+                    Some(ExecutionStatus::Queued | ExecutionStatus::Running)
+                ) {
+                    self.watchers().remove(id);
+                }
+                return Err(match now {
+                    Err(e) => e.into(),
+                    Ok(_) => EngineError::NotFailed {
+                        id: id.to_owned(),
+                        status: status.map_or("gone", |s| s.as_str()),
+                    },
                 });
             }
         };

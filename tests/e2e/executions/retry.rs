@@ -111,3 +111,70 @@ fn a_failed_execution_resumes_from_its_failed_step_as_itself() {
     );
     assert_eq!(missing.status, 404, "{missing:?}");
 }
+
+/// Eight retries at once: one requeues, the others are told the status
+/// it now has (the store's compare-and-swap is covered by the storage
+/// contract's `requeue_writes_record_steps_and_entry_together`).
+#[test]
+fn of_concurrent_retries_one_requeues_and_the_others_get_409() {
+    let server = TestServer::start(ServerOptions::with_builtins());
+    let api = server.api();
+    assert_eq!(api.push_integration(INTEGRATION).status, 201);
+    assert_eq!(
+        api.post("/v1/tenants", &json!({ "name": "acme" })).status,
+        201
+    );
+    let made = api.post(
+        "/v1/instances",
+        &json!({ "integration": "retrying@1", "tenant": "acme" }),
+    );
+    let instance = made.json["id"].as_str().unwrap().to_owned();
+    api.enable(&instance);
+    let started = api.post(
+        &format!("/v1/instances/{instance}/flows/go/run"),
+        &json!({}),
+    );
+    let id = started.json["execution_id"].as_str().unwrap().to_owned();
+    assert_eq!(finished(&api, &id)["status"], "failed");
+    // Fixed, so the retry that wins succeeds and no later one finds the
+    // execution failed again.
+    let fixed = api.patch(
+        &format!("/v1/instances/{instance}"),
+        &json!({ "config": { "broken": false } }),
+    );
+    assert_eq!(fixed.status, 200, "{fixed:?}");
+
+    let barrier = std::sync::Barrier::new(8);
+    let answers: Vec<(u16, String)> = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    let api = server.api();
+                    barrier.wait();
+                    let answer = api.post(&format!("/v1/executions/{id}/retry"), &json!({}));
+                    let error = if answer.status == 409 {
+                        answer.error().to_owned()
+                    } else {
+                        String::new()
+                    };
+                    (answer.status, error)
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let accepted = answers.iter().filter(|(status, _)| *status == 202).count();
+    assert_eq!(accepted, 1, "{answers:?}");
+    for (status, error) in answers.iter().filter(|(status, _)| *status != 202) {
+        assert_eq!(*status, 409, "{answers:?}");
+        assert!(
+            ["queued", "running", "succeeded"]
+                .iter()
+                .any(|s| error.contains(&format!("is {s};"))),
+            "{error}"
+        );
+    }
+    let done = finished(&api, &id);
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    assert_eq!(done["retries"], 1, "{done:#}");
+}
