@@ -30,8 +30,8 @@ flows:
       - { id: last, component: echo@1.0.0, action: echo, input: { runs_seen: "{{ steps.read }}", body: "{{ trigger.body }}" } }
 "#;
 
-#[test]
-fn a_failed_execution_resumes_from_its_failed_step_as_itself() {
+/// A server with an enabled instance of [`INTEGRATION`] (tenant `acme`).
+fn retrying_instance() -> (TestServer, String) {
     let server = TestServer::start(ServerOptions::with_builtins());
     let api = server.api();
     assert_eq!(api.push_integration(INTEGRATION).status, 201);
@@ -46,6 +46,13 @@ fn a_failed_execution_resumes_from_its_failed_step_as_itself() {
     assert_eq!(made.status, 201, "{made:?}");
     let instance = made.json["id"].as_str().unwrap().to_owned();
     api.enable(&instance);
+    (server, instance)
+}
+
+#[test]
+fn a_failed_execution_resumes_from_its_failed_step_as_itself() {
+    let (server, instance) = retrying_instance();
+    let api = server.api();
 
     let started = api.post(
         &format!("/v1/instances/{instance}/flows/go/run"),
@@ -117,19 +124,8 @@ fn a_failed_execution_resumes_from_its_failed_step_as_itself() {
 /// contract's `requeue_writes_record_steps_and_entry_together`).
 #[test]
 fn of_concurrent_retries_one_requeues_and_the_others_get_409() {
-    let server = TestServer::start(ServerOptions::with_builtins());
+    let (server, instance) = retrying_instance();
     let api = server.api();
-    assert_eq!(api.push_integration(INTEGRATION).status, 201);
-    assert_eq!(
-        api.post("/v1/tenants", &json!({ "name": "acme" })).status,
-        201
-    );
-    let made = api.post(
-        "/v1/instances",
-        &json!({ "integration": "retrying@1", "tenant": "acme" }),
-    );
-    let instance = made.json["id"].as_str().unwrap().to_owned();
-    api.enable(&instance);
     let started = api.post(
         &format!("/v1/instances/{instance}/flows/go/run"),
         &json!({}),
