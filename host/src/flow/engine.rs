@@ -391,9 +391,15 @@ impl FlowEngine {
             None => QueueEntry::new(id, &record.tenant, &record.instance, &record.flow),
         };
         // Watched before it can run (a worker may claim it at once); the
-        // end of the run removes the watch.
-        let (sender, _) = watch::channel(Progress::Pending);
-        self.watchers().insert(id.to_owned(), sender);
+        // end of the run removes the watch. A watch already there (a
+        // concurrent retry's) is kept: callers may be subscribed to it.
+        let watched = match self.watchers().entry(id.to_owned()) {
+            std::collections::hash_map::Entry::Vacant(place) => {
+                place.insert(watch::channel(Progress::Pending).0);
+                true
+            }
+            std::collections::hash_map::Entry::Occupied(_) => false,
+        };
         // One atomic write, and only from `failed`: of two concurrent
         // retries one requeues it, the other is told it is queued.
         let requeued = self.store.requeue(
@@ -416,12 +422,14 @@ impl FlowEngine {
             other => {
                 let now = other.and_then(|_| self.store.get_execution(id));
                 let status = now.as_ref().ok().and_then(|r| r.as_ref().map(|r| r.status));
-                // A concurrent retry that won runs it, under the same
-                // watch: its end removes it. Otherwise nothing will.
-                if !matches!(
-                    status,
-                    Some(ExecutionStatus::Queued | ExecutionStatus::Running)
-                ) {
+                // A concurrent retry that won runs it, under this watch:
+                // its end removes it. Otherwise nothing will.
+                if watched
+                    && !matches!(
+                        status,
+                        Some(ExecutionStatus::Queued | ExecutionStatus::Running)
+                    )
+                {
                     self.watchers().remove(id);
                 }
                 return Err(match now {
