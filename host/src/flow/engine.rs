@@ -5,6 +5,7 @@
 //! executions a stopped host left in the queue are claimed again once their
 //! lease is stale, resuming after their last finished step.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -380,31 +381,28 @@ impl FlowEngine {
             .store
             .get_execution(id)?
             .ok_or_else(|| EngineError::UnknownExecution(id.to_owned()))?;
-        if record.status != ExecutionStatus::Failed {
-            return Err(EngineError::NotFailed {
-                id: id.to_owned(),
-                status: record.status.as_str(),
-            });
-        }
         let entry = match self.flow_of(&record) {
             Some(flow) => Self::queue_entry(&record, &flow, Lane::Async),
             None => QueueEntry::new(id, &record.tenant, &record.instance, &record.flow),
         };
         // Watched before it can run (a worker may claim it at once); the
-        // end of the run removes the watch. A watch already there (a
-        // concurrent retry's) is kept: callers may be subscribed to it.
+        // end of the run removes the watch. A watch already there (its
+        // run's, or a concurrent retry's) is kept: callers may hold it.
         let watched = match self.watchers().entry(id.to_owned()) {
-            std::collections::hash_map::Entry::Vacant(place) => {
+            Entry::Vacant(place) => {
                 place.insert(watch::channel(Progress::Pending).0);
                 true
             }
-            std::collections::hash_map::Entry::Occupied(_) => false,
+            Entry::Occupied(_) => false,
         };
-        // One atomic write, and only from `failed`: of two concurrent
-        // retries one requeues it, the other is told it is queued.
+        // One atomic write, and only from `failed` (the store's check is
+        // the only one): of concurrent retries one requeues it, the others
+        // are told the status it has then.
+        let mut seen = None;
         let requeued = self.store.requeue(
             id,
             &mut |r| {
+                seen = Some(r.status);
                 if r.status != ExecutionStatus::Failed {
                     return false;
                 }
@@ -420,24 +418,20 @@ impl FlowEngine {
         let updated = match requeued {
             Ok(Some(updated)) => updated,
             other => {
-                let now = other.and_then(|_| self.store.get_execution(id));
-                let status = now.as_ref().ok().and_then(|r| r.as_ref().map(|r| r.status));
-                // A concurrent retry that won runs it, under this watch:
-                // its end removes it. Otherwise nothing will.
+                // Queued or running, its run ends the watch (another node's
+                // run: the remote follower forgets it); else nothing will.
                 if watched
                     && !matches!(
-                        status,
+                        seen,
                         Some(ExecutionStatus::Queued | ExecutionStatus::Running)
                     )
                 {
                     self.watchers().remove(id);
                 }
-                return Err(match now {
-                    Err(e) => e.into(),
-                    Ok(_) => EngineError::NotFailed {
-                        id: id.to_owned(),
-                        status: status.map_or("gone", |s| s.as_str()),
-                    },
+                other?;
+                return Err(EngineError::NotFailed {
+                    id: id.to_owned(),
+                    status: seen.map_or("gone", ExecutionStatus::as_str),
                 });
             }
         };

@@ -302,9 +302,10 @@ impl ExecutionStore for SledStore {
         change: &mut dyn FnMut(&mut ExecutionRecord) -> bool,
         entry: Option<&QueueEntry>,
     ) -> Result<Option<ExecutionRecord>> {
-        // Nothing else writes the steps of an execution that is not running
-        // (a retry starts from a failed, ended one), so they are read
-        // before the transaction, which cannot scan.
+        // Nobody else writes this execution's steps now (an API retry
+        // starts from an ended execution, a flow retry from its worker once
+        // the run returned), so they are read before the transaction,
+        // which cannot scan.
         let failed: Vec<Vec<u8>> = self
             .steps_of(id)?
             .iter()

@@ -120,8 +120,8 @@ fn a_failed_execution_resumes_from_its_failed_step_as_itself() {
 }
 
 /// Eight retries at once: one requeues, the others are told the status
-/// it now has (the store's compare-and-swap is covered by the storage
-/// contract's `requeue_writes_record_steps_and_entry_together`).
+/// it has then. The store's check is the only one, so without its
+/// compare-and-swap all eight would answer 202.
 #[test]
 fn of_concurrent_retries_one_requeues_and_the_others_get_409() {
     let (server, instance) = retrying_instance();
