@@ -69,13 +69,17 @@ fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
 }
 
 impl Sandbox {
-    /// Validates and compiles a component from its `.wasm` bytes.
+    /// Validates and compiles a component from its `.wasm` bytes, in an
+    /// engine of its own ([`super::WasmEngine::compile`]: the compiler's
+    /// scratch memory goes with it), then loads the artifact.
     pub fn compile(&self, bytes: &[u8]) -> Result<LoadedComponent, LoadError> {
         check_header(bytes)?;
         super::inspect::check_compile_size(bytes)?;
-        let component = Component::from_binary(self.engine.engine(), bytes)
+        let artifact = self
+            .engine
+            .compile(bytes)
             .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
-        self.link(component)
+        self.deserialize(&artifact)
     }
 
     /// Loads an artifact produced by [`LoadedComponent::serialize`] with an

@@ -1,5 +1,6 @@
 //! The one shared wasmtime `Engine`: compilation settings, fuel, epoch
-//! interruption (with its ticker thread) and the pooling allocator.
+//! interruption (with its ticker thread) and the pooling allocator; and
+//! the short-lived engines components are compiled with.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +20,9 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 #[derive(Debug)]
 pub struct WasmEngine {
     engine: Engine,
+    /// The same settings without the pooling allocator, for
+    /// [`WasmEngine::compile`]'s throwaway engines.
+    compile_config: Config,
     pooling: bool,
     ticker_stop: Arc<AtomicBool>,
 }
@@ -49,9 +53,24 @@ impl WasmEngine {
         spawn_ticker(engine.clone(), ticker_stop.clone());
         Ok(Self {
             engine,
+            compile_config: config(limits, None),
             pooling,
             ticker_stop,
         })
+    }
+
+    /// Compiles a component's bytes into an artifact for
+    /// [`wasmtime::component::Component::deserialize`] with this engine.
+    ///
+    /// Compiling happens in an engine of its own, dropped afterwards:
+    /// cranelift keeps its scratch space (register allocator and arena
+    /// buffers sized by the largest function compiled, ~20 MiB for the
+    /// built-ins) in the engine that compiled, for the engine's lifetime.
+    /// The serving engine never compiles, so it never holds that memory.
+    /// The pooling allocator is not a compilation setting, so the artifact
+    /// loads into the serving engine.
+    pub fn compile(&self, bytes: &[u8]) -> wasmtime::Result<Vec<u8>> {
+        Engine::new(&self.compile_config)?.precompile_component(bytes)
     }
 
     /// The wasmtime engine.
