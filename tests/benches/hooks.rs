@@ -332,4 +332,16 @@ pub async fn bench() {
     report("rss_after_load_mb", rss);
     report("rss_anon_after_load_mb", anon);
     stop(child);
+
+    // The same store, a new server: what it holds once serving again
+    // (the load runs left some 250,000 executions in it).
+    let (child, url, _) = start(&data, Some(builtins));
+    let sync_url = format!("{url}/hooks/{id}/order");
+    load::warm_up(&sync_url, &body, 200).await;
+    let (rss, anon) = rss_mib(child.id());
+    println!(
+        "weft serve RSS restarted on that store, warmed up: {rss:.0} MiB ({anon:.0} MiB anonymous)"
+    );
+    report("rss_restart_mb", rss);
+    stop(child);
 }

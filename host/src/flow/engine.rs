@@ -119,7 +119,8 @@ impl FlowEngine {
                 let Some(engine) = engine.upgrade() else {
                     return;
                 };
-                engine.prune();
+                // Deleting a retention period's executions is blocking work.
+                let _ = tokio::task::spawn_blocking(move || engine.prune()).await;
             }
         });
         Ok(waiting)

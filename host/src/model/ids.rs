@@ -101,6 +101,20 @@ uuid_id!(
     "instance id"
 );
 
+impl ExecutionId {
+    /// The smallest id minted in `at`'s millisecond: every id minted
+    /// earlier sorts before it, as text too (a UUIDv7 starts with its
+    /// creation time in milliseconds, and hex digits sort as numbers).
+    pub fn first_at(at: chrono::DateTime<chrono::Utc>) -> Self {
+        let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+        Self(
+            uuid::Builder::from_unix_timestamp_millis(millis, &[0; 10])
+                .into_uuid()
+                .to_string(),
+        )
+    }
+}
+
 /// `name@version` with both parts non-empty and one `@`.
 fn name_at_version(s: &str) -> Option<(&str, &str)> {
     let (name, version) = s.split_once('@')?;
@@ -180,6 +194,31 @@ impl Display for IntegrationRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_id_of_a_millisecond_sorts_after_every_earlier_id() {
+        let at = chrono::Utc::now();
+        let millis = u64::try_from(at.timestamp_millis()).unwrap();
+        let first = ExecutionId::first_at(at);
+        let last_before = uuid::Builder::from_unix_timestamp_millis(millis - 1, &[0xff; 10])
+            .into_uuid()
+            .to_string();
+        let random_same = uuid::Builder::from_unix_timestamp_millis(millis, &[0x5a; 10])
+            .into_uuid()
+            .to_string();
+        assert!(
+            last_before.as_str() < first.as_str(),
+            "{last_before} < {first}"
+        );
+        assert!(
+            first.as_str() <= random_same.as_str(),
+            "{first} <= {random_same}"
+        );
+        assert!(first.as_str() <= ExecutionId::new().as_str());
+        let parsed = uuid::Uuid::parse_str(first.as_str()).unwrap();
+        assert_eq!(parsed.get_version_num(), 7);
+        assert_eq!(first.as_str().parse::<ExecutionId>(), Ok(first.clone()));
+    }
 
     #[test]
     fn uuid_ids_parse_and_print_canonically() {

@@ -26,7 +26,7 @@ use super::queue::QueueEntry;
 use super::records::{decode, encode};
 use super::sled_store::backend;
 use super::{Inserted, Result, SledStore, StorageError};
-use crate::model::{ExecutionRecord, ExecutionStatus, StepRecord, StepStatus};
+use crate::model::{ExecutionId, ExecutionRecord, ExecutionStatus, StepRecord, StepStatus};
 use crate::sandbox::{StateScope, StateStore};
 
 /// Which executions to list.
@@ -103,7 +103,8 @@ pub trait ExecutionStore: Send + Sync {
     /// Executions matching `filter`, newest first, without steps.
     fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionRecord>>;
     /// Deletes finished executions that ended before `before`; returns how
-    /// many.
+    /// many. An execution ends after it was created, so a backend may look
+    /// only at executions created before `before` (ids are time-ordered).
     fn prune_executions(&self, before: DateTime<Utc>) -> Result<usize>;
     /// Stores a result token (by its SHA-256) for `execution`, valid until
     /// `expires`.
@@ -367,7 +368,13 @@ impl ExecutionStore for SledStore {
 
     fn prune_executions(&self, before: DateTime<Utc>) -> Result<usize> {
         let mut pruned = 0;
-        for entry in self.executions.iter() {
+        // Ids are in creation order and an execution ends after it was
+        // created, so the scan stops at the first one created after
+        // `before`: it reads the old executions, never all of them (a scan
+        // of every record at each start pulled the whole tree through
+        // sled's cache, ~100 MiB after a benchmark's 250,000 executions).
+        let bound = ExecutionId::first_at(before + chrono::Duration::milliseconds(1));
+        for entry in self.executions.range(..bound.as_str().as_bytes()) {
             let (key, value) = entry.map_err(backend)?;
             let record = Self::decode_execution(&key, &value)?;
             if record.status.is_finished() && record.finished_at.is_some_and(|t| t < before) {

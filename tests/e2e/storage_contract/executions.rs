@@ -5,7 +5,7 @@
 
 use chrono::{Duration as Age, Utc};
 use serde_json::json;
-use weft::model::{ExecutionRecord, ExecutionStatus, StepRecord};
+use weft::model::{ExecutionId, ExecutionRecord, ExecutionStatus, StepRecord};
 use weft::sandbox::{ScopeQuota, ScopeUsage, StateScope, StateStore};
 use weft::storage::{ExecutionFilter, Inserted, QueueEntry, Storage};
 
@@ -216,6 +216,10 @@ pub(super) fn executions_list_page_update_and_steps(store: &dyn Storage) {
 pub(super) fn pruning_removes_old_finished_executions_only(store: &dyn Storage) {
     let old = Utc::now() - Age::days(10);
     let mut ended = ExecutionRecord::queued("acme", "i1", "hello@1", "greet", json!({}));
+    // Created when it would have been (ids are time-ordered; a backend
+    // may look only at executions created before the cut).
+    ended.id = ExecutionId::first_at(old).into_string();
+    ended.created_at = old;
     ended.idempotency_key = Some("k".into());
     ended.status = ExecutionStatus::Failed;
     ended.finished_at = Some(old);
@@ -230,14 +234,24 @@ pub(super) fn pruning_removes_old_finished_executions_only(store: &dyn Storage) 
     recent.finished_at = Some(Utc::now());
     create(store, &recent).unwrap();
     let mut running = ExecutionRecord::queued("acme", "i1", "hello@1", "greet", json!({}));
+    running.id = ExecutionId::first_at(old - Age::days(1)).into_string();
+    running.created_at = old - Age::days(1);
     running.status = ExecutionStatus::Running;
     create(store, &running).unwrap();
+    // Created long ago, ended only now: kept.
+    let mut slow = ExecutionRecord::queued("acme", "i1", "hello@1", "greet", json!({}));
+    slow.id = ExecutionId::first_at(old + Age::days(1)).into_string();
+    slow.created_at = old + Age::days(1);
+    slow.status = ExecutionStatus::Succeeded;
+    slow.finished_at = Some(Utc::now());
+    create(store, &slow).unwrap();
 
     let pruned = store.prune_executions(Utc::now() - Age::days(1)).unwrap();
     assert_eq!(pruned, 1);
     assert!(store.get_execution(&ended.id).unwrap().is_none());
     assert!(store.get_execution(&recent.id).unwrap().is_some());
     assert!(store.get_execution(&running.id).unwrap().is_some());
+    assert!(store.get_execution(&slow.id).unwrap().is_some());
     assert_eq!(store.usage(&scope).unwrap(), ScopeUsage::default());
     // The key is free again.
     let mut again = ExecutionRecord::queued("acme", "i1", "hello@1", "greet", json!({}));
