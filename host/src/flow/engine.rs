@@ -502,7 +502,7 @@ impl FlowEngine {
 
     /// Everything the executor needs, from the stored instance and the
     /// execution's integration version.
-    pub(super) fn flow_run(&self, record: ExecutionRecord) -> Result<FlowRun, String> {
+    pub(super) fn flow_run(&self, mut record: ExecutionRecord) -> Result<FlowRun, String> {
         let instance = self
             .store
             .get_instance(&record.instance)
@@ -530,7 +530,10 @@ impl FlowEngine {
             .instances
             .resolve_config(&instance)
             .map_err(|e| format!("instance config: {e}"))?;
-        let trigger = self.sealer.trigger(&record).map_err(|e| e.to_string())?;
+        let trigger = self
+            .sealer
+            .take_trigger(&mut record)
+            .map_err(|e| e.to_string())?;
         let completed = record
             .steps
             .iter()

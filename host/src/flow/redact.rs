@@ -264,13 +264,33 @@ pub fn is_sensitive_header(name: &str) -> bool {
 
 /// A trigger payload as records show it: values of sensitive headers
 /// ([`is_sensitive_header`], plus the `extra` names, e.g. a flow's HMAC
-/// header) replaced by `***`, and secrets redacted everywhere.
-pub fn shown_trigger(trigger: &Value, extra: &[&str], redactor: &Redactor) -> Value {
+/// header) replaced by `***`, and secrets redacted everywhere. `None` when
+/// that is the trigger itself: found without a copy when there is no
+/// secret to redact and no header to blank (the common case).
+pub fn shown_trigger(trigger: &Value, extra: &[&str], redactor: &Redactor) -> Option<Value> {
+    if redactor.is_empty() && !blanks_a_header(trigger, extra) {
+        return None;
+    }
     let mut shown = redactor.value(trigger);
     if let Some(Value::Object(headers)) = shown.get_mut("headers") {
         blank_headers(headers, extra);
     }
-    shown
+    (shown != *trigger).then_some(shown)
+}
+
+/// Whether [`blank_headers`] changes any of `trigger`'s headers.
+fn blanks_a_header(trigger: &Value, extra: &[&str]) -> bool {
+    let Some(Value::Object(headers)) = trigger.get("headers") else {
+        return false;
+    };
+    headers
+        .iter()
+        .any(|(name, value)| is_blanked(name, extra) && value.as_str() != Some(REDACTED))
+}
+
+/// Whether the header `name` is shown as `***`.
+fn is_blanked(name: &str, extra: &[&str]) -> bool {
+    is_sensitive_header(name) || extra.iter().any(|e| e.eq_ignore_ascii_case(name))
 }
 
 /// The redactor of one execution: the instance's `secrets` and the
@@ -318,7 +338,7 @@ pub fn header_secrets(trigger: &Value, extra: &[&str]) -> Vec<String> {
 
 fn blank_headers(headers: &mut Map<String, Value>, extra: &[&str]) {
     for (name, value) in headers.iter_mut() {
-        if is_sensitive_header(name) || extra.iter().any(|e| e.eq_ignore_ascii_case(name)) {
+        if is_blanked(name, extra) {
             *value = Value::String(REDACTED.to_owned());
         }
     }
@@ -399,7 +419,7 @@ mod tests {
         });
         let shown = shown_trigger(&trigger, &["X-Acme-Sig"], &Redactor::new([SECRET]));
         assert_eq!(
-            shown,
+            shown.unwrap(),
             json!({
                 "headers": {
                     "authorization": "***",
@@ -414,5 +434,29 @@ mod tests {
                 "body": { "token": "***" },
             })
         );
+    }
+
+    #[test]
+    fn a_trigger_shown_as_is_is_none_with_or_without_secrets() {
+        let none = Redactor::new(Vec::<String>::new());
+        let plain = json!({"headers": {"content-type": "application/json"}, "body": {"a": 1}});
+        assert_eq!(shown_trigger(&plain, &[], &none), None);
+        // Secrets that do not occur leave it as it is.
+        assert_eq!(shown_trigger(&plain, &[], &Redactor::new([SECRET])), None);
+        // A sensitive header is blanked even when too short to be a secret,
+        // and an extra (signature) header by any case of its name.
+        let short = json!({"headers": {"authorization": "Bearer x"}});
+        assert_eq!(
+            shown_trigger(&short, &[], &none),
+            Some(json!({"headers": {"authorization": "***"}}))
+        );
+        let signed = json!({"headers": {"x-acme-sig": "00"}});
+        assert_eq!(
+            shown_trigger(&signed, &["X-Acme-Sig"], &none),
+            Some(json!({"headers": {"x-acme-sig": "***"}}))
+        );
+        // Already blanked: nothing left to change.
+        let blanked = json!({"headers": {"authorization": "***"}});
+        assert_eq!(shown_trigger(&blanked, &[], &none), None);
     }
 }

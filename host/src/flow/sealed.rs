@@ -105,8 +105,7 @@ impl Sealer {
     ) {
         let signature = signature_headers(flow);
         let redactor = execution_redactor(secrets, &record.trigger, &signature);
-        let shown = shown_trigger(&record.trigger, &signature, &redactor);
-        if shown != record.trigger {
+        if let Some(shown) = shown_trigger(&record.trigger, &signature, &redactor) {
             record.sealed_trigger = Some(self.seal(&record.id, "trigger", &record.trigger));
             record.trigger = shown;
         }
@@ -117,6 +116,15 @@ impl Sealer {
         match &record.sealed_trigger {
             Some(sealed) => self.open(&record.id, "trigger", "trigger".into(), sealed),
             None => Ok(record.trigger.clone()),
+        }
+    }
+
+    /// [`Sealer::trigger`], taking the payload out of `record` rather than
+    /// copying it when it is in clear.
+    pub fn take_trigger(&self, record: &mut ExecutionRecord) -> Result<Value, SealError> {
+        match &record.sealed_trigger {
+            Some(sealed) => self.open(&record.id, "trigger", "trigger".into(), sealed),
+            None => Ok(std::mem::take(&mut record.trigger)),
         }
     }
 }

@@ -119,7 +119,7 @@ impl<'a> RunCx<'a> {
         let signature = signature_headers(&run.flow);
         let redactor = execution_redactor(run.config.secret_values(), &run.trigger, &signature);
         let shown_trigger = shown_trigger(&run.trigger, &signature, &redactor);
-        let distinct = !redactor.is_empty() || shown_trigger != run.trigger;
+        let distinct = !redactor.is_empty() || shown_trigger.is_some();
         let instance = Context::from_json(json!(run.instance));
         let execution =
             Context::from_json(json!({ "id": run.execution_id, "flow": run.flow.name }));
@@ -131,7 +131,10 @@ impl<'a> RunCx<'a> {
         };
         let shown = if distinct {
             Roots {
-                trigger: Context::from_json(shown_trigger),
+                trigger: match shown_trigger {
+                    Some(shown) => Context::from_json(shown),
+                    None => real.trigger.clone(),
+                },
                 config: Context::from_json(Value::Object(run.config.redacted())),
                 instance,
                 execution,
