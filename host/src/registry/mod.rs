@@ -326,7 +326,7 @@ impl ComponentRegistry {
         }
         // Compiling and describing happen before the change lock.
         let bytes = Arc::new(bytes);
-        let component = self.compile(bytes.clone()).await?;
+        let (component, code) = self.compile(bytes.clone()).await?;
         let manifest = self
             .sandbox
             .describe(&component)
@@ -346,7 +346,6 @@ impl ComponentRegistry {
                 existing: existing.sha256,
             });
         }
-        let code = component.serialize().map_err(RegistryError::Rejected)?;
         self.cache
             .write(&sha256, &code)
             .map_err(|e| RegistryError::Internal(format!("failed to store an artifact: {e}")))?;
@@ -395,7 +394,10 @@ impl ComponentRegistry {
     /// the deadline still finishes in the background (the compiler cannot
     /// be interrupted) and keeps its slot until then; its size was capped
     /// before it started.
-    async fn compile(&self, bytes: Arc<Vec<u8>>) -> Result<LoadedComponent, RegistryError> {
+    async fn compile(
+        &self,
+        bytes: Arc<Vec<u8>>,
+    ) -> Result<(LoadedComponent, Vec<u8>), RegistryError> {
         let sandbox = self.sandbox.clone();
         let slots = self.compile_slots.clone();
         let task = async move {
@@ -405,7 +407,7 @@ impl ComponentRegistry {
                 .map_err(|e| RegistryError::Internal(e.to_string()))?;
             tokio::task::spawn_blocking(move || {
                 let _slot = slot;
-                sandbox.compile(&bytes)
+                sandbox.compile_artifact(&bytes)
             })
             .await
             .map_err(|e| RegistryError::Internal(e.to_string()))
@@ -513,14 +515,13 @@ fn load_stored(
     let bytes = store
         .component_bytes(name, version)?
         .ok_or_else(|| RegistryError::NotFound(record.reference()))?;
-    let component = sandbox.compile(&bytes).map_err(|e| {
+    let (component, code) = sandbox.compile_artifact(&bytes).map_err(|e| {
         RegistryError::Internal(format!(
             "stored component {} no longer compiles: {e}",
             record.reference()
         ))
     })?;
     component.set_manifest(&record.manifest);
-    let code = component.serialize().map_err(RegistryError::Rejected)?;
     cache
         .write(&record.sha256, &code)
         .map_err(|e| RegistryError::Internal(format!("failed to store an artifact: {e}")))?;

@@ -21,7 +21,6 @@ use super::outbound::ComponentGrant;
 /// A compiled, pre-linked component, ready to instantiate per step.
 #[derive(Clone)]
 pub struct LoadedComponent {
-    component: Component,
     pub(super) pre: ConnectorPre<StepState>,
     /// Shared by clones: set once from the manifest.
     grant: Arc<OnceLock<Arc<ComponentGrant>>>,
@@ -47,13 +46,6 @@ impl LoadedComponent {
     pub(super) fn grant(&self) -> Option<Arc<ComponentGrant>> {
         self.grant.get().cloned()
     }
-
-    /// The compiled artifact, for storing and [`Sandbox::deserialize`] later.
-    pub fn serialize(&self) -> Result<Vec<u8>, LoadError> {
-        self.component
-            .serialize()
-            .map_err(|e| LoadError::Invalid(format!("{e:#}")))
-    }
 }
 
 /// What kind of WebAssembly binary some bytes are.
@@ -69,20 +61,27 @@ fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
 }
 
 impl Sandbox {
-    /// Validates and compiles a component from its `.wasm` bytes, in an
-    /// engine of its own ([`super::WasmEngine::compile`]: the compiler's
-    /// scratch memory goes with it), then loads the artifact.
+    /// Validates and compiles a component from its `.wasm` bytes.
     pub fn compile(&self, bytes: &[u8]) -> Result<LoadedComponent, LoadError> {
+        self.compile_artifact(bytes).map(|(component, _)| component)
+    }
+
+    /// [`Sandbox::compile`], also returning the compiled artifact, for
+    /// storing and [`Sandbox::deserialize`] later. Compiling happens in an
+    /// engine of its own ([`super::WasmEngine::compile`]: the compiler's
+    /// scratch memory goes with it), and the component loads from the
+    /// artifact.
+    pub fn compile_artifact(&self, bytes: &[u8]) -> Result<(LoadedComponent, Vec<u8>), LoadError> {
         check_header(bytes)?;
         super::inspect::check_compile_size(bytes)?;
         let artifact = self
             .engine
             .compile(bytes)
             .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
-        self.deserialize(&artifact)
+        Ok((self.deserialize(&artifact)?, artifact))
     }
 
-    /// Loads an artifact produced by [`LoadedComponent::serialize`] with an
+    /// Loads an artifact produced by [`Sandbox::compile_artifact`] with an
     /// engine of the same configuration; [`LoadError::Incompatible`] tells
     /// the caller to recompile from the original bytes.
     pub fn deserialize(&self, artifact: &[u8]) -> Result<LoadedComponent, LoadError> {
@@ -114,7 +113,6 @@ impl Sandbox {
         let pre =
             ConnectorPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
         Ok(LoadedComponent {
-            component,
             pre,
             grant: Arc::default(),
         })
@@ -150,23 +148,23 @@ impl Sandbox {
 
 #[expect(
     unsafe_code,
-    reason = "wasmtime requires artifacts to be trusted; they come only from our own data dir, written by Component::serialize"
+    reason = "wasmtime requires artifacts to be trusted; they come only from our own compiler or our own data dir, written by Sandbox::compile_artifact"
 )]
 fn deserialize_artifact(
     engine: &wasmtime::Engine,
     artifact: &[u8],
 ) -> Result<Component, LoadError> {
-    // SAFETY: the artifact was produced by `Component::serialize` of this
-    // program and stored in the operator's data dir, which is as trusted
-    // as the binary itself; wasmtime checks the engine configuration and
-    // version and refuses a mismatch.
+    // SAFETY: the artifact was produced by `Sandbox::compile_artifact` of
+    // this program, just now or earlier and stored in the operator's data
+    // dir, which is as trusted as the binary itself; wasmtime checks the
+    // engine configuration and version and refuses a mismatch.
     unsafe { Component::deserialize(engine, artifact) }
         .map_err(|e| LoadError::Incompatible(format!("{e:#}")))
 }
 
 #[expect(
     unsafe_code,
-    reason = "wasmtime requires artifacts to be trusted; they come only from our own data dir, written by Component::serialize"
+    reason = "wasmtime requires artifacts to be trusted; they come only from our own compiler or our own data dir, written by Sandbox::compile_artifact"
 )]
 fn deserialize_artifact_file(
     engine: &wasmtime::Engine,
