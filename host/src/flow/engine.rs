@@ -352,13 +352,13 @@ impl FlowEngine {
 
     /// Starts a new execution with the same trigger payload as `id`.
     pub async fn replay(&self, id: &str) -> Result<Submitted, EngineError> {
-        let original = self
+        let mut original = self
             .store
             .get_execution(id)?
             .ok_or_else(|| EngineError::UnknownExecution(id.to_owned()))?;
         let trigger = self
             .sealer
-            .trigger(&original)
+            .take_trigger(&mut original)
             .map_err(|e| StorageError::Backend(e.to_string()))?;
         self.submit(NewExecution {
             instance: original.instance,

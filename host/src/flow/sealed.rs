@@ -111,16 +111,8 @@ impl Sealer {
         }
     }
 
-    /// The trigger payload of `record` as the flow sees it.
-    pub fn trigger(&self, record: &ExecutionRecord) -> Result<Value, SealError> {
-        match &record.sealed_trigger {
-            Some(sealed) => self.open(&record.id, "trigger", "trigger".into(), sealed),
-            None => Ok(record.trigger.clone()),
-        }
-    }
-
-    /// [`Sealer::trigger`], taking the payload out of `record` rather than
-    /// copying it when it is in clear.
+    /// The trigger payload of `record` as the flow sees it, taken out of
+    /// `record` rather than copied when it is in clear.
     pub fn take_trigger(&self, record: &mut ExecutionRecord) -> Result<Value, SealError> {
         match &record.sealed_trigger {
             Some(sealed) => self.open(&record.id, "trigger", "trigger".into(), sealed),
